@@ -1,0 +1,1 @@
+"""Running the system: brokers, databases, the local launcher and the compose file."""

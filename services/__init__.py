@@ -1,0 +1,1 @@
+"""Hai Phong campaign reporting: registry, reporting, aggregator and notifier services."""

@@ -1,0 +1,45 @@
+"""The Kafka contract: event models, topic names and keys. No I/O lives here."""
+
+from services.events.registry import (
+    CampaignSnapshot,
+    CredentialSnapshot,
+    DeadlineRule,
+    KindTargets,
+    PeakWindow,
+    UnitChannels,
+    UnitContacts,
+    UnitSnapshot,
+)
+from services.events.topics import CAMPAIGNS, CREDENTIALS, TOPICS, UNITS, Topic
+from services.events.vocabulary import (
+    COMMUNE_LEVEL,
+    ActivityKind,
+    CredentialScope,
+    Language,
+    Platform,
+    ReportingPeriod,
+    UnitKind,
+)
+
+__all__ = [
+    "CAMPAIGNS",
+    "COMMUNE_LEVEL",
+    "CREDENTIALS",
+    "TOPICS",
+    "UNITS",
+    "ActivityKind",
+    "CampaignSnapshot",
+    "CredentialScope",
+    "CredentialSnapshot",
+    "DeadlineRule",
+    "KindTargets",
+    "Language",
+    "PeakWindow",
+    "Platform",
+    "ReportingPeriod",
+    "Topic",
+    "UnitChannels",
+    "UnitContacts",
+    "UnitKind",
+    "UnitSnapshot",
+]

@@ -1,0 +1,53 @@
+"""Topic names, their keys and the configs they are created with."""
+
+from dataclasses import dataclass, field
+
+from pydantic import BaseModel
+
+from services.events.registry import CampaignSnapshot, CredentialSnapshot, UnitSnapshot
+
+
+@dataclass(frozen=True)
+class Topic:
+    """One Kafka topic of the contract."""
+
+    name: str
+    model: type[BaseModel]
+    key: str
+    description: str
+    compacted: bool = False
+    partitions: int = 1
+    configs: dict[str, str] = field(default_factory=dict)
+
+    def create_configs(self) -> dict[str, str]:
+        """Explicit configs: some tools refuse topics whose configs they cannot read."""
+        base = {"cleanup.policy": "compact"} if self.compacted else {"cleanup.policy": "delete"}
+        base["retention.ms"] = "-1" if self.compacted else str(90 * 24 * 3600 * 1000)
+        return base | self.configs
+
+
+UNITS = Topic(
+    name="registry.units.v1",
+    model=UnitSnapshot,
+    key="unit code",
+    description="Full snapshot of a reporting unit after every change; a tombstone "
+    "(null value) when the unit is deleted. Compacted: the latest value per key is the unit.",
+    compacted=True,
+)
+CAMPAIGNS = Topic(
+    name="registry.campaigns.v1",
+    model=CampaignSnapshot,
+    key="campaign code",
+    description="Full snapshot of a campaign (dates, peak windows, period, deadline, targets).",
+    compacted=True,
+)
+CREDENTIALS = Topic(
+    name="registry.credentials.v1",
+    model=CredentialSnapshot,
+    key="credential id",
+    description="A credential's hash, scope and state, so that services can check bearer "
+    "tokens without calling the registry. The token itself never leaves the registry.",
+    compacted=True,
+)
+
+TOPICS: tuple[Topic, ...] = (UNITS, CAMPAIGNS, CREDENTIALS)

@@ -1,0 +1,122 @@
+"""The HTTP surface every service shares: error bodies, request middleware, health, metrics."""
+
+import asyncio
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+import structlog
+from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from services.observability import ServiceMetrics
+
+log = structlog.get_logger()
+
+ReadinessCheck = Callable[[], Awaitable[object]]
+
+
+class ApiError(Exception):
+    """A refusal the client can act on: status, stable code, message and offending fields."""
+
+    def __init__(self, status: int, code: str, message: str,
+                 fields: list[dict[str, str]] | None = None) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message, self.fields = status, code, message, fields or []
+
+
+def error_body(code: str, message: str, fields: list[dict[str, str]] | None = None) -> dict:
+    """The one error shape of every service."""
+    return {"error": {"code": code, "message": message, "fields": fields or []}}
+
+
+def field_errors(errors: Any) -> list[dict[str, str]]:
+    """Turn pydantic errors into `{field, rule, message}` entries."""
+    return [
+        {"field": ".".join(str(p) for p in err["loc"]), "rule": err["type"], "message": err["msg"]}
+        for err in errors
+    ]
+
+
+async def _on_api_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ApiError)
+    return JSONResponse(error_body(exc.code, exc.message, exc.fields), status_code=exc.status)
+
+
+async def _on_validation_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    fields = field_errors(exc.errors())
+    if any(f["rule"] == "json_invalid" for f in fields):
+        return JSONResponse(error_body("malformed_json", "the body is not valid JSON", fields), 400)
+    return JSONResponse(error_body("invalid", "the request breaks a rule", fields), 422)
+
+
+async def _on_http_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+    return JSONResponse(error_body(code, str(exc.detail)), exc.status_code, headers=exc.headers)
+
+
+def install(app: FastAPI, metrics: ServiceMetrics, checks: Mapping[str, ReadinessCheck]) -> None:
+    """Add error handlers, the request middleware and /healthz, /readyz, /metrics."""
+    app.add_exception_handler(ApiError, _on_api_error)
+    app.add_exception_handler(RequestValidationError, _on_validation_error)
+    app.add_exception_handler(StarletteHTTPException, _on_http_error)
+    app.middleware("http")(_request_middleware(metrics))
+    app.include_router(_probes(metrics, checks))
+
+
+def _request_middleware(metrics: ServiceMetrics) -> Callable[..., Awaitable[Response]]:
+    async def middleware(request: Request, call_next: Callable[..., Awaitable[Response]]):
+        request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
+        structlog.contextvars.bind_contextvars(request_id=request_id)
+        started = time.perf_counter()
+        try:
+            response = await call_next(request)
+        except Exception:
+            metrics.errors.labels("http").inc()
+            log.exception("http.unhandled", path=request.url.path)
+            response = JSONResponse(error_body("internal", "internal error"), 500)
+        finally:
+            structlog.contextvars.unbind_contextvars("request_id")
+        route = getattr(request.scope.get("route"), "path", "unmatched")
+        metrics.http_requests.labels(route, request.method, str(response.status_code)).inc()
+        metrics.http_latency.labels(route, request.method).observe(time.perf_counter() - started)
+        response.headers["x-request-id"] = request_id
+        return response
+
+    return middleware
+
+
+def _probes(metrics: ServiceMetrics, checks: Mapping[str, ReadinessCheck]) -> APIRouter:
+    router = APIRouter(tags=["operations"])
+
+    @router.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        """The process is alive."""
+        return {"status": "ok", "service": metrics.service}
+
+    @router.get("/readyz")
+    async def readyz() -> JSONResponse:
+        """Every dependency (broker, database) answers."""
+        results = {name: await _run_check(check) for name, check in checks.items()}
+        ready = all(r == "ok" for r in results.values())
+        return JSONResponse({"ready": ready, "checks": results}, 200 if ready else 503)
+
+    @router.get("/metrics", include_in_schema=False)
+    async def prometheus_metrics() -> Response:
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    return router
+
+
+async def _run_check(check: ReadinessCheck) -> str:
+    try:
+        await asyncio.wait_for(check(), timeout=3)
+    except Exception as exc:  # any failure means "not ready", with the reason shown
+        return f"failed: {type(exc).__name__}: {exc}"[:300]
+    return "ok"

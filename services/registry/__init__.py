@@ -1,0 +1,1 @@
+"""The registry of reporting units, campaigns and credentials."""

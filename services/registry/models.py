@@ -1,0 +1,76 @@
+"""Registry tables. Never sent over the wire: see schemas.py and services.events."""
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import JSON, DateTime
+from sqlmodel import Column, Field, SQLModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def moment(*, optional: bool = False) -> Any:
+    """A timezone-aware timestamp column."""
+    if optional:
+        return Field(default=None, sa_type=DateTime(timezone=True))  # type: ignore[call-overload]
+    return Field(default_factory=utcnow, sa_type=DateTime(timezone=True))  # type: ignore[call-overload]
+
+
+class Unit(SQLModel, table=True):
+    """A reporting unit (đơn vị)."""
+
+    __tablename__ = "units"
+
+    code: str = Field(primary_key=True, max_length=64)
+    name: str = Field(max_length=200)
+    name_key: str = Field(max_length=200, unique=True)
+    kind: str = Field(max_length=32, index=True)
+    admin_code: str | None = Field(default=None, max_length=32, unique=True)
+    email: str | None = Field(default=None, max_length=254)
+    phone: str | None = Field(default=None, max_length=32)
+    webhook_url: str | None = Field(default=None, max_length=2000)
+    website: str | None = Field(default=None, max_length=2000)
+    facebook: str | None = Field(default=None, max_length=2000)
+    zalo: str | None = Field(default=None, max_length=2000)
+    youtube: str | None = Field(default=None, max_length=2000)
+    tiktok: str | None = Field(default=None, max_length=2000)
+    active_from: date
+    active_until: date | None = None
+    revision: int = 1
+    created_at: datetime = moment()
+    updated_at: datetime = moment()
+
+
+class Campaign(SQLModel, table=True):
+    """A campaign, its calendar and its targets."""
+
+    __tablename__ = "campaigns"
+
+    code: str = Field(primary_key=True, max_length=64)
+    name: str = Field(max_length=300)
+    starts_on: date
+    ends_on: date
+    reporting_period: str = Field(max_length=32)
+    peak_windows: list[dict[str, Any]] = Field(sa_column=Column(JSON, nullable=False))
+    deadline: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    targets: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    revision: int = 1
+    created_at: datetime = moment()
+    updated_at: datetime = moment()
+
+
+class Credential(SQLModel, table=True):
+    """A bearer credential; only the SHA-256 of its token is kept."""
+
+    __tablename__ = "credentials"
+
+    id: str = Field(primary_key=True, max_length=40)
+    scope: str = Field(max_length=16)
+    unit_code: str | None = Field(default=None, max_length=64, index=True)
+    label: str = Field(max_length=200)
+    token_sha256: str = Field(max_length=64, unique=True)
+    token_prefix: str = Field(max_length=16)
+    issued_at: datetime = moment()
+    revoked_at: datetime | None = moment(optional=True)

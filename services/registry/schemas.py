@@ -1,0 +1,212 @@
+"""Request and response bodies of the registry's HTTP API."""
+
+from datetime import date, datetime
+from typing import Annotated, Any, Generic, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    HttpUrl,
+    StringConstraints,
+    TypeAdapter,
+    ValidationError,
+    model_validator,
+)
+
+from services.events import (
+    CredentialScope,
+    DeadlineRule,
+    KindTargets,
+    PeakWindow,
+    ReportingPeriod,
+    UnitKind,
+)
+from services.registry.names import clean
+
+Code = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$", max_length=64)]
+Name = Annotated[str, AfterValidator(clean), StringConstraints(min_length=1, max_length=200)]
+AdminCode = Annotated[str, StringConstraints(pattern=r"^[0-9A-Za-z.-]{1,32}$")]
+Phone = Annotated[str, StringConstraints(pattern=r"^\+?[0-9 ().-]{6,20}$")]
+_HTTP_URL: TypeAdapter[HttpUrl] = TypeAdapter(HttpUrl)
+
+
+def _http_url(value: str) -> str:
+    try:
+        _HTTP_URL.validate_python(value)
+    except ValidationError:
+        raise ValueError("must be an http or https URL") from None
+    return value
+
+
+Url = Annotated[str, StringConstraints(max_length=2000), AfterValidator(_http_url)]
+T = TypeVar("T")
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Contacts(_Body):
+    email: EmailStr | None = None
+    phone: Phone | None = None
+    webhook_url: Url | None = None
+
+
+class Channels(_Body):
+    website: Url | None = None
+    facebook: Url | None = None
+    zalo: Annotated[str, StringConstraints(min_length=1, max_length=2000)] | None = None
+    youtube: Url | None = None
+    tiktok: Url | None = None
+
+
+def _check_span(active_from: date | None, active_until: date | None) -> None:
+    if active_from and active_until and active_until < active_from:
+        raise ValueError("active_until must not be before active_from")
+
+
+class UnitCreate(_Body):
+    """A new unit; `code` is made from the name when omitted."""
+
+    code: Code | None = None
+    name: Name
+    kind: UnitKind
+    admin_code: AdminCode | None = None
+    contacts: Contacts = Field(default_factory=Contacts)
+    channels: Channels = Field(default_factory=Channels)
+    active_from: date | None = None
+    active_until: date | None = None
+
+    @model_validator(mode="after")
+    def _span(self) -> "UnitCreate":
+        _check_span(self.active_from, self.active_until)
+        return self
+
+
+class UnitUpdate(_Body):
+    """Fields to change; the code never changes."""
+
+    name: Name | None = None
+    kind: UnitKind | None = None
+    admin_code: AdminCode | None = None
+    contacts: Contacts | None = None
+    channels: Channels | None = None
+    active_from: date | None = None
+    active_until: date | None = None
+
+
+class UnitRetire(_Body):
+    active_until: date = Field(description="Last day the unit is expected to report.")
+
+
+class UnitPublic(BaseModel):
+    code: str
+    name: str
+    kind: UnitKind
+    admin_code: str | None
+    contacts: Contacts
+    channels: Channels
+    active_from: date
+    active_until: date | None
+    revision: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    total: int
+
+
+class ImportProblem(BaseModel):
+    line: int = Field(description="Line of the CSV file, the header being line 1.")
+    field: str
+    reason: str
+
+
+class ImportReport(BaseModel):
+    imported: bool = Field(description="Whether anything was written.")
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+    problems: list[ImportProblem] = Field(default_factory=list)
+
+
+def _valid_zone(zone: str) -> str:
+    try:
+        ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {zone!r}") from None
+    return zone
+
+
+class Deadline(DeadlineRule):
+    timezone: Annotated[str, AfterValidator(_valid_zone)] = "Asia/Ho_Chi_Minh"
+
+
+class CampaignBody(_Body):
+    """A campaign's calendar and targets, as an administrator writes them."""
+
+    name: Annotated[str, AfterValidator(clean), StringConstraints(min_length=1, max_length=300)]
+    starts_on: date
+    ends_on: date
+    peak_windows: list[PeakWindow] = Field(default_factory=list)
+    reporting_period: ReportingPeriod = ReportingPeriod.iso_week
+    deadline: Deadline = Field(default_factory=Deadline)
+    targets: dict[UnitKind, KindTargets]
+
+    @model_validator(mode="after")
+    def _calendar(self) -> "CampaignBody":
+        if self.ends_on < self.starts_on:
+            raise ValueError("ends_on must not be before starts_on")
+        for window in self.peak_windows:
+            if window.ends_on < window.starts_on:
+                raise ValueError("a peak window must not end before it starts")
+            if window.starts_on < self.starts_on or window.ends_on > self.ends_on:
+                raise ValueError("a peak window must lie inside the campaign")
+        return self
+
+
+class CampaignCreate(CampaignBody):
+    code: Code
+
+
+class CampaignPublic(CampaignCreate):
+    revision: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class CredentialCreate(_Body):
+    scope: CredentialScope
+    unit_code: Code | None = Field(None, description="Required for `unit`, absent otherwise.")
+    label: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+
+    @model_validator(mode="after")
+    def _unit_matches_scope(self) -> "CredentialCreate":
+        if (self.scope is CredentialScope.unit) != (self.unit_code is not None):
+            raise ValueError("unit_code is required for scope `unit` and only for it")
+        return self
+
+
+class CredentialPublic(BaseModel):
+    id: str
+    scope: CredentialScope
+    unit_code: str | None
+    label: str
+    token_prefix: str
+    issued_at: datetime
+    revoked_at: datetime | None
+
+
+class CredentialIssued(CredentialPublic):
+    token: str = Field(description="The bearer token. Shown once; only its hash is kept.")
+
+
+def as_dict(model: BaseModel | None) -> dict[str, Any]:
+    return model.model_dump(mode="json") if model is not None else {}

@@ -1,0 +1,341 @@
+"""The registry's decisions. Each public function is one transaction: decide, then commit.
+
+Every change adds the entity's full snapshot to the outbox in the same transaction, so the
+compacted topics always catch up with the database.
+"""
+
+import hashlib
+import json
+import secrets
+from collections.abc import Sequence
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import structlog
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
+
+from services.events import (
+    CAMPAIGNS,
+    CREDENTIALS,
+    UNITS,
+    CampaignSnapshot,
+    CredentialSnapshot,
+    UnitSnapshot,
+)
+from services.http import ApiError
+from services.outbox import enqueue
+from services.registry import store
+from services.registry.models import Campaign, Credential, Unit
+from services.registry.names import name_key, slug, tone_slug
+from services.registry.schemas import (
+    CampaignBody,
+    CampaignCreate,
+    CampaignPublic,
+    Channels,
+    Contacts,
+    CredentialCreate,
+    CredentialIssued,
+    CredentialPublic,
+    UnitCreate,
+    UnitPublic,
+    UnitUpdate,
+)
+
+log = structlog.get_logger()
+LOCAL_ZONE = ZoneInfo("Asia/Ho_Chi_Minh")
+CONTACT_FIELDS = tuple(Contacts.model_fields)
+CHANNEL_FIELDS = tuple(Channels.model_fields)
+
+
+def today() -> date:
+    """Today in Hai Phong."""
+    return datetime.now(LOCAL_ZONE).date()
+
+
+def not_found(what: str, code: str) -> ApiError:
+    return ApiError(404, f"{what}_not_found", f"no {what} with code {code!r}")
+
+
+# --- units -------------------------------------------------------------------------------
+
+
+def unit_public(unit: Unit) -> UnitPublic:
+    """The API view of a unit."""
+    return UnitPublic(
+        **unit.model_dump(include={"code", "name", "kind", "admin_code", "active_from",
+                                   "active_until", "revision", "created_at", "updated_at"}),
+        contacts=Contacts(**unit.model_dump(include=set(CONTACT_FIELDS))),
+        channels=Channels(**unit.model_dump(include=set(CHANNEL_FIELDS))),
+    )
+
+
+def unit_snapshot(unit: Unit) -> UnitSnapshot:
+    """The event view of a unit."""
+    public = unit_public(unit)
+    return UnitSnapshot(**public.model_dump(exclude={"created_at"}))
+
+
+def get_unit_or_raise(session: Session, code: str) -> Unit:
+    unit = store.get_unit(session, code)
+    if unit is None:
+        raise not_found("unit", code)
+    return unit
+
+
+def create_unit(session: Session, data: UnitCreate) -> Unit:
+    """Register a new unit and publish its snapshot."""
+    code = data.code or derive_code(session, data.name, taken=set())
+    if store.get_unit(session, code) is not None:
+        raise ApiError(409, "code_taken", f"a unit with code {code!r} exists",
+                       [{"field": "code", "rule": "unique", "message": "code already used"}])
+    fields = unit_fields(data)
+    fields["active_from"] = fields["active_from"] or today()
+    unit = Unit(code=code, **fields)
+    check_unique_name(session, unit)
+    stage_unit(session, unit, new=True)
+    commit(session)
+    log.info("unit.created", unit=code, kind=unit.kind)
+    return unit
+
+
+def update_unit(session: Session, code: str, data: UnitUpdate) -> Unit:
+    """Change some of a unit's fields; publish only if something changed."""
+    unit = get_unit_or_raise(session, code)
+    changes = unit_fields(data, partial=True)
+    if "contacts" in data.model_fields_set and data.contacts is None:
+        changes |= dict.fromkeys(CONTACT_FIELDS)
+    if "channels" in data.model_fields_set and data.channels is None:
+        changes |= dict.fromkeys(CHANNEL_FIELDS)
+    if apply_changes(unit, changes):
+        check_span(unit)
+        check_unique_name(session, unit)
+        stage_unit(session, unit, new=False)
+        commit(session)
+        log.info("unit.updated", unit=code, fields=sorted(changes))
+    return unit
+
+
+def retire_unit(session: Session, code: str, active_until: date) -> Unit:
+    """Set the last day a unit is expected to report."""
+    return update_unit(session, code, UnitUpdate(active_until=active_until))
+
+
+def delete_unit(session: Session, code: str) -> None:
+    """Remove a unit entered by mistake: tombstone its snapshot, revoke its credentials."""
+    unit = get_unit_or_raise(session, code)
+    for credential in store.credentials_of_unit(session, code):
+        _revoke(session, credential)
+    session.delete(unit)
+    enqueue(session, UNITS, code, None)
+    commit(session)
+    log.info("unit.deleted", unit=code)
+
+
+def derive_code(session: Session, name: str, *, taken: set[str]) -> str:
+    """A code from the name; the tone-keeping form when the plain one is taken."""
+    for candidate in (slug(name), tone_slug(name)):
+        if candidate and candidate not in taken and store.get_unit(session, candidate) is None:
+            return candidate
+    raise ApiError(409, "code_taken", "no free code can be made from this name; give one",
+                   [{"field": "code", "rule": "unique", "message": "give a code"}])
+
+
+def unit_fields(data: UnitCreate | UnitUpdate, *, partial: bool = False) -> dict[str, Any]:
+    given = data.model_dump(exclude_unset=partial, exclude={"code", "contacts", "channels"})
+    if partial:
+        given = {k: v for k, v in given.items() if v is not None or k == "active_until"}
+    for group in ("contacts", "channels"):
+        value = getattr(data, group)
+        if value is not None:
+            given |= value.model_dump(exclude_unset=partial)
+    if "name" in given:
+        given["name_key"] = name_key(given["name"])
+    return given
+
+
+def apply_changes(unit: Unit, changes: dict[str, Any]) -> bool:
+    changed = False
+    for field, value in changes.items():
+        if getattr(unit, field) != value:
+            setattr(unit, field, value)
+            changed = True
+    return changed
+
+
+def check_span(unit: Unit) -> None:
+    if unit.active_until is not None and unit.active_until < unit.active_from:
+        raise ApiError(422, "invalid", "active_until must not be before active_from",
+                       [{"field": "active_until", "rule": "after_active_from",
+                         "message": "active_until must not be before active_from"}])
+
+
+def check_unique_name(session: Session, unit: Unit) -> None:
+    other = store.unit_by_name_key(session, unit.name_key)
+    if other is not None and other.code != unit.code:
+        raise ApiError(409, "name_taken", f"unit {other.code!r} already has this name",
+                       [{"field": "name", "rule": "unique", "message": f"same as {other.code}"}])
+    if unit.admin_code:
+        holder = store.unit_by_admin_code(session, unit.admin_code)
+        if holder is not None and holder.code != unit.code:
+            raise ApiError(409, "admin_code_taken", f"unit {holder.code!r} has this admin code",
+                           [{"field": "admin_code", "rule": "unique",
+                             "message": f"same as {holder.code}"}])
+
+
+def stage_unit(session: Session, unit: Unit, *, new: bool) -> None:
+    """Add a unit's change and its snapshot to the transaction, without committing."""
+    if not new:
+        unit.revision += 1
+    unit.updated_at = datetime.now(UTC)
+    session.add(unit)
+    enqueue(session, UNITS, unit.code, unit_snapshot(unit))
+
+
+def commit(session: Session) -> None:
+    """Commit, turning a lost race on a unique key into a 409."""
+    try:
+        session.commit()
+    except IntegrityError as exc:
+        session.rollback()
+        raise ApiError(409, "conflict", "another change took this value first") from exc
+
+
+# --- campaigns ---------------------------------------------------------------------------
+
+
+def campaign_public(campaign: Campaign) -> CampaignPublic:
+    return CampaignPublic.model_validate(campaign.model_dump())
+
+
+def campaign_snapshot(campaign: Campaign) -> CampaignSnapshot:
+    return CampaignSnapshot(**campaign_public(campaign).model_dump(exclude={"created_at"}))
+
+
+def get_campaign_or_raise(session: Session, code: str) -> Campaign:
+    campaign = store.get_campaign(session, code)
+    if campaign is None:
+        raise not_found("campaign", code)
+    return campaign
+
+
+def create_campaign(session: Session, data: CampaignCreate) -> Campaign:
+    """Register a campaign and publish its snapshot."""
+    if store.get_campaign(session, data.code) is not None:
+        raise ApiError(409, "code_taken", f"a campaign with code {data.code!r} exists",
+                       [{"field": "code", "rule": "unique", "message": "code already used"}])
+    campaign = Campaign(**data.model_dump(mode="json"))
+    campaign.starts_on, campaign.ends_on = data.starts_on, data.ends_on
+    _save_campaign(session, campaign)
+    log.info("campaign.created", campaign=data.code)
+    return campaign
+
+
+def replace_campaign(session: Session, code: str, data: CampaignBody) -> Campaign:
+    """Replace a campaign's calendar and targets."""
+    campaign = get_campaign_or_raise(session, code)
+    for field, value in data.model_dump(mode="json").items():
+        setattr(campaign, field, value)
+    campaign.starts_on, campaign.ends_on = data.starts_on, data.ends_on
+    campaign.revision += 1
+    _save_campaign(session, campaign)
+    log.info("campaign.updated", campaign=code, revision=campaign.revision)
+    return campaign
+
+
+def _save_campaign(session: Session, campaign: Campaign) -> None:
+    campaign.updated_at = datetime.now(UTC)
+    session.add(campaign)
+    enqueue(session, CAMPAIGNS, campaign.code, campaign_snapshot(campaign))
+    commit(session)
+
+
+def seed_campaigns(session: Session, folder: Path) -> list[str]:
+    """Create each campaign of `folder` that does not exist yet; never overwrite one."""
+    created = []
+    for path in sorted(folder.glob("*.json")):
+        data = CampaignCreate.model_validate(json.loads(path.read_text(encoding="utf-8")))
+        if store.get_campaign(session, data.code) is None:
+            create_campaign(session, data)
+            created.append(data.code)
+    return created
+
+
+# --- credentials -------------------------------------------------------------------------
+
+
+def hash_token(token: str) -> str:
+    """Tokens carry 256 random bits, so one SHA-256 round is enough to keep them safe at rest."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def credential_public(credential: Credential) -> CredentialPublic:
+    return CredentialPublic.model_validate(credential.model_dump())
+
+
+def credential_snapshot(credential: Credential) -> CredentialSnapshot:
+    return CredentialSnapshot(**credential.model_dump(exclude={"token_prefix"}))
+
+
+def issue_credential(session: Session, data: CredentialCreate) -> CredentialIssued:
+    """Issue a token; it is returned once and only its hash is stored."""
+    if data.unit_code is not None:
+        get_unit_or_raise(session, data.unit_code)
+    token = f"hpk_{secrets.token_urlsafe(32)}"
+    credential = Credential(id=f"cred_{secrets.token_hex(8)}", scope=data.scope,
+                            unit_code=data.unit_code, label=data.label,
+                            token_sha256=hash_token(token), token_prefix=token[:10])
+    session.add(credential)
+    enqueue(session, CREDENTIALS, credential.id, credential_snapshot(credential))
+    commit(session)
+    log.info("credential.issued", credential=credential.id, scope=data.scope,
+             unit=data.unit_code)
+    return CredentialIssued(**credential_public(credential).model_dump(), token=token)
+
+
+def revoke_credential(session: Session, credential_id: str) -> Credential:
+    """Revoke a credential at once; revoking twice changes nothing."""
+    credential = store.get_credential(session, credential_id)
+    if credential is None:
+        raise not_found("credential", credential_id)
+    if credential.revoked_at is None:
+        _revoke(session, credential)
+        commit(session)
+        log.info("credential.revoked", credential=credential_id)
+    return credential
+
+
+def _revoke(session: Session, credential: Credential) -> None:
+    credential.revoked_at = datetime.now(UTC)
+    session.add(credential)
+    enqueue(session, CREDENTIALS, credential.id, credential_snapshot(credential))
+
+
+def authenticate(session: Session, token: str) -> Credential | None:
+    """The valid credential a bearer token belongs to, if any."""
+    credential = store.credential_by_hash(session, hash_token(token))
+    if credential is None or credential.revoked_at is not None:
+        return None
+    return credential
+
+
+# --- republishing ------------------------------------------------------------------------
+
+
+def republish_all(session: Session) -> dict[str, int]:
+    """Queue every entity's snapshot again, so a topic can be rebuilt from nothing."""
+    units: Sequence[Unit] = store.all_units(session)
+    campaigns = store.all_campaigns(session)
+    credentials = store.all_credentials(session)
+    for unit in units:
+        enqueue(session, UNITS, unit.code, unit_snapshot(unit))
+    for campaign in campaigns:
+        enqueue(session, CAMPAIGNS, campaign.code, campaign_snapshot(campaign))
+    for credential in credentials:
+        enqueue(session, CREDENTIALS, credential.id, credential_snapshot(credential))
+    commit(session)
+    counts = {"units": len(units), "campaigns": len(campaigns), "credentials": len(credentials)}
+    log.info("registry.republished", **counts)
+    return counts

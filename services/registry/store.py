@@ -1,0 +1,63 @@
+"""Registry queries. Functions here read and add; they never commit."""
+
+from collections.abc import Sequence
+from datetime import date
+
+from sqlalchemy import func, or_
+from sqlmodel import Session, col, select
+
+from services.registry.models import Campaign, Credential, Unit
+
+
+def get_unit(session: Session, code: str) -> Unit | None:
+    return session.get(Unit, code)
+
+
+def unit_by_name_key(session: Session, key: str) -> Unit | None:
+    return session.exec(select(Unit).where(Unit.name_key == key)).first()
+
+
+def unit_by_admin_code(session: Session, admin_code: str) -> Unit | None:
+    return session.exec(select(Unit).where(Unit.admin_code == admin_code)).first()
+
+
+def list_units(session: Session, *, kind: str | None, active_on: date | None,
+               active: bool | None, limit: int, offset: int) -> tuple[Sequence[Unit], int]:
+    query = select(Unit)
+    if kind is not None:
+        query = query.where(Unit.kind == kind)
+    if active is not None and active_on is not None:
+        is_active = (col(Unit.active_from) <= active_on) & or_(
+            col(Unit.active_until).is_(None), col(Unit.active_until) >= active_on)
+        query = query.where(is_active if active else ~is_active)
+    total = session.exec(select(func.count()).select_from(query.subquery())).one()
+    items = session.exec(query.order_by(Unit.kind, Unit.code).limit(limit).offset(offset)).all()
+    return items, total
+
+
+def all_units(session: Session) -> Sequence[Unit]:
+    return session.exec(select(Unit).order_by(Unit.code)).all()
+
+
+def get_campaign(session: Session, code: str) -> Campaign | None:
+    return session.get(Campaign, code)
+
+
+def all_campaigns(session: Session) -> Sequence[Campaign]:
+    return session.exec(select(Campaign).order_by(Campaign.starts_on, Campaign.code)).all()
+
+
+def get_credential(session: Session, credential_id: str) -> Credential | None:
+    return session.get(Credential, credential_id)
+
+
+def credential_by_hash(session: Session, token_sha256: str) -> Credential | None:
+    return session.exec(select(Credential).where(Credential.token_sha256 == token_sha256)).first()
+
+
+def credentials_of_unit(session: Session, unit_code: str) -> Sequence[Credential]:
+    return session.exec(select(Credential).where(Credential.unit_code == unit_code)).all()
+
+
+def all_credentials(session: Session) -> Sequence[Credential]:
+    return session.exec(select(Credential).order_by(Credential.issued_at)).all()

@@ -1,0 +1,23 @@
+"""Starting a service process: settings, logging, one uvicorn server, clean stop on SIGTERM."""
+
+from collections.abc import Callable
+from typing import TypeVar
+
+import uvicorn
+from fastapi import FastAPI
+
+from services.config import ServiceSettings, load_settings
+from services.observability import configure_logging
+
+
+S = TypeVar("S", bound=ServiceSettings)
+
+
+def serve(settings_cls: type[S], create_app: Callable[[S], FastAPI]) -> None:
+    """Run a service until SIGINT or SIGTERM; uvicorn then runs the app's shutdown."""
+    settings = load_settings(settings_cls)
+    configure_logging(level=settings.log_level, json=settings.log_json)
+    app = create_app(settings)
+    config = uvicorn.Config(app, host=settings.host, port=settings.port, log_config=None,
+                            access_log=False, lifespan="on", timeout_graceful_shutdown=10)
+    uvicorn.Server(config).run()
