@@ -3,12 +3,16 @@
 import asyncio
 from collections.abc import Iterable
 
+import structlog
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
+from faststream.kafka import KafkaBroker
 
 from services.config import ServiceSettings
 from services.events import Topic
+
+log = structlog.get_logger()
 
 
 def make_producer(settings: ServiceSettings) -> AIOKafkaProducer:
@@ -31,7 +35,9 @@ async def ensure_topics(settings: ServiceSettings, topics: Iterable[Topic]) -> N
     try:
         existing = set(await admin.list_topics())
         wanted = [
-            NewTopic(t.name, t.partitions, settings.kafka_replication, t.create_configs())
+            NewTopic(t.name, num_partitions=t.partitions,
+                     replication_factor=settings.kafka_replication,
+                     topic_configs=t.create_configs())
             for t in topics if t.name not in existing
         ]
         if wanted:
@@ -60,3 +66,24 @@ async def connect_producer(settings: ServiceSettings, topics: Iterable[Topic]) -
         await producer.stop()
         raise
     return producer
+
+
+def make_bus(settings: ServiceSettings, *, middlewares: tuple = ()) -> KafkaBroker:
+    """A FastStream broker for a service's subscribers (not connected until started)."""
+    return KafkaBroker(settings.kafka_bootstrap, client_id=type(settings).__name__.lower(),
+                       enable_idempotence=settings.kafka_idempotence, acks="all",
+                       middlewares=middlewares, logger=None)
+
+
+async def start_with_retry(bus: KafkaBroker, *, max_backoff: float = 5.0) -> None:
+    """Start the FastStream broker, retrying while Kafka is unreachable."""
+    backoff = 0.2
+    while True:
+        try:
+            await bus.start()
+            return
+        except Exception as exc:
+            log.warning("bus.start_failed", error=repr(exc), retry_in=backoff)
+            await bus.stop()
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, max_backoff)

@@ -27,6 +27,7 @@ class ApiError(Exception):
                  fields: list[dict[str, str]] | None = None) -> None:
         super().__init__(message)
         self.status, self.code, self.message, self.fields = status, code, message, fields or []
+        self.headers = {"www-authenticate": "Bearer"} if status == 401 else None
 
 
 def error_body(code: str, message: str, fields: list[dict[str, str]] | None = None) -> dict:
@@ -44,7 +45,8 @@ def field_errors(errors: Any) -> list[dict[str, str]]:
 
 async def _on_api_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ApiError)
-    return JSONResponse(error_body(exc.code, exc.message, exc.fields), status_code=exc.status)
+    return JSONResponse(error_body(exc.code, exc.message, exc.fields), status_code=exc.status,
+                        headers=exc.headers)
 
 
 async def _on_validation_error(_: Request, exc: Exception) -> JSONResponse:

@@ -33,7 +33,7 @@ class OutboxMessage(SQLModel, table=True):
     key: str = Field(max_length=200)
     value: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
     created_at: datetime = Field(default_factory=lambda: datetime.now(UTC),
-                                 sa_type=DateTime(timezone=True))  # type: ignore[call-overload]
+                                 sa_type=DateTime(timezone=True))
 
 
 def enqueue(session: Session, topic: Topic, key: str, payload: BaseModel | None) -> None:
@@ -77,22 +77,30 @@ class Relay:
                 await self.producer.stop()
 
     async def _relay(self) -> None:
-        backoff = 0.2
+        failures = 0
         while True:
             try:
                 if self.producer is None:
                     self.producer = await self._connect()
                     log.info("outbox.connected")
                 sent = await self.drain_once()
-                backoff = 0.2
+                failures = 0
             except Exception as exc:
-                self._metrics.errors.labels("outbox_publish").inc()
-                log.warning("outbox.publish_failed", error=repr(exc), retry_in=backoff)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 5.0)
+                failures += 1
+                await self._back_off(exc, failures)
                 continue
             if sent < self._batch_size:
                 await self._idle()
+
+    async def _back_off(self, exc: Exception, failures: int) -> None:
+        """Wait longer after each failure; after a few, reconnect (and recreate topics)."""
+        delay = min(0.2 * 2 ** (failures - 1), 5.0)
+        self._metrics.errors.labels("outbox_publish").inc()
+        log.warning("outbox.publish_failed", error=repr(exc), retry_in=delay)
+        if failures % 3 == 0 and self.producer is not None:
+            producer, self.producer = self.producer, None
+            await producer.stop()
+        await asyncio.sleep(delay)
 
     async def _idle(self) -> None:
         self._wakeup.clear()
@@ -135,7 +143,7 @@ class Relay:
             return
         with Session(self._engine) as session:
             ids = [row.id for row in rows]
-            session.exec(delete(OutboxMessage).where(OutboxMessage.id.in_(ids)))  # type: ignore[call-overload, union-attr]
+            session.exec(delete(OutboxMessage).where(OutboxMessage.id.in_(ids)))  # type: ignore[union-attr]
             session.commit()
 
     def _observe(self, rows: list[OutboxMessage]) -> None:

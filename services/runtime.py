@@ -9,7 +9,6 @@ from fastapi import FastAPI
 from services.config import ServiceSettings, load_settings
 from services.observability import configure_logging
 
-
 S = TypeVar("S", bound=ServiceSettings)
 
 

@@ -122,4 +122,5 @@ class CredentialSnapshot(_Event):
     token_sha256: str = Field(description="Hex SHA-256 of the bearer token.")
     label: str = Field(description="Who or what holds the credential.")
     issued_at: UtcDatetime = Field(description="When it was issued (UTC).")
-    revoked_at: UtcDatetime | None = Field(None, description="When it was revoked; null while valid.")
+    revoked_at: UtcDatetime | None = Field(None, description="When it was revoked; "
+                                           "null while valid.")

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import structlog
 from fastapi import FastAPI
+from sqlalchemy import Engine
 from sqlmodel import Session
 
 from services import broker, database, http
@@ -52,8 +53,8 @@ async def _lifespan(app: FastAPI, *, settings: RegistrySettings,
         log.info("registry.stopped")
 
 
-def _prepare(engine: object, settings: RegistrySettings) -> None:
-    with Session(engine) as session:  # type: ignore[call-overload]
+def _prepare(engine: Engine, settings: RegistrySettings) -> None:
+    with Session(engine) as session:
         if settings.seed_folder is not None:
             service.seed_campaigns(session, settings.seed_folder)
         if settings.republish_on_start:

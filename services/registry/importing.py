@@ -7,6 +7,7 @@ so importing the same file twice changes nothing.
 
 import csv
 import io
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -54,7 +55,7 @@ def _parse(session: Session, raw: bytes, problems: list[ImportProblem],
         problems.append(ImportProblem(line=0, field="file", reason=f"not UTF-8: {exc.reason}"))
         return []
     reader = csv.DictReader(io.StringIO(text, newline=""))
-    if not _header_ok(reader.fieldnames or [], problems):
+    if not _header_ok(reader.fieldnames or (), problems):
         return []
     seen_codes: dict[str, int] = {}
     seen_names: dict[str, int] = {}
@@ -66,7 +67,7 @@ def _parse(session: Session, raw: bytes, problems: list[ImportProblem],
     return rows
 
 
-def _header_ok(columns: list[str], problems: list[ImportProblem]) -> bool:
+def _header_ok(columns: Sequence[str], problems: list[ImportProblem]) -> bool:
     for column in REQUIRED:
         if column not in columns:
             problems.append(ImportProblem(line=1, field=column, reason="required column missing"))

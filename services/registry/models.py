@@ -14,8 +14,8 @@ def utcnow() -> datetime:
 def moment(*, optional: bool = False) -> Any:
     """A timezone-aware timestamp column."""
     if optional:
-        return Field(default=None, sa_type=DateTime(timezone=True))  # type: ignore[call-overload]
-    return Field(default_factory=utcnow, sa_type=DateTime(timezone=True))  # type: ignore[call-overload]
+        return Field(default=None, sa_type=DateTime(timezone=True))
+    return Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
 
 
 class Unit(SQLModel, table=True):

@@ -44,7 +44,8 @@ def get_campaign(session: Session, code: str) -> Campaign | None:
 
 
 def all_campaigns(session: Session) -> Sequence[Campaign]:
-    return session.exec(select(Campaign).order_by(Campaign.starts_on, Campaign.code)).all()
+    query = select(Campaign).order_by(col(Campaign.starts_on), col(Campaign.code))
+    return session.exec(query).all()
 
 
 def get_credential(session: Session, credential_id: str) -> Credential | None:
@@ -60,4 +61,4 @@ def credentials_of_unit(session: Session, unit_code: str) -> Sequence[Credential
 
 
 def all_credentials(session: Session) -> Sequence[Credential]:
-    return session.exec(select(Credential).order_by(Credential.issued_at)).all()
+    return session.exec(select(Credential).order_by(col(Credential.issued_at))).all()

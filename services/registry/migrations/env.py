@@ -2,5 +2,6 @@ from services.database import run_migrations
 from services.outbox import OutboxMessage
 from services.registry.models import Unit
 
-assert Unit and OutboxMessage  # imported for their tables
+# Both modules' tables live on SQLModel's one metadata; name both so neither import is dropped.
+assert Unit.metadata is OutboxMessage.metadata
 run_migrations(Unit.metadata)

@@ -1,0 +1,156 @@
+"""`python -m deploy.local`: the whole system on one machine, on embedded defaults.
+
+Starts the embedded broker, the four services as separate processes with SQLite files
+under one data folder, loads Hai Phong's 114 commune-level units (the `dai-hoi-xiv`
+campaign is seeded by the registry itself), issues a demo unit token and a leadership
+token, prints the URLs, and stops everything on Ctrl-C or SIGTERM.
+"""
+
+import argparse
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from deploy.brokers import ROOT, launch
+from deploy.topology import SERVICES, Service, service_env
+
+UNITS_CSV = ROOT.parent / "shared" / "data" / "haiphong-commune-level-units.csv"
+UNITS_ACTIVE_FROM = "2025-07-01"  # Resolution 1669/NQ-UBTVQH15 took effect on this day
+DEMO_UNIT = "phuong-thuy-nguyen"
+
+
+def main() -> None:
+    args = _arguments()
+    data = args.data.resolve()
+    data.mkdir(parents=True, exist_ok=True)
+    broker = launch(args.broker, port=args.kafka_port, workdir=_fresh(data / "broker"))
+    children: list[subprocess.Popen[bytes]] = []
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    try:
+        admin = _admin_token(data)
+        for service in SERVICES:
+            env = service_env(service, port=service.port, bootstrap=broker.bootstrap,
+                              database_url=f"sqlite:///{data / (service.name + '.db')}",
+                              idempotence=broker.supports_idempotence, admin_token=admin)
+            children.append(_start(service, env, data))
+        _wait_ready(SERVICES)
+        _print_summary(broker.bootstrap, admin, _load(admin, args.units), data)
+        while all(child.poll() is None for child in children):
+            time.sleep(0.5)
+        print("a service stopped; stopping the rest", file=sys.stderr)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        _stop(children)
+        broker.stop()
+
+
+def _arguments() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=ROOT / "data", help="data folder")
+    parser.add_argument("--broker", choices=["tansu", "kafka"], default="tansu")
+    parser.add_argument("--kafka-port", type=int, default=9092)
+    parser.add_argument("--units", type=Path, default=UNITS_CSV, help="units CSV to load")
+    return parser.parse_args()
+
+
+def _fresh(folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def _admin_token(data: Path) -> str:
+    """One admin token per data folder, kept in a file only its owner can read."""
+    path = data / "admin-token"
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def _start(service: Service, env: dict[str, str], data: Path) -> subprocess.Popen[bytes]:
+    log = (data / f"{service.name}.log").open("ab")
+    return subprocess.Popen([sys.executable, "-m", service.module], env=os.environ | env,
+                            stdout=log, stderr=subprocess.STDOUT)
+
+
+def _wait_ready(services: tuple[Service, ...], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    for service in services:
+        while _call("GET", f"http://127.0.0.1:{service.port}/readyz")[0] != 200:
+            if time.monotonic() > deadline:
+                raise SystemExit(f"{service.name} did not become ready; see its log")
+            time.sleep(0.3)
+
+
+def _load(admin: str, units_csv: Path) -> dict[str, Any]:
+    registry = f"http://127.0.0.1:{SERVICES[0].port}/v1"
+    status, report = _call("POST", f"{registry}/units/import?active_from={UNITS_ACTIVE_FROM}",
+                           admin, units_csv.read_bytes(), "text/csv")
+    if status != 200:
+        raise SystemExit(f"loading {units_csv} failed: {json.dumps(report, ensure_ascii=False)}")
+    _, demo = _call("POST", f"{registry}/credentials", admin,
+                    json.dumps({"scope": "unit", "unit_code": DEMO_UNIT,
+                                "label": "demo token (deploy.local)"}).encode())
+    _, leader = _call("POST", f"{registry}/credentials", admin,
+                      json.dumps({"scope": "leadership", "label": "demo leadership"}).encode())
+    return {"report": report, "demo": demo, "leadership": leader}
+
+
+def _call(method: str, url: str, token: str | None = None, body: bytes | None = None,
+          content_type: str = "application/json") -> tuple[int, Any]:
+    request = urllib.request.Request(url, data=body, method=method)
+    request.add_header("content-type", content_type)
+    if token:
+        request.add_header("authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read() or b"null")
+    except (urllib.error.URLError, ConnectionError):
+        return 0, None
+
+
+def _print_summary(bootstrap: str, admin: str, loaded: dict[str, Any], data: Path) -> None:
+    report = loaded["report"]
+    print(f"""
+Hai Phong campaign reporting is running (Ctrl-C stops everything).
+  broker      {bootstrap} (embedded)
+  registry    http://127.0.0.1:8001/docs
+  reporting   http://127.0.0.1:8002/healthz
+  aggregator  http://127.0.0.1:8003/healthz
+  notifier    http://127.0.0.1:8004/healthz
+  data        {data} (SQLite files and service logs)
+units loaded: {report['created']} created, {report['updated']} updated, \
+{report['unchanged']} unchanged; campaign dai-hoi-xiv seeded
+admin token       {admin}   (also in {data / 'admin-token'})
+leadership token  {loaded['leadership']['token']}
+demo unit token   {loaded['demo']['token']}   (unit {DEMO_UNIT})
+try: curl -s -H "Authorization: Bearer {loaded['leadership']['token']}" \\
+       "http://127.0.0.1:8001/v1/units?kind=ward&limit=1"
+""", flush=True)
+
+
+def _stop(children: list[subprocess.Popen[bytes]]) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not orphan children
+    for child in children:
+        if child.poll() is None:
+            child.send_signal(signal.SIGTERM)
+    for child in children:
+        try:
+            child.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            child.kill()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""The aggregator service (skeleton until its own issue fills it)."""

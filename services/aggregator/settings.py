@@ -1,0 +1,13 @@
+"""Aggregator settings, read from AGGREGATOR_* variables."""
+
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+from services.config import ServiceSettings
+
+
+class AggregatorSettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="AGGREGATOR_", extra="ignore", frozen=True)
+
+    port: int = Field(8003, ge=1, le=65535)
+    database_url: str = "sqlite:///data/aggregator.db"

@@ -1,0 +1,1 @@
+"""The notifier service (skeleton until its own issue fills it)."""

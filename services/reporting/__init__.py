@@ -1,0 +1,1 @@
+"""The reporting service (skeleton until its own issue fills it)."""

@@ -1,0 +1,13 @@
+"""Reporting settings, read from REPORTING_* variables."""
+
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+from services.config import ServiceSettings
+
+
+class ReportingSettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="REPORTING_", extra="ignore", frozen=True)
+
+    port: int = Field(8002, ge=1, le=65535)
+    database_url: str = "sqlite:///data/reporting.db"
