@@ -14,8 +14,10 @@ import subprocess
 import tempfile
 import time
 import uuid
+from collections.abc import Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 ROOT = Path(__file__).resolve().parent.parent
 KAFKA_LIBS = Path(os.environ.get("KAFKA_LIBS", ROOT / ".cache" / "kafka" / "libs"))
@@ -46,6 +48,7 @@ class _Process:
         self.port = port or free_port()
         self.bootstrap = f"127.0.0.1:{self.port}"
         self.workdir = workdir or Path(tempfile.mkdtemp(prefix=f"{self.name}-"))
+        self.workdir.mkdir(parents=True, exist_ok=True)
         self.process: subprocess.Popen[bytes] | None = None
 
     def _spawn(self, command: list[str]) -> None:
@@ -70,11 +73,17 @@ class _Process:
         while time.monotonic() < deadline:
             if self.process is not None and self.process.poll() is not None:
                 raise RuntimeError(f"{self.name} exited; see {self.workdir / 'broker.log'}")
-            if asyncio.run(_answers(self.bootstrap)):
+            if _in_own_loop(_answers(self.bootstrap)):
                 return
             time.sleep(0.2)
         self.stop()
         raise TimeoutError(f"{self.name} did not answer in {timeout}s; see {self.workdir}")
+
+
+def _in_own_loop(coroutine: Coroutine[Any, Any, bool]) -> bool:
+    """Run a check on a loop of its own thread, so callers may have a loop running."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
 
 
 async def _answers(bootstrap: str) -> bool:

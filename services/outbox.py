@@ -7,8 +7,9 @@ deletes them only once the broker has acknowledged them. A broker outage only de
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine, Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 import structlog
 from aiokafka import AIOKafkaProducer
@@ -17,6 +18,8 @@ from pydantic import BaseModel
 from sqlalchemy import DateTime, Engine, LargeBinary, delete, func
 from sqlmodel import Column, Field, Session, SQLModel, select
 
+from services.broker import connect_producer, ensure_topics
+from services.config import ServiceSettings
 from services.events import Topic
 from services.observability import ServiceMetrics
 
@@ -45,13 +48,16 @@ def enqueue(session: Session, topic: Topic, key: str, payload: BaseModel | None)
 class Relay:
     """Publishes outbox rows in id order; at least once, never lost."""
 
-    def __init__(self, engine: Engine, connect: Callable[[], Awaitable[AIOKafkaProducer]],
-                 metrics: ServiceMetrics, *, batch_size: int = 500,
-                 idle_poll: float = 1.0) -> None:
-        self._engine, self._connect, self._metrics = engine, connect, metrics
-        self._batch_size, self._idle_poll = batch_size, idle_poll
+    def __init__(self, engine: Engine, settings: ServiceSettings, topics: Sequence[Topic],
+                 metrics: ServiceMetrics, *, on_topics_lost: Callable[[], object] | None = None,
+                 batch_size: int = 500, idle_poll: float = 1.0,
+                 ack_timeout: float = 5.0) -> None:
+        self._engine, self._settings, self._topics = engine, settings, topics
+        self._metrics, self._on_topics_lost = metrics, on_topics_lost
+        self._batch_size, self._idle_poll, self._ack_timeout = batch_size, idle_poll, ack_timeout
         self._wakeup = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._checked_at = 0.0
         self.producer: AIOKafkaProducer | None = None
         self.backlog = Gauge("outbox_pending_messages", "Events not yet published.",
                              registry=metrics.registry)
@@ -74,15 +80,16 @@ class Relay:
             await self._relay()
         finally:
             if self.producer is not None:
-                await self.producer.stop()
+                await _close(self.producer)
 
     async def _relay(self) -> None:
         failures = 0
         while True:
             try:
                 if self.producer is None:
-                    self.producer = await self._connect()
+                    self.producer = await connect_producer(self._settings, self._topics)
                     log.info("outbox.connected")
+                await self._check_topics()
                 sent = await self.drain_once()
                 failures = 0
             except Exception as exc:
@@ -97,10 +104,26 @@ class Relay:
         delay = min(0.2 * 2 ** (failures - 1), 5.0)
         self._metrics.errors.labels("outbox_publish").inc()
         log.warning("outbox.publish_failed", error=repr(exc), retry_in=delay)
-        if failures % 3 == 0 and self.producer is not None:
+        if failures >= 2 and self.producer is not None:
+            # A fresh producer re-creates missing topics (a broker that lost its storage).
             producer, self.producer = self.producer, None
-            await producer.stop()
+            await _close(producer)
         await asyncio.sleep(delay)
+
+    async def _check_topics(self) -> None:
+        """A broker that lost its storage (Tansu keeps none) acknowledges sends to topics it
+        no longer has and drops them; so look every few seconds, and when a topic is gone,
+        re-create it and let the owner publish its state again."""
+        if time.monotonic() - self._checked_at < 2 or self.producer is None:
+            return
+        metadata = await asyncio.wait_for(self.producer.client.fetch_all_metadata(), 5)
+        self._checked_at = time.monotonic()
+        missing = {t.name for t in self._topics} - metadata.topics()
+        if missing:
+            log.warning("outbox.topics_lost", topics=sorted(missing))
+            await ensure_topics(self._settings, self._topics)
+            if self._on_topics_lost is not None:
+                await asyncio.to_thread(self._on_topics_lost)
 
     async def _idle(self) -> None:
         self._wakeup.clear()
@@ -114,12 +137,11 @@ class Relay:
         rows = await asyncio.to_thread(self._pending)
         if not rows:
             return 0
-        assert self.producer is not None
-        futures = [
-            await self.producer.send(row.topic, value=row.value, key=row.key.encode())
-            for row in rows
-        ]
-        results = await asyncio.gather(*futures, return_exceptions=True)
+        futures: list[asyncio.Future[object]] = []
+        # send() itself can wait forever for the metadata of a broker that is gone
+        await _within(self._send(rows, futures), self._ack_timeout)
+        results = await _settle(futures, self._ack_timeout)
+        results += [TimeoutError("not sent")] * (len(rows) - len(futures))
         done = _acknowledged_prefix(rows, results)
         await asyncio.to_thread(self._forget, done)
         self._observe(done)
@@ -127,6 +149,12 @@ class Relay:
         if failure is not None:
             raise failure
         return len(rows)
+
+    async def _send(self, rows: list[OutboxMessage], futures: list[asyncio.Future[object]]) -> None:
+        assert self.producer is not None
+        for row in rows:
+            futures.append(await self.producer.send(row.topic, value=row.value,
+                                                    key=row.key.encode()))
 
     def _pending(self) -> list[OutboxMessage]:
         with Session(self._engine) as session:
@@ -150,6 +178,36 @@ class Relay:
         for row in rows:
             self._metrics.published.labels(row.topic).inc()
             self.publish_latency.observe(_age(row.created_at))
+
+
+async def _settle(futures: list[asyncio.Future[object]], timeout: float) -> list[object]:
+    """Each send's outcome; a send not acknowledged in time counts as failed."""
+    if futures:
+        await asyncio.wait(futures, timeout=timeout)
+    return [
+        (f.exception() or f.result()) if f.done() else TimeoutError("no acknowledgement")
+        for f in futures
+    ]
+
+
+async def _within(coroutine: Coroutine[Any, Any, None], timeout: float) -> bool:
+    """Run with a time limit; on time-out, cancel without waiting for the cancellation.
+
+    (asyncio.wait_for waits for it, and aiokafka's retry loops can take their time.)
+    """
+    task = asyncio.ensure_future(coroutine)
+    done, _ = await asyncio.wait({task}, timeout=timeout)
+    if not done:
+        task.cancel()
+        return False
+    if task.exception() is not None:
+        log.warning("outbox.step_failed", error=repr(task.exception()))
+    return True
+
+
+async def _close(producer: AIOKafkaProducer) -> None:
+    if not await _within(producer.stop(), 5):  # a broken producer is dropped either way
+        log.warning("outbox.producer_close_timed_out")
 
 
 def _acknowledged_prefix(rows: list[OutboxMessage], results: list[object]) -> list[OutboxMessage]:

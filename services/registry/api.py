@@ -34,7 +34,7 @@ router = APIRouter(prefix="/v1")
 
 def get_session(request: Request) -> Iterator[Session]:
     """One session per request; wakes the outbox relay once the request is done."""
-    with Session(request.app.state.engine) as session:
+    with Session(request.app.state.engine, expire_on_commit=False) as session:
         yield session
     request.app.state.relay.wake()
 

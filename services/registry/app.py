@@ -41,7 +41,7 @@ async def _lifespan(app: FastAPI, *, settings: RegistrySettings,
     engine = database.make_engine(settings.database_url)
     await asyncio.to_thread(database.migrate, engine, MIGRATIONS)
     await asyncio.to_thread(_prepare, engine, settings)
-    relay = Relay(engine, partial(broker.connect_producer, settings, TOPICS), metrics)
+    relay = Relay(engine, settings, TOPICS, metrics, on_topics_lost=partial(_republish, engine))
     app.state.engine, app.state.relay = engine, relay
     task = asyncio.create_task(relay.run(), name="outbox-relay")
     log.info("registry.started", port=settings.port)
@@ -59,6 +59,11 @@ def _prepare(engine: Engine, settings: RegistrySettings) -> None:
             service.seed_campaigns(session, settings.seed_folder)
         if settings.republish_on_start:
             service.republish_all(session)
+
+
+def _republish(engine: Engine) -> None:
+    with Session(engine) as session:
+        service.republish_all(session)
 
 
 async def _stop_relay(relay: Relay, task: asyncio.Task[None]) -> None:

@@ -38,17 +38,16 @@ def import_units(session: Session, raw: bytes, *, good_rows: bool,
                  active_from: date) -> ImportReport:
     """Check every row, then write all of them (or the good ones, when asked)."""
     problems: list[ImportProblem] = []
-    rows = _parse(session, raw, problems, active_from)
+    rows = _parse(session, raw, problems)
     report = ImportReport(imported=False, rejected=len({p.line for p in problems if p.line > 1}),
                           problems=problems)
     if problems and (not good_rows or any(p.line <= 1 for p in problems)):
         return report
-    _write(session, rows, report)
+    _write(session, rows, report, active_from)
     return report
 
 
-def _parse(session: Session, raw: bytes, problems: list[ImportProblem],
-           active_from: date) -> list[_Row]:
+def _parse(session: Session, raw: bytes, problems: list[ImportProblem]) -> list[_Row]:
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -61,8 +60,10 @@ def _parse(session: Session, raw: bytes, problems: list[ImportProblem],
     seen_names: dict[str, int] = {}
     rows = []
     for record in reader:
-        row = _row(session, reader.line_num, record, problems, active_from)
-        if row is not None and _unique_in_file(session, row, seen_codes, seen_names, problems):
+        if not _first_of_name(reader.line_num, record, seen_names, problems):
+            continue
+        row = _row(session, reader.line_num, record, problems)
+        if row is not None and _unique_in_file(session, row, seen_codes, problems):
             rows.append(row)
     return rows
 
@@ -77,8 +78,8 @@ def _header_ok(columns: Sequence[str], problems: list[ImportProblem]) -> bool:
     return not problems
 
 
-def _row(session: Session, line: int, record: dict[str, Any], problems: list[ImportProblem],
-         active_from: date) -> _Row | None:
+def _row(session: Session, line: int, record: dict[str, Any],
+         problems: list[ImportProblem]) -> _Row | None:
     if None in record:
         problems.append(ImportProblem(line=line, field="row", reason="more cells than columns"))
         return None
@@ -93,8 +94,6 @@ def _row(session: Session, line: int, record: dict[str, Any], problems: list[Imp
         problems.extend(ImportProblem(line=line, field=_column(err["loc"]), reason=err["msg"])
                         for err in exc.errors())
         return None
-    if data.active_from is None:
-        data = data.model_copy(update={"active_from": active_from})
     existing = (store.get_unit(session, data.code) if data.code
                 else store.unit_by_name_key(session, name_key(data.name)))
     return _Row(line=line, data=data, existing=existing)
@@ -105,12 +104,19 @@ def _column(loc: tuple[Any, ...]) -> str:
     return names[0] if names else "row"
 
 
+def _first_of_name(line: int, record: dict[str, Any], seen: dict[str, int],
+                   problems: list[ImportProblem]) -> bool:
+    """Names repeat across rows even when one of the rows is bad for another reason."""
+    key = name_key(record.get("name") or "")
+    if key and key in seen:
+        return _reject(problems, line, "name", f"same name as line {seen[key]}")
+    seen[key] = line
+    return True
+
+
 def _unique_in_file(session: Session, row: _Row, seen_codes: dict[str, int],
-                    seen_names: dict[str, int], problems: list[ImportProblem]) -> bool:
+                    problems: list[ImportProblem]) -> bool:
     key = name_key(row.data.name)
-    if key in seen_names:
-        return _reject(problems, row.line, "name", f"same name as line {seen_names[key]}")
-    seen_names[key] = row.line
     code = row.data.code or (row.existing.code if row.existing else None)
     code = code or _free_code(session, row.data.name, seen_codes)
     if code is None or code in seen_codes:
@@ -136,11 +142,13 @@ def _reject(problems: list[ImportProblem], line: int, field: str, reason: str) -
     return False
 
 
-def _write(session: Session, rows: list[_Row], report: ImportReport) -> None:
+def _write(session: Session, rows: list[_Row], report: ImportReport, active_from: date) -> None:
     for row in rows:
         assert row.data.code is not None
         if row.existing is None:
-            unit = Unit(code=row.data.code, **service.unit_fields(row.data))
+            fields = service.unit_fields(row.data)
+            fields["active_from"] = fields["active_from"] or active_from
+            unit = Unit(code=row.data.code, **fields)
             service.stage_unit(session, unit, new=True)
             report.created += 1
         elif service.apply_changes(row.existing, service.unit_fields(row.data, partial=True)):
