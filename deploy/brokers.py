@@ -51,6 +51,9 @@ class _Process:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.process: subprocess.Popen[bytes] | None = None
 
+    def start(self) -> "_Process":
+        raise NotImplementedError
+
     def _spawn(self, command: list[str]) -> None:
         log = (self.workdir / "broker.log").open("ab")
         self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
@@ -201,5 +204,5 @@ BROKERS: dict[str, type[_Process]] = {"tansu": Tansu, "kafka": ApacheKafka}
 def launch(name: str, port: int | None = None, workdir: Path | None = None) -> _Process:
     """Start the broker called `name` ("tansu" or "kafka") and return it once it answers."""
     broker = BROKERS[name](port=port, workdir=workdir)
-    broker.start()  # type: ignore[attr-defined]
+    broker.start()
     return broker

@@ -1,0 +1,47 @@
+# The two commands of the README: `make run` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+# Integration legs, broker:database. `.ci/run` runs all four.
+MATRIX ?= tansu:sqlite tansu:postgres kafka:sqlite kafka:postgres
+
+.PHONY: run test install-test lint unit integration contract-update
+
+run: $(VENV)/.installed  ## install, then start the whole system on embedded defaults
+	$(BIN)/python -m deploy.local
+
+test: install-test lint unit integration  ## install what the tests need, then run them all
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e .
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed
+	$(BIN)/pip install -q -e ".[dev]"
+	touch $@
+
+install-test: $(VENV)/.installed-dev
+	deploy/install-test-deps.sh
+
+lint:
+	$(BIN)/ruff check services deploy tests bench
+	$(BIN)/mypy services deploy tests bench
+
+unit:
+	$(BIN)/pytest -q -m "not integration" tests/unit tests/contract
+
+integration:
+	@failed=""; for leg in $(MATRIX); do \
+	  broker=$${leg%%:*}; database=$${leg##*:}; \
+	  echo "=== integration leg: broker=$$broker database=$$database"; \
+	  TEST_BROKER=$$broker TEST_DATABASE=$$database $(BIN)/pytest -q -m integration \
+	    tests/integration || failed="$$failed $$leg"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "failed legs:$$failed"; exit 1; fi
+
+contract-update:  ## after a deliberate, compatible change of an event or of the topology
+	UPDATE_CONTRACT=1 $(BIN)/pytest -q tests/contract
+	$(BIN)/python -m services.asyncapi > docs/asyncapi.json
+	$(BIN)/python -m deploy.compose > docker-compose.yml

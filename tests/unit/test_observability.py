@@ -1,0 +1,14 @@
+"""Logs never carry a credential, whoever passes one."""
+
+import json
+
+import structlog
+
+from services.observability import configure_logging
+
+
+def test_token_fields_are_redacted(capsys) -> None:
+    configure_logging(json=True)
+    structlog.get_logger().info("credential.used", token="hpk_secret", unit="x")
+    line = json.loads(capsys.readouterr().err.strip().splitlines()[-1])
+    assert line["token"] == "[redacted]" and line["unit"] == "x"
