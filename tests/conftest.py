@@ -1,8 +1,9 @@
 """Fixtures: the broker and database of this leg, fresh databases, service processes."""
 
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -33,37 +34,62 @@ def postgres() -> Iterator[Postgres | None]:
     server.stop()
 
 
-@pytest.fixture
-def database_url(postgres: Postgres | None, tmp_path: Path) -> Callable[[str], str]:
-    """Makes a fresh, empty database per call, on this leg's backend."""
+class Databases:
+    """Makes fresh, empty databases on this leg's backend."""
 
-    def make(name: str) -> str:
-        if postgres is None:
-            return f"sqlite:///{tmp_path / name}.db"
+    def __init__(self, postgres: Postgres | None, folder: Path) -> None:
+        self.postgres, self.folder = postgres, folder
+
+    def __call__(self, name: str) -> str:
+        if self.postgres is None:
+            return f"sqlite:///{self.folder / name}-{uuid.uuid4().hex[:8]}.db"
         database = f"{name}_{uuid.uuid4().hex[:8]}"
-        with psycopg.connect(postgres.url, autocommit=True) as connection:
+        with psycopg.connect(self.postgres.url, autocommit=True) as connection:
             connection.execute(f'CREATE DATABASE "{database}"')
-        return postgres.url.rsplit("/", 1)[0] + f"/{database}"
-
-    return make
+        return self.postgres.url.rsplit("/", 1)[0] + f"/{database}"
 
 
-@pytest.fixture
-def service_factory(broker, database_url, tmp_path) -> Iterator[Callable[..., ServiceProcess]]:
-    """Starts service processes on this leg's broker; stops them after the test."""
-    started: list[ServiceProcess] = []
+class Services:
+    """Starts service processes on the leg's broker (or another one); stops them all."""
 
-    def start(name: str, *, on=None, database: str | None = None, **extra: str) -> ServiceProcess:
-        target = on or broker
-        process = make_service(name, tmp=tmp_path, bootstrap=target.bootstrap,
+    def __init__(self, broker: Any, databases: Databases, folder: Path) -> None:
+        self.broker, self.databases, self.folder = broker, databases, folder
+        self.started: list[ServiceProcess] = []
+
+    def __call__(self, name: str, *, on: Any = None, database: str | None = None,
+                 **extra: str) -> ServiceProcess:
+        target = on or self.broker
+        process = make_service(name, tmp=self.folder, bootstrap=target.bootstrap,
                                idempotence=target.supports_idempotence,
-                               database_url=database or database_url(name), **extra)
-        started.append(process)
+                               database_url=database or self.databases(name), **extra)
+        self.started.append(process)
         return process.start()
 
-    yield start
-    for process in started:
-        process.stop()
+    def stop(self) -> None:
+        for process in self.started:
+            process.stop()
+
+
+@pytest.fixture
+def database_url(postgres: Postgres | None, tmp_path: Path) -> Databases:
+    return Databases(postgres, tmp_path)
+
+
+@pytest.fixture
+def service_factory(broker, database_url, tmp_path) -> Iterator[Services]:
+    """Service processes for one test."""
+    services = Services(broker, database_url, tmp_path)
+    yield services
+    services.stop()
+
+
+@pytest.fixture(scope="module")
+def module_services(broker, postgres, tmp_path_factory) -> Iterator[Services]:
+    """Service processes shared by a module's tests (each test makes its own units)."""
+    folder = tmp_path_factory.mktemp("services")
+    services = Services(broker, Databases(postgres, folder), folder)
+    yield services
+    services.stop()
 
 
 @pytest.fixture

@@ -10,7 +10,16 @@ from services.events.registry import (
     UnitContacts,
     UnitSnapshot,
 )
-from services.events.topics import CAMPAIGNS, CREDENTIALS, TOPICS, UNITS, Topic
+from services.events.reports import Activity, ReportSubmitted
+from services.events.topics import (
+    CAMPAIGNS,
+    CREDENTIALS,
+    REGISTRY_TOPICS,
+    REPORTS,
+    TOPICS,
+    UNITS,
+    Topic,
+)
 from services.events.vocabulary import (
     COMMUNE_LEVEL,
     ActivityKind,
@@ -23,6 +32,10 @@ from services.events.vocabulary import (
 
 __all__ = [
     "CAMPAIGNS",
+    "REGISTRY_TOPICS",
+    "REPORTS",
+    "Activity",
+    "ReportSubmitted",
     "COMMUNE_LEVEL",
     "CREDENTIALS",
     "TOPICS",

@@ -104,6 +104,8 @@ class CampaignSnapshot(_Event):
     ends_on: date = Field(description="Last day of the campaign (inclusive).")
     peak_windows: list[PeakWindow] = Field(description="Peak windows inside the campaign.")
     reporting_period: ReportingPeriod = Field(description="How time is cut into periods.")
+    closes_on: date | None = Field(None, description="Last day reports are accepted; null "
+                                   "while the campaign accepts reports (late ones included).")
     deadline: DeadlineRule = Field(description="When each period's report is due.")
     targets: dict[UnitKind, KindTargets] = Field(description="Targets per unit kind; a kind "
                                                  "absent here is not expected to report.")

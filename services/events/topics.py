@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 from pydantic import BaseModel
 
 from services.events.registry import CampaignSnapshot, CredentialSnapshot, UnitSnapshot
+from services.events.reports import ReportSubmitted
 
 
 @dataclass(frozen=True)
@@ -50,4 +51,14 @@ CREDENTIALS = Topic(
     compacted=True,
 )
 
-TOPICS: tuple[Topic, ...] = (UNITS, CAMPAIGNS, CREDENTIALS)
+REPORTS = Topic(
+    name="reporting.reports.v1",
+    model=ReportSubmitted,
+    key="unit code",
+    description="Every report accepted at intake, whole, with its version and the report it "
+    "supersedes, so consumers never call back. At least once: deduplicate by report_id.",
+    partitions=3,
+)
+
+REGISTRY_TOPICS: tuple[Topic, ...] = (UNITS, CAMPAIGNS, CREDENTIALS)
+TOPICS: tuple[Topic, ...] = (*REGISTRY_TOPICS, REPORTS)

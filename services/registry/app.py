@@ -12,7 +12,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from services import broker, database, http
-from services.events import TOPICS
+from services.events import REGISTRY_TOPICS
 from services.observability import ServiceMetrics
 from services.outbox import Relay
 from services.registry import service
@@ -41,7 +41,8 @@ async def _lifespan(app: FastAPI, *, settings: RegistrySettings,
     engine = database.make_engine(settings.database_url)
     await asyncio.to_thread(database.migrate, engine, MIGRATIONS)
     await asyncio.to_thread(_prepare, engine, settings)
-    relay = Relay(engine, settings, TOPICS, metrics, on_topics_lost=partial(_republish, engine))
+    relay = Relay(engine, settings, REGISTRY_TOPICS, metrics,
+                  on_topics_lost=partial(_republish, engine))
     app.state.engine, app.state.relay = engine, relay
     task = asyncio.create_task(relay.run(), name="outbox-relay")
     log.info("registry.started", port=settings.port)

@@ -53,6 +53,7 @@ class Campaign(SQLModel, table=True):
     starts_on: date
     ends_on: date
     reporting_period: str = Field(max_length=32)
+    closes_on: date | None = None
     peak_windows: list[dict[str, Any]] = Field(sa_column=Column(JSON, nullable=False))
     deadline: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
     targets: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))

@@ -157,6 +157,7 @@ class CampaignBody(_Body):
     ends_on: date
     peak_windows: list[PeakWindow] = Field(default_factory=list)
     reporting_period: ReportingPeriod = ReportingPeriod.iso_week
+    closes_on: date | None = None
     deadline: Deadline = Field(default_factory=Deadline)
     targets: dict[UnitKind, KindTargets]
 

@@ -1,11 +1,86 @@
 """Wiring of the reporting service. Nothing is built at import time."""
 
-from fastapi import FastAPI
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from functools import partial
+from pathlib import Path
 
-from services import skeleton
+import structlog
+from fastapi import FastAPI
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from services import broker, database, http
+from services.events import REPORTS
+from services.observability import ServiceMetrics
+from services.outbox import Relay
+from services.reporting import service
+from services.reporting.api import router
+from services.reporting.directory import Directory, Follower
+from services.reporting.intake import IntakeWriter
+from services.reporting.metrics import IntakeMetrics
 from services.reporting.settings import ReportingSettings
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+log = structlog.get_logger()
 
 
 def create_app(settings: ReportingSettings) -> FastAPI:
-    """The reporting service: probes, metrics, joined to the bus."""
-    return skeleton.create_app("reporting", settings)
+    """Report intake: HTTP API, its database, the registry read model and the relay."""
+    metrics = ServiceMetrics("reporting")
+    app = FastAPI(title="Report intake", version="1",
+                  lifespan=partial(_lifespan, settings=settings, metrics=metrics))
+    app.state.settings, app.state.directory = settings, Directory()
+    app.state.intake_metrics = IntakeMetrics(metrics)
+    http.install(app, metrics, {"database": partial(_database_ready, app),
+                                "broker": partial(_broker_ready, app),
+                                "registry": partial(_directory_ready, app)})
+    app.include_router(router)
+    return app
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI, *, settings: ReportingSettings,
+                    metrics: ServiceMetrics) -> AsyncIterator[None]:
+    engine = database.make_engine(settings.database_url)
+    await asyncio.to_thread(database.migrate, engine, MIGRATIONS)
+    relay = Relay(engine, settings, (REPORTS,), metrics,
+                  on_topics_lost=partial(_republish, engine))
+    follower = Follower(settings, app.state.directory, metrics)
+    writer = IntakeWriter(engine, relay, max_batch=settings.max_batch)
+    app.state.engine, app.state.relay, app.state.writer = engine, relay, writer
+    app.state.follower = follower
+    tasks = [asyncio.create_task(t.run(), name=type(t).__name__)
+             for t in (relay, follower, writer)]
+    log.info("reporting.started", port=settings.port)
+    try:
+        yield
+    finally:
+        for task in reversed(tasks):
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        engine.dispose()
+        log.info("reporting.stopped")
+
+
+def _republish(engine: Engine) -> None:
+    with Session(engine) as session:
+        count = service.republish_all(session)
+    log.info("reporting.republished", reports=count)
+
+
+async def _database_ready(app: FastAPI) -> None:
+    await asyncio.to_thread(database.ping, app.state.engine)
+
+
+async def _broker_ready(app: FastAPI) -> None:
+    relay: Relay = app.state.relay
+    if relay.producer is None:
+        raise ConnectionError("not connected to the broker yet")
+    await broker.ping(relay.producer)
+
+
+async def _directory_ready(app: FastAPI) -> None:
+    if not app.state.follower.caught_up.is_set():
+        raise RuntimeError("still reading the registry topics")

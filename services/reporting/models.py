@@ -1,0 +1,24 @@
+"""Reporting tables. Never sent over the wire: see schemas.py and services.events."""
+
+from datetime import datetime
+
+from sqlalchemy import DateTime, Text, UniqueConstraint
+from sqlmodel import Column, Field, SQLModel
+
+
+class Report(SQLModel, table=True):
+    """One accepted report, every version kept; `event` is what was published."""
+
+    __tablename__ = "reports"
+    __table_args__ = (UniqueConstraint("unit_code", "campaign_code", "period", "version"),)
+
+    id: str = Field(primary_key=True, max_length=64)
+    unit_code: str = Field(max_length=64, index=True)
+    campaign_code: str = Field(max_length=64)
+    period: str = Field(max_length=16)
+    version: int
+    supersedes: str | None = Field(default=None, max_length=64)
+    received_at: datetime = Field(sa_type=DateTime(timezone=True))
+    on_time: bool
+    content_sha256: str = Field(max_length=64)
+    event: str = Field(sa_column=Column(Text, nullable=False))

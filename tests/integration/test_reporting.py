@@ -1,0 +1,242 @@
+"""Report intake end to end: a unit's token in, one durable event per report out."""
+
+import json
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+
+from deploy.brokers import launch
+from tests.rig import BROKER, Record, ServiceProcess, TopicReader
+
+pytestmark = pytest.mark.integration
+REPORTS = "reporting.reports.v1"
+
+
+@dataclass
+class Stack:
+    registry: ServiceProcess
+    reporting: ServiceProcess
+    reader: TopicReader
+
+    def unit(self, kind: str = "commune", **fields: Any) -> tuple[str, str]:
+        """A new unit and its token, once reporting knows both."""
+        code = f"xa-thu-{uuid.uuid4().hex[:8]}"
+        self.registry.admin().post("/v1/units", json={
+            "code": code, "name": f"Xã Thử {code}", "kind": kind,
+            "active_from": "2025-07-01"} | fields).raise_for_status()
+        token = self.registry.admin().post("/v1/credentials", json={
+            "scope": "unit", "unit_code": code, "label": "cán bộ"}).json()["token"]
+        until(lambda: self.submit(token, {}).json()["error"]["code"] not in (
+            "unauthenticated", "unit_unknown"))
+        return code, token
+
+    def leadership(self) -> str:
+        token = self.registry.admin().post("/v1/credentials", json={
+            "scope": "leadership", "label": "Lãnh đạo Sở"}).json()["token"]
+        until(lambda: self.reporting.client(token).get("/v1/reports").status_code == 200)
+        return str(token)
+
+    def submit(self, token: str | None, body: Any, **headers: str) -> httpx.Response:
+        content = body if isinstance(body, bytes) else json.dumps(body).encode()
+        auth = {"authorization": f"Bearer {token}"} if token else {}
+        return httpx.post(self.reporting.url + "/v1/reports", content=content,
+                          headers=auth | {"content-type": "application/json"} | headers,
+                          timeout=30)
+
+    def events_of(self, unit: str, count: int, timeout: float = 20) -> list[Record]:
+        records = self.reader.read(REPORTS, timeout=timeout, until=lambda rs: len(
+            [r for r in rs if r.key == unit]) >= count)
+        return [r for r in records if r.key == unit]
+
+
+def until(condition: Callable[[], bool], timeout: float = 15) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.1)
+
+
+def report(**fields: Any) -> dict[str, Any]:
+    return {"campaign": "dai-hoi-xiv", "period": "2026-W04", "activities": [
+        {"kind": "loudspeaker_broadcast", "daily_counts": {"2026-01-19": 2, "2026-01-20": 1}},
+        {"kind": "social_post", "count": 4, "platform": "zalo", "format": "infographic",
+         "evidence_urls": ["https://zalo.me/p/1"]},
+        {"kind": "foreign_language_item", "count": 1, "language": "ko", "format": "bulletin"},
+        {"kind": "mobilisation", "count": 1, "people_mobilised": 120, "shares": 340},
+    ]} | fields
+
+
+@pytest.fixture(scope="module")
+def stack(module_services, broker) -> Stack:
+    """One registry and one reporting service for the module; each test makes its units."""
+    registry = module_services("registry")
+    return Stack(registry, module_services("reporting"), TopicReader(broker.bootstrap))
+
+
+class TestAccepting:
+    def test_valid_report_becomes_exactly_one_event_with_the_same_content(self, stack) -> None:
+        unit, token = stack.unit()
+        response = stack.submit(token, report(report_id="w04-a"))
+        assert response.status_code == 201, response.text
+        receipt = response.json()
+        assert receipt["unit"] == unit and receipt["version"] == 1
+        assert receipt["deadline"] == "2026-01-26T10:00:00Z" and receipt["on_time"] is False
+        [event] = stack.events_of(unit, 1)
+        assert event.value is not None
+        assert event.value["report_id"] == "w04-a" and event.value["unit_kind"] == "commune"
+        sent = [{"evidence_urls": []} | a for a in report()["activities"]]
+        sent[0]["count"] = 3  # the sum of the daily counts, filled in at intake
+        assert event.value["activities"] == sent
+        stored = stack.reporting.client(token).get("/v1/reports/w04-a").json()
+        assert stored["activities"] == event.value["activities"]
+
+    def test_fifty_concurrent_retries_give_one_event_and_identical_receipts(self, stack) -> None:
+        unit, token = stack.unit()
+        with ThreadPoolExecutor(50) as pool:
+            responses = list(pool.map(lambda _: stack.submit(
+                token, report(), **{"idempotency-key": "gui-lan-1"}), range(50)))
+        assert {r.status_code for r in responses} <= {200, 201}
+        assert [r.status_code for r in responses].count(201) == 1
+        assert len({r.text for r in responses}) == 1
+        marker = stack.submit(token, report(period="2026-W05", report_id="marker",
+                                            activities=[{"kind": "banner", "count": 1}]))
+        assert marker.status_code == 201
+        events = stack.events_of(unit, 2)
+        assert [e.value["period"] for e in events] == ["2026-W04", "2026-W05"]  # type: ignore[index]
+
+    def test_a_different_report_for_the_same_period_is_a_revision(self, stack) -> None:
+        unit, token = stack.unit()
+        first = stack.submit(token, report(report_id="w04-v1")).json()
+        second = stack.submit(token, report(report_id="w04-v2", note="bổ sung")).json()
+        assert (second["version"], second["supersedes"]) == (2, "w04-v1")
+        events = stack.events_of(unit, 2)
+        assert [(e.value["version"], e.value["supersedes"]) for e in events] == [  # type: ignore[index]
+            (1, None), (2, "w04-v1")]
+        listed = stack.reporting.client(token).get("/v1/reports").json()
+        assert {r["report_id"] for r in listed["items"]} == {first["report_id"], "w04-v2"}
+
+    def test_same_id_with_other_content_is_a_conflict(self, stack) -> None:
+        _, token = stack.unit()
+        assert stack.submit(token, report(report_id="r1")).status_code == 201
+        clash = stack.submit(token, report(report_id="r1", note="khác"))
+        assert clash.status_code == 409 and clash.json()["error"]["code"] == "report_id_reused"
+
+    def test_report_accepted_while_the_broker_is_down_is_published_when_it_returns(
+            self, service_factory, tmp_path) -> None:
+        own = launch(BROKER, workdir=tmp_path / "broker")
+        try:
+            stack = Stack(service_factory("registry", on=own),
+                          service_factory("reporting", on=own), TopicReader(own.bootstrap))
+            unit, token = stack.unit()
+            own.stop()
+            accepted = stack.submit(token, report(report_id="offline-1"))
+            assert accepted.status_code == 201
+            own.start()
+            [event] = stack.events_of(unit, 1, timeout=60)
+            assert event.value["report_id"] == "offline-1"  # type: ignore[index]
+        finally:
+            own.stop()
+
+    def test_unit_created_or_retired_in_the_registry_is_known_within_seconds(
+            self, stack) -> None:
+        unit, token = stack.unit()
+        assert stack.submit(token, report()).status_code == 201
+        stack.registry.admin().post(f"/v1/units/{unit}/retire",
+                                    json={"active_until": "2026-02-28"}).raise_for_status()
+        started = time.monotonic()
+        until(lambda: stack.submit(token, report(period="2026-W05")).status_code == 403)
+        assert time.monotonic() - started < 5
+
+
+def _rule(response: httpx.Response) -> tuple[int, str]:
+    return response.status_code, response.json()["error"]["code"]
+
+
+class TestRefusing:
+    CASES: dict[str, tuple[Any, int, str, str | None]] = {
+        "malformed_json": (b'{"campaign": ', 400, "malformed_json", None),
+        "not_utf8": (b'{"campaign": "\xff"}', 400, "not_utf8", None),
+        "unknown_campaign": (report(campaign="khong-co"), 422, "campaign_unknown", "campaign"),
+        "period_outside_campaign": (report(period="2026-W20"), 422, "period_outside_campaign",
+                                    "period"),
+        "period_format": (report(period="tuần 4"), 422, "period_format", "period"),
+        "unknown_activity_kind": (report(activities=[{"kind": "parade", "count": 1}]), 422,
+                                  "invalid", "activities.0"),
+        "social_post_without_platform": (
+            report(activities=[{"kind": "social_post", "count": 1, "format": "video"}]), 422,
+            "invalid", "activities.0.social_post.platform"),
+        "foreign_item_without_language": (
+            report(activities=[{"kind": "foreign_language_item", "count": 1,
+                                "format": "bulletin"}]),
+            422, "invalid", "activities.0.foreign_language_item.language"),
+        "language_outside_the_four": (
+            report(activities=[{"kind": "foreign_language_item", "count": 1, "language": "fr",
+                                "format": "bulletin"}]),
+            422, "invalid", "activities.0.foreign_language_item.language"),
+        "negative_count": (report(activities=[{"kind": "banner", "count": -1}]), 422,
+                           "invalid", "activities.0.banner.count"),
+        "negative_daily_count": (
+            report(activities=[{"kind": "loudspeaker_broadcast",
+                                "daily_counts": {"2026-01-19": -2}}]),
+            422, "invalid", "activities.0.loudspeaker_broadcast.daily_counts.2026-01-19"),
+        "broadcast_day_outside_period": (
+            report(activities=[{"kind": "loudspeaker_broadcast",
+                                "daily_counts": {"2026-01-26": 1}}]),
+            422, "day_outside_period", "activities.0.daily_counts"),
+        "over_large_body": (report(note="x" * 300_000), 413, "body_too_large", None),
+    }
+
+    @pytest.mark.parametrize("case", CASES, ids=list(CASES))
+    def test_rejection_names_field_and_rule_and_stores_nothing(self, stack, case) -> None:
+        body, status, code, field = self.CASES[case]
+        unit, token = stack.unit()
+        response = stack.submit(token, body)
+        assert _rule(response) == (status, code), response.text
+        if field is not None:
+            assert field in {f["field"] for f in response.json()["error"]["fields"]}
+        assert stack.reporting.client(token).get("/v1/reports").json()["total"] == 0
+        stack.submit(token, report(report_id=f"after-{case}")).raise_for_status()
+        assert [e.value["report_id"] for e in stack.events_of(unit, 1)] == [  # type: ignore[index]
+            f"after-{case}"]
+
+    def test_missing_and_unknown_tokens_get_401(self, stack) -> None:
+        assert _rule(stack.submit(None, report())) == (401, "unauthenticated")
+        assert _rule(stack.submit("hpk_made-up", report())) == (401, "unauthenticated")
+
+    def test_campaign_not_running_is_refused(self, stack) -> None:
+        _, token = stack.unit()
+        stack.registry.admin().post("/v1/campaigns", json={
+            "code": "bau-cu-2031", "name": "Bầu cử 2031", "starts_on": "2031-03-01",
+            "ends_on": "2031-05-31", "targets": {"commune": {}}}).raise_for_status()
+        until(lambda: _rule(stack.submit(token, report(campaign="bau-cu-2031")))[1] !=
+              "campaign_unknown")
+        refused = stack.submit(token, report(campaign="bau-cu-2031", period="2031-W10"))
+        assert _rule(refused) == (422, "campaign_not_running")
+
+    def test_retired_unit_and_leadership_tokens_cannot_submit(self, stack) -> None:
+        _, token = stack.unit(active_until="2026-01-31")
+        assert _rule(stack.submit(token, report())) == (403, "unit_retired")
+        assert _rule(stack.submit(stack.leadership(), report())) == (403, "forbidden")
+
+
+class TestIsolation:
+    def test_unit_a_cannot_submit_read_or_list_for_unit_b(self, stack) -> None:
+        unit_a, token_a = stack.unit()
+        unit_b, token_b = stack.unit()
+        b_report = stack.submit(token_b, report(report_id="b-1")).json()
+        assert _rule(stack.submit(token_a, report(unit=unit_b))) == (403, "unit_mismatch")
+        assert stack.reporting.client(token_a).get(
+            f"/v1/reports/{b_report['report_id']}").status_code == 404
+        assert stack.reporting.client(token_a).get(
+            "/v1/reports", params={"unit": unit_b}).status_code == 403
+        assert stack.reporting.client(token_a).get("/v1/reports").json()["total"] == 0
+        leader = stack.reporting.client(stack.leadership())
+        assert leader.get("/v1/reports", params={"unit": unit_b}).json()["total"] == 1
+        assert leader.get("/v1/reports/b-1").json()["unit"] == unit_b
+        assert unit_a != unit_b
