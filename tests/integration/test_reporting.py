@@ -108,7 +108,7 @@ class TestAccepting:
                                             activities=[{"kind": "banner", "count": 1}]))
         assert marker.status_code == 201
         events = stack.events_of(unit, 2)
-        assert [e.value["period"] for e in events] == ["2026-W04", "2026-W05"]  # type: ignore[index]
+        assert [e.value["period"] for e in events] == ["2026-W04", "2026-W05"]
 
     def test_a_different_report_for_the_same_period_is_a_revision(self, stack) -> None:
         unit, token = stack.unit()
@@ -116,7 +116,7 @@ class TestAccepting:
         second = stack.submit(token, report(report_id="w04-v2", note="bổ sung")).json()
         assert (second["version"], second["supersedes"]) == (2, "w04-v1")
         events = stack.events_of(unit, 2)
-        assert [(e.value["version"], e.value["supersedes"]) for e in events] == [  # type: ignore[index]
+        assert [(e.value["version"], e.value["supersedes"]) for e in events] == [
             (1, None), (2, "w04-v1")]
         listed = stack.reporting.client(token).get("/v1/reports").json()
         assert {r["report_id"] for r in listed["items"]} == {first["report_id"], "w04-v2"}
@@ -139,7 +139,7 @@ class TestAccepting:
             assert accepted.status_code == 201
             own.start()
             [event] = stack.events_of(unit, 1, timeout=60)
-            assert event.value["report_id"] == "offline-1"  # type: ignore[index]
+            assert event.value is not None and event.value["report_id"] == "offline-1"
         finally:
             own.stop()
 
@@ -202,7 +202,7 @@ class TestRefusing:
             assert field in {f["field"] for f in response.json()["error"]["fields"]}
         assert stack.reporting.client(token).get("/v1/reports").json()["total"] == 0
         stack.submit(token, report(report_id=f"after-{case}")).raise_for_status()
-        assert [e.value["report_id"] for e in stack.events_of(unit, 1)] == [  # type: ignore[index]
+        assert [e.value["report_id"] for e in stack.events_of(unit, 1)] == [
             f"after-{case}"]
 
     def test_missing_and_unknown_tokens_get_401(self, stack) -> None:
