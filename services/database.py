@@ -1,11 +1,24 @@
 """Engines and migrations from a URL, in one place: SQLite by default, PostgreSQL by URL."""
 
+import threading
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, MetaData, event, text
 from sqlmodel import Session, create_engine
+
+_WRITE_LOCKS: dict[int, threading.Lock] = {}
+
+
+def write_lock(engine: Engine) -> AbstractContextManager[object]:
+    """Serialises a process's write transactions on SQLite, which takes one writer at a time:
+    a lock hands over at once where SQLite's busy handler sleeps and polls, and a read-then-
+    write transaction can no longer lose its snapshot to another writer. A no-op elsewhere."""
+    if engine.dialect.name != "sqlite":
+        return nullcontext()
+    return _WRITE_LOCKS.setdefault(id(engine), threading.Lock())
 
 
 def make_engine(url: str) -> Engine:

@@ -7,19 +7,22 @@ deletes them only once the broker has acknowledged them. A broker outage only de
 
 import asyncio
 import time
+from collections import Counter
 from collections.abc import Callable, Coroutine, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
+import sqlalchemy as sa
 import structlog
 from aiokafka import AIOKafkaProducer
 from prometheus_client import Gauge, Histogram
 from pydantic import BaseModel
-from sqlalchemy import DateTime, Engine, LargeBinary, delete, func
-from sqlmodel import Column, Field, Session, SQLModel, select
+from sqlalchemy import DateTime, Engine, LargeBinary, Table, func
+from sqlmodel import Column, Field, Session, SQLModel
 
 from services.broker import connect_producer, ensure_topics
 from services.config import ServiceSettings
+from services.database import write_lock
 from services.events import Topic
 from services.observability import ServiceMetrics
 
@@ -39,10 +42,32 @@ class OutboxMessage(SQLModel, table=True):
                                  sa_type=DateTime(timezone=True))
 
 
+OUTBOX: Table = OutboxMessage.__table__  # type: ignore[attr-defined]
+
+
 def enqueue(session: Session, topic: Topic, key: str, payload: BaseModel | None) -> None:
     """Add an event to the caller's transaction; `None` is a tombstone."""
     value = payload.model_dump_json().encode() if payload is not None else None
     session.add(OutboxMessage(topic=topic.name, key=key, value=value))
+
+
+def enqueue_many(session: Session, topic: Topic, events: list[tuple[str, bytes]]) -> None:
+    """Add already-serialised events (key, value) in one multi-row insert."""
+    if events:
+        now = datetime.now(UTC)
+        session.execute(OUTBOX.insert(), [
+            {"topic": topic.name, "key": key, "value": value, "created_at": now}
+            for key, value in events])
+
+
+class Pending(NamedTuple):
+    """An outbox row on its way to the broker."""
+
+    id: int
+    topic: str
+    key: str
+    value: bytes | None
+    created_at: datetime
 
 
 class Relay:
@@ -150,33 +175,36 @@ class Relay:
             raise failure
         return len(rows)
 
-    async def _send(self, rows: list[OutboxMessage], futures: list[asyncio.Future[object]]) -> None:
+    async def _send(self, rows: list[Pending], futures: list[asyncio.Future[object]]) -> None:
         assert self.producer is not None
         for row in rows:
             futures.append(await self.producer.send(row.topic, value=row.value,
                                                     key=row.key.encode()))
 
-    def _pending(self) -> list[OutboxMessage]:
-        with Session(self._engine) as session:
-            query = select(OutboxMessage).order_by(OutboxMessage.id).limit(self._batch_size)  # type: ignore[arg-type]
-            rows = list(session.exec(query))
-            count, oldest = session.exec(
-                select(func.count(), func.min(OutboxMessage.created_at))).one()
+    def _pending(self) -> list[Pending]:
+        c = OUTBOX.c
+        query = sa.select(c.id, c.topic, c.key, c.value, c.created_at).order_by(c.id)
+        with self._engine.connect() as connection:
+            rows = [Pending(*row) for row in connection.execute(query.limit(self._batch_size))]
+            if len(rows) < self._batch_size:  # the whole backlog is in hand
+                count, oldest = len(rows), rows[0].created_at if rows else None
+            else:
+                count, oldest = connection.execute(
+                    sa.select(func.count(), func.min(c.created_at))).one()
         self.backlog.set(count)
         self.oldest_age.set(_age(oldest) if oldest else 0)
         return rows
 
-    def _forget(self, rows: list[OutboxMessage]) -> None:
+    def _forget(self, rows: list[Pending]) -> None:
         if not rows:
             return
-        with Session(self._engine) as session:
-            ids = [row.id for row in rows]
-            session.exec(delete(OutboxMessage).where(OutboxMessage.id.in_(ids)))  # type: ignore[union-attr]
-            session.commit()
+        with write_lock(self._engine), self._engine.begin() as connection:
+            connection.execute(OUTBOX.delete().where(OUTBOX.c.id.in_([r.id for r in rows])))
 
-    def _observe(self, rows: list[OutboxMessage]) -> None:
+    def _observe(self, rows: list[Pending]) -> None:
+        for topic, count in Counter(row.topic for row in rows).items():
+            self._metrics.published.labels(topic).inc(count)
         for row in rows:
-            self._metrics.published.labels(row.topic).inc()
             self.publish_latency.observe(_age(row.created_at))
 
 
@@ -210,7 +238,7 @@ async def _close(producer: AIOKafkaProducer) -> None:
         log.warning("outbox.producer_close_timed_out")
 
 
-def _acknowledged_prefix(rows: list[OutboxMessage], results: list[object]) -> list[OutboxMessage]:
+def _acknowledged_prefix(rows: list[Pending], results: list[object]) -> list[Pending]:
     """Rows up to the first failure: later ones are resent after it, keeping per-key order."""
     done = []
     for row, result in zip(rows, results, strict=True):

@@ -10,9 +10,9 @@ from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from sqlmodel import Session
 
-from services.events import ReportSubmitted
+from services.events import ReportSubmitted, UnitSnapshot
 from services.http import ApiError, field_errors
-from services.reporting import service, store
+from services.reporting import bulk, service, store
 from services.reporting.metrics import IntakeMetrics
 from services.reporting.models import Report
 from services.reporting.schemas import Page, ReportIn, ReportOut, receipt_of, report_of
@@ -125,3 +125,39 @@ def list_reports(session: SessionDep, who: CallerDep, unit: str | None = None,
                                       period=period, limit=limit, offset=offset)
     reports = [report_of(ReportSubmitted.model_validate_json(r.event)) for r in items]
     return Page(items=reports, total=total)
+
+
+@router.post("/reports/bulk", response_model=bulk.BulkResult,
+             openapi_extra={"requestBody": {"content": {"text/csv": {}}}})
+async def submit_bulk(request: Request, campaign: Annotated[str, Query(max_length=64)]
+                      ) -> JSONResponse:
+    """Submit several periods' reports as CSV; answers with a result per row."""
+    state = request.app.state
+    raw = await _body(request, state.settings.max_bulk_bytes)
+    who = caller(request)
+    unit = service.reporting_unit(state.directory, who, datetime.now(LOCAL_ZONE).date())
+    rows: list[bulk.RowResult] = []
+    counts = {"accepted": 0, "replayed": 0, "rejected": 0}
+    for group in bulk.read(raw, campaign):
+        outcome = await _submit_group(request, unit, group)
+        rows += outcome
+        counts[outcome[0].status] += 1
+    result = bulk.BulkResult(**counts, rows=sorted(rows, key=lambda r: r.line))
+    ok = counts["accepted"] + counts["replayed"] > 0
+    return JSONResponse(result.model_dump(mode="json"), status_code=200 if ok else 422)
+
+
+async def _submit_group(request: Request, unit: UnitSnapshot,
+                        group: bulk.Group) -> list[bulk.RowResult]:
+    state = request.app.state
+    if group.body is None:
+        state.intake_metrics.rejected.labels("invalid").inc()
+        return bulk.rejected(group)
+    try:
+        draft = service.prepare(state.directory, unit, group.body, None, datetime.now(UTC))
+        event, replayed = await state.writer.submit(draft)
+    except ApiError as refusal:
+        state.intake_metrics.rejected.labels(refusal.code).inc()
+        return bulk.rejected(group, refusal)
+    _count(state.intake_metrics, event, replayed)
+    return bulk.accepted(group, event.report_id, replayed)

@@ -6,6 +6,19 @@ from sqlalchemy import DateTime, Text, UniqueConstraint
 from sqlmodel import Column, Field, SQLModel
 
 
+class ReportHead(SQLModel, table=True):
+    """The newest version of each unit's report for a campaign period."""
+
+    __tablename__ = "report_heads"
+
+    unit_code: str = Field(primary_key=True, max_length=64)
+    campaign_code: str = Field(primary_key=True, max_length=64)
+    period: str = Field(primary_key=True, max_length=16)
+    report_id: str = Field(max_length=64)
+    version: int
+    content_sha256: str = Field(max_length=64)
+
+
 class Report(SQLModel, table=True):
     """One accepted report, every version kept; `event` is what was published."""
 

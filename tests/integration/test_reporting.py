@@ -240,3 +240,43 @@ class TestIsolation:
         assert leader.get("/v1/reports", params={"unit": unit_b}).json()["total"] == 1
         assert leader.get("/v1/reports/b-1").json()["unit"] == unit_b
         assert unit_a != unit_b
+
+
+class TestBulk:
+    CSV = ("period,kind,count,day,platform,format,language,report_id,evidence_url\n"
+           "2026-W03,banner,1,,,,,w03,https://haiphong.gov.vn/banner\n"
+           "2026-W03,loudspeaker_broadcast,2,2026-01-13,,,,w03,\n"
+           "2026-W03,loudspeaker_broadcast,1,2026-01-14,,,,w03,\n"
+           "2026-W04,social_post,3,,facebook,video,,w04,\n"
+           "2026-W04,foreign_language_item,1,,,bulletin,fr,w04,\n"
+           "2026-W05,loudspeaker_broadcast,1,2026-01-20,,,,w05,\n")
+
+    def upload(self, stack: Stack, token: str, csv: str) -> httpx.Response:
+        return httpx.post(stack.reporting.url + "/v1/reports/bulk",
+                          params={"campaign": "dai-hoi-xiv"}, content=csv.encode(),
+                          headers={"authorization": f"Bearer {token}",
+                                   "content-type": "text/csv"}, timeout=30)
+
+    def test_bulk_csv_reports_several_periods_with_a_result_per_row(self, stack) -> None:
+        unit, token = stack.unit()
+        response = self.upload(stack, token, self.CSV)
+        assert response.status_code == 200, response.text
+        result = response.json()
+        assert (result["accepted"], result["rejected"]) == (1, 2)
+        by_line = {r["line"]: r for r in result["rows"]}
+        assert [by_line[n]["status"] for n in (2, 3, 4)] == ["accepted"] * 3
+        assert by_line[6]["errors"][0]["field"] == "foreign_language_item.language"
+        assert by_line[5]["status"] == "rejected" and by_line[5]["errors"] == []
+        assert by_line[7]["errors"][0]["rule"] == "day_outside_period"
+        [event] = stack.events_of(unit, 1)
+        assert event.value is not None and event.value["report_id"] == "w03"
+        broadcast = event.value["activities"][1]
+        assert broadcast["daily_counts"] == {"2026-01-13": 2, "2026-01-14": 1}
+        again = self.upload(stack, token, self.CSV).json()
+        assert (again["accepted"], again["replayed"]) == (0, 1)
+
+    def test_bulk_file_with_a_bad_header_is_refused(self, stack) -> None:
+        _, token = stack.unit()
+        refused = self.upload(stack, token, "tuan,kind\n2026-W03,banner\n")
+        assert _rule(refused) == (422, "bad_header")
+        assert {f["field"] for f in refused.json()["error"]["fields"]} == {"tuan", "period"}

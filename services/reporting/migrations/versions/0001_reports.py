@@ -28,6 +28,15 @@ def upgrade() -> None:
         sa.Column("event", sa.Text, nullable=False),
         sa.UniqueConstraint("unit_code", "campaign_code", "period", "version"),
     )
+    op.create_table(
+        "report_heads",
+        sa.Column("unit_code", sa.String(64), primary_key=True),
+        sa.Column("campaign_code", sa.String(64), primary_key=True),
+        sa.Column("period", sa.String(16), primary_key=True),
+        sa.Column("report_id", sa.String(64), nullable=False),
+        sa.Column("version", sa.Integer, nullable=False),
+        sa.Column("content_sha256", sa.String(64), nullable=False),
+    )
     # The outbox as the registry's 0001 creates it (migrations are history, not shared code).
     op.create_table(
         "outbox",
@@ -41,4 +50,5 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("outbox")
+    op.drop_table("report_heads")
     op.drop_table("reports")
