@@ -1,5 +1,6 @@
 """Engines and migrations from a URL, in one place: SQLite by default, PostgreSQL by URL."""
 
+import asyncio
 import threading
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
@@ -66,6 +67,11 @@ def run_migrations(target_metadata: MetaData) -> None:
                       render_as_batch=True)
     with context.begin_transaction():
         context.run_migrations()
+
+
+async def ready(engine: Engine) -> None:
+    """Readiness check: the database answers (off the event loop)."""
+    await asyncio.to_thread(ping, engine)
 
 
 def ping(engine: Engine) -> None:

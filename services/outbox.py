@@ -20,7 +20,7 @@ from pydantic import BaseModel
 from sqlalchemy import DateTime, Engine, LargeBinary, Table, func
 from sqlmodel import Column, Field, Session, SQLModel
 
-from services.broker import connect_producer, ensure_topics
+from services.broker import connect_producer, ensure_topics, ping
 from services.config import ServiceSettings
 from services.database import write_lock
 from services.events import Topic
@@ -92,6 +92,12 @@ class Relay:
             "outbox_publish_duration_seconds", "From commit to broker acknowledgement.",
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5, 30, 300),
             registry=metrics.registry)
+
+    async def ready(self) -> None:
+        """Readiness check: connected, and the broker answers."""
+        if self.producer is None:
+            raise ConnectionError("not connected to the broker yet")
+        await ping(self.producer)
 
     def wake(self) -> None:
         """Tell the relay that a transaction has just committed events (from any thread)."""

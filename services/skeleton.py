@@ -30,7 +30,7 @@ def create_app(name: str, settings: ServiceSettings) -> FastAPI:
     _follow_units(bus, name, metrics)
     app = FastAPI(title=f"{name} service", version="0",
                   lifespan=partial(_lifespan, name=name, settings=settings, bus=bus))
-    http.install(app, metrics, {"database": partial(_database_ready, app),
+    http.install(app, metrics, {"database": lambda: database.ready(app.state.engine),
                                 "broker": partial(_broker_ready, bus)})
     return app
 
@@ -58,10 +58,6 @@ async def _lifespan(app: FastAPI, *, name: str, settings: ServiceSettings,
         await bus.stop()
         app.state.engine.dispose()
         log.info("service.stopped", service=name)
-
-
-async def _database_ready(app: FastAPI) -> None:
-    await asyncio.to_thread(database.ping, app.state.engine)
 
 
 async def _broker_ready(bus: KafkaBroker) -> None:

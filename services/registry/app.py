@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from services import broker, database, http
+from services import database, http
 from services.events import REGISTRY_TOPICS
 from services.observability import ServiceMetrics
 from services.outbox import Relay
@@ -29,8 +29,8 @@ def create_app(settings: RegistrySettings) -> FastAPI:
     app = FastAPI(title="Registry of reporting units", version="1",
                   lifespan=partial(_lifespan, settings=settings, metrics=metrics))
     app.state.settings = settings
-    http.install(app, metrics, {"database": partial(_database_ready, app),
-                                "broker": partial(_broker_ready, app)})
+    http.install(app, metrics, {"database": lambda: database.ready(app.state.engine),
+                                "broker": lambda: app.state.relay.ready()})
     app.include_router(router)
     return app
 
@@ -76,14 +76,3 @@ async def _stop_relay(relay: Relay, task: asyncio.Task[None]) -> None:
             log.warning("outbox.flush_on_stop_failed", error=repr(exc))
     task.cancel()
     await asyncio.gather(task, return_exceptions=True)
-
-
-async def _database_ready(app: FastAPI) -> None:
-    await asyncio.to_thread(database.ping, app.state.engine)
-
-
-async def _broker_ready(app: FastAPI) -> None:
-    relay: Relay = app.state.relay
-    if relay.producer is None:
-        raise ConnectionError("not connected to the broker yet")
-    await broker.ping(relay.producer)

@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from services import broker, database, http
+from services import database, http
 from services.events import REPORTS
 from services.observability import ServiceMetrics
 from services.outbox import Relay
@@ -33,8 +33,8 @@ def create_app(settings: ReportingSettings) -> FastAPI:
                   lifespan=partial(_lifespan, settings=settings, metrics=metrics))
     app.state.settings, app.state.directory = settings, Directory()
     app.state.intake_metrics = IntakeMetrics(metrics)
-    http.install(app, metrics, {"database": partial(_database_ready, app),
-                                "broker": partial(_broker_ready, app),
+    http.install(app, metrics, {"database": lambda: database.ready(app.state.engine),
+                                "broker": lambda: app.state.relay.ready(),
                                 "registry": partial(_directory_ready, app)})
     app.include_router(router)
     return app
@@ -68,17 +68,6 @@ def _republish(engine: Engine) -> None:
     with Session(engine) as session:
         count = service.republish_all(session)
     log.info("reporting.republished", reports=count)
-
-
-async def _database_ready(app: FastAPI) -> None:
-    await asyncio.to_thread(database.ping, app.state.engine)
-
-
-async def _broker_ready(app: FastAPI) -> None:
-    relay: Relay = app.state.relay
-    if relay.producer is None:
-        raise ConnectionError("not connected to the broker yet")
-    await broker.ping(relay.producer)
 
 
 async def _directory_ready(app: FastAPI) -> None:

@@ -55,7 +55,7 @@ class Stack:
         return [r for r in records if r.key == unit]
 
 
-def until(condition: Callable[[], bool], timeout: float = 15) -> None:
+def until(condition: Callable[[], bool], timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
         assert time.monotonic() < deadline, "condition not met in time"
@@ -280,3 +280,30 @@ class TestBulk:
         refused = self.upload(stack, token, "tuan,kind\n2026-W03,banner\n")
         assert _rule(refused) == (422, "bad_header")
         assert {f["field"] for f in refused.json()["error"]["fields"]} == {"tuan", "period"}
+
+
+class TestMetrics:
+    def test_metrics_count_accepted_rejected_revisions_and_the_outbox(self, stack) -> None:
+        _, token = stack.unit()
+        stack.submit(token, report(report_id="m1")).raise_for_status()
+        stack.submit(token, report(report_id="m2", note="sửa")).raise_for_status()
+        stack.submit(token, report(report_id="m2", note="sửa")).raise_for_status()
+        stack.submit(token, report(campaign="khong-co"))
+        until(lambda: "outbox_publish_duration_seconds_count" in _metrics(stack))
+        text = _metrics(stack)
+        assert _value(text, 'reports_accepted_total{timeliness="late"}') >= 2
+        assert _value(text, 'reports_rejected_total{reason="campaign_unknown"}') >= 1
+        assert _value(text, "report_revisions_total") >= 1
+        assert _value(text, "report_replays_total") >= 1
+        assert "outbox_pending_messages" in text and "outbox_oldest_age_seconds" in text
+
+
+def _metrics(stack: Stack) -> str:
+    return httpx.get(stack.reporting.url + "/metrics").text
+
+
+def _value(text: str, series: str) -> float:
+    for line in text.splitlines():
+        if line.startswith(series + " "):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
