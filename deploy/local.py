@@ -11,6 +11,7 @@ import json
 import os
 import secrets
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -31,6 +32,7 @@ def main() -> None:
     args = _arguments()
     data = args.data.resolve()
     data.mkdir(parents=True, exist_ok=True)
+    _check_ports_free([s.port for s in SERVICES] + [args.kafka_port])
     broker = launch(args.broker, port=args.kafka_port, workdir=_fresh(data / "broker"))
     children: list[subprocess.Popen[bytes]] = []
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
@@ -60,6 +62,13 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--kafka-port", type=int, default=9092)
     parser.add_argument("--units", type=Path, default=UNITS_CSV, help="units CSV to load")
     return parser.parse_args()
+
+
+def _check_ports_free(ports: list[int]) -> None:
+    for port in ports:
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                raise SystemExit(f"port {port} is in use: is the system already running?")
 
 
 def _fresh(folder: Path) -> Path:
@@ -137,6 +146,7 @@ leadership token  {loaded['leadership']['token']}
 demo unit token   {loaded['demo']['token']}   (unit {DEMO_UNIT})
 try: curl -s -H "Authorization: Bearer {loaded['leadership']['token']}" \\
        "http://127.0.0.1:8001/v1/units?kind=ward&limit=1"
+     then submit a report as README.md shows ("Submitting a report")
 """, flush=True)
 
 
