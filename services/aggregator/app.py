@@ -1,11 +1,61 @@
 """Wiring of the aggregator service. Nothing is built at import time."""
 
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from functools import partial
+from pathlib import Path
+
+import structlog
 from fastapi import FastAPI
 
-from services import skeleton
+from services import database, http
+from services.aggregator.api import router
+from services.aggregator.consumer import ReportConsumer
+from services.aggregator.metrics import AggregatorMetrics
 from services.aggregator.settings import AggregatorSettings
+from services.directory import Directory, Follower
+from services.observability import ServiceMetrics
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+log = structlog.get_logger()
 
 
 def create_app(settings: AggregatorSettings) -> FastAPI:
-    """The aggregator service: probes, metrics, joined to the bus."""
-    return skeleton.create_app("aggregator", settings)
+    """Live campaign progress: the report consumer, its aggregates and the feeds."""
+    metrics = ServiceMetrics("aggregator")
+    app = FastAPI(title="Campaign progress", version="1",
+                  lifespan=partial(_lifespan, settings=settings, metrics=metrics))
+    app.state.directory = Directory()
+    http.install(app, metrics, {"database": lambda: database.ready(app.state.engine),
+                                "broker": lambda: app.state.consumer.ready(),
+                                "registry": partial(_directory_ready, app)})
+    app.include_router(router)
+    return app
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI, *, settings: AggregatorSettings,
+                    metrics: ServiceMetrics) -> AsyncIterator[None]:
+    engine = database.make_engine(settings.database_url)
+    await asyncio.to_thread(database.migrate, engine, MIGRATIONS)
+    app.state.engine = engine
+    app.state.follower = Follower(settings, app.state.directory, metrics)
+    consumer = app.state.consumer = ReportConsumer(settings, engine,
+                                                   AggregatorMetrics(metrics))
+    tasks = [asyncio.create_task(t.run(), name=type(t).__name__)
+             for t in (app.state.follower, consumer)]
+    log.info("aggregator.started", port=settings.port)
+    try:
+        yield
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        engine.dispose()
+        log.info("aggregator.stopped")
+
+
+async def _directory_ready(app: FastAPI) -> None:
+    if not app.state.follower.caught_up.is_set():
+        raise RuntimeError("still reading the registry topics")

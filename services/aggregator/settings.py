@@ -11,3 +11,7 @@ class AggregatorSettings(ServiceSettings):
 
     port: int = Field(8003, ge=1, le=65535)
     database_url: str = "sqlite:///data/aggregator.db"
+    kafka_session_timeout_ms: int = Field(10_000, ge=1000, description="Consumer group "
+                                          "session timeout.")
+    crash_after_write: bool = Field(False, description="Test only: exit right after a batch "
+                                    "is written and before its offsets are committed.")

@@ -1,5 +1,6 @@
 """The Kafka contract: event models, topic names and keys. No I/O lives here."""
 
+from services.events.operations import DeadLetter
 from services.events.registry import (
     CampaignSnapshot,
     CredentialSnapshot,
@@ -12,6 +13,7 @@ from services.events.registry import (
 )
 from services.events.reports import Activity, ReportSubmitted
 from services.events.topics import (
+    AGGREGATOR_DEAD_LETTERS,
     CAMPAIGNS,
     CREDENTIALS,
     REGISTRY_TOPICS,
@@ -31,6 +33,7 @@ from services.events.vocabulary import (
 )
 
 __all__ = [
+    "AGGREGATOR_DEAD_LETTERS",
     "CAMPAIGNS",
     "REGISTRY_TOPICS",
     "REPORTS",
@@ -44,6 +47,7 @@ __all__ = [
     "CampaignSnapshot",
     "CredentialScope",
     "CredentialSnapshot",
+    "DeadLetter",
     "DeadlineRule",
     "KindTargets",
     "Language",

@@ -4,6 +4,7 @@ from dataclasses import dataclass, field
 
 from pydantic import BaseModel
 
+from services.events.operations import DeadLetter
 from services.events.registry import CampaignSnapshot, CredentialSnapshot, UnitSnapshot
 from services.events.reports import ReportSubmitted
 
@@ -60,5 +61,13 @@ REPORTS = Topic(
     partitions=3,
 )
 
+AGGREGATOR_DEAD_LETTERS = Topic(
+    name="aggregator.dead-letters.v1",
+    model=DeadLetter,
+    key="the failed message's key",
+    description="Messages the aggregator could not process, with the error and where they "
+    "came from; the partition they came from keeps moving.",
+)
+
 REGISTRY_TOPICS: tuple[Topic, ...] = (UNITS, CAMPAIGNS, CREDENTIALS)
-TOPICS: tuple[Topic, ...] = (*REGISTRY_TOPICS, REPORTS)
+TOPICS: tuple[Topic, ...] = (*REGISTRY_TOPICS, REPORTS, AGGREGATOR_DEAD_LETTERS)

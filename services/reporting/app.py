@@ -12,12 +12,12 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from services import database, http
+from services.directory import Directory, Follower
 from services.events import REPORTS
 from services.observability import ServiceMetrics
 from services.outbox import Relay
 from services.reporting import service
 from services.reporting.api import router
-from services.reporting.directory import Directory, Follower
 from services.reporting.intake import IntakeWriter
 from services.reporting.metrics import IntakeMetrics
 from services.reporting.settings import ReportingSettings

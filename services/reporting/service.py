@@ -8,12 +8,13 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session
 
+from services import periods
+from services.directory import Directory
 from services.events import REPORTS, CampaignSnapshot, ReportSubmitted, UnitSnapshot
 from services.events.reports import LoudspeakerBroadcast
 from services.http import ApiError
 from services.outbox import enqueue, enqueue_many
-from services.reporting import periods, store
-from services.reporting.directory import Directory
+from services.reporting import store
 from services.reporting.schemas import ReportIn
 
 LOCAL_ZONE = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -50,8 +51,8 @@ def authenticate(directory: Directory, token: str | None) -> Caller:
     """The caller a bearer token belongs to, or 401."""
     if not token:
         raise ApiError(401, "unauthenticated", "an Authorization: Bearer token is required")
-    credential = directory.credentials.get(hashlib.sha256(token.encode()).hexdigest())
-    if credential is None or credential.revoked_at is not None:
+    credential = directory.credential(token)
+    if credential is None:
         raise ApiError(401, "unauthenticated", "the token is unknown or revoked")
     return Caller(credential.scope, credential.unit_code, credential.id)
 
@@ -175,10 +176,11 @@ def _decide(session: Session, draft: Draft, known: dict[str, store.Stored],
     if previous is not None and draft.report_id is None and \
             previous.content_sha256 == draft.content_sha256:
         return store.event_of(session, previous.id), True
-    return _event(draft, previous)
+    return new_event(draft, previous)
 
 
-def _event(draft: Draft, latest: store.Stored | None) -> ReportSubmitted:
+def new_event(draft: Draft, latest: store.Stored | None) -> ReportSubmitted:
+    """The event of a new report: numbered after `latest`, on time or not."""
     deadline = periods.deadline(draft.end, draft.campaign.deadline)
     # Every part was validated on the way in (ReportIn, the directory): skip doing it twice.
     return ReportSubmitted.model_construct(

@@ -1,11 +1,12 @@
-"""What reporting knows of the registry: units, credentials and campaigns, in memory.
+"""What a service knows of the registry: units, credentials and campaigns, in memory.
 
 Rebuilt at every start by reading the registry's compacted topics from the beginning, then
-kept current by following them, like a Kafka Streams global table. Reporting never calls
-the registry; a unit created, retired or a token revoked there shows here within moments.
+kept current by following them, like a Kafka Streams global table. No service calls the
+registry; a unit created, retired or a token revoked there shows here within moments.
 """
 
 import asyncio
+import hashlib
 import json
 from dataclasses import dataclass, field
 
@@ -36,6 +37,13 @@ class Directory:
     campaigns: dict[str, CampaignSnapshot] = field(default_factory=dict)
     credentials: dict[str, CredentialSnapshot] = field(default_factory=dict)  # by token hash
     _hash_of: dict[str, str] = field(default_factory=dict)  # credential id -> token hash
+
+    def credential(self, token: str | None) -> CredentialSnapshot | None:
+        """The valid credential a bearer token belongs to, if any."""
+        if not token:
+            return None
+        found = self.credentials.get(hashlib.sha256(token.encode()).hexdigest())
+        return found if found is not None and found.revoked_at is None else None
 
     def apply(self, topic: str, key: str, value: bytes | None) -> None:
         """Fold one record in; older revisions never replace newer ones."""

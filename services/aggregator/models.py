@@ -1,0 +1,54 @@
+"""Aggregator tables: the standing version of each unit's report and what it counts."""
+
+from datetime import date, datetime
+
+from sqlalchemy import DateTime
+from sqlmodel import Field, SQLModel
+
+
+class PeriodReport(SQLModel, table=True):
+    """The version of a unit's report that counts for a period (the highest seen)."""
+
+    __tablename__ = "period_reports"
+
+    campaign_code: str = Field(primary_key=True, max_length=64)
+    period: str = Field(primary_key=True, max_length=16)
+    unit_code: str = Field(primary_key=True, max_length=64)
+    unit_kind: str = Field(max_length=32)
+    report_id: str = Field(max_length=64)
+    version: int
+    on_time: bool
+    received_at: datetime = Field(sa_type=DateTime(timezone=True))
+    period_start: date
+    period_end: date
+
+
+class ActivityCount(SQLModel, table=True):
+    """What the standing report of a unit and period counts, by kind and detail."""
+
+    __tablename__ = "activity_counts"
+
+    campaign_code: str = Field(primary_key=True, max_length=64)
+    period: str = Field(primary_key=True, max_length=16)
+    unit_code: str = Field(primary_key=True, max_length=64)
+    kind: str = Field(primary_key=True, max_length=32)
+    platform: str = Field(primary_key=True, default="", max_length=16)
+    format: str = Field(primary_key=True, default="", max_length=16)
+    language: str = Field(primary_key=True, default="", max_length=8)
+    channel: str = Field(primary_key=True, default="", max_length=16)
+    unit_kind: str = Field(max_length=32)
+    count: int = 0
+    people_mobilised: int = 0
+    shares: int = 0
+
+
+class DailyBroadcast(SQLModel, table=True):
+    """Loudspeaker broadcasts of a unit on a day, from its standing report."""
+
+    __tablename__ = "daily_broadcasts"
+
+    campaign_code: str = Field(primary_key=True, max_length=64)
+    unit_code: str = Field(primary_key=True, max_length=64)
+    day: date = Field(primary_key=True)
+    period: str = Field(max_length=16, index=True)
+    count: int

@@ -1,0 +1,196 @@
+"""The aggregator on a real broker: report events in, live progress out.
+
+Events are produced straight onto the report topic, as the reporting service would, so each
+test controls versions, timeliness and duplicates; units and campaigns come from a real
+registry. Every expected figure is worked out by hand in the test.
+"""
+
+import asyncio
+import json
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import pytest
+from aiokafka import AIOKafkaProducer
+
+from services.broker import ensure_topics
+from services.config import ServiceSettings
+from services.events import AGGREGATOR_DEAD_LETTERS, REPORTS, ReportSubmitted
+from tests.integration.test_reporting import until
+from tests.rig import ServiceProcess, TopicReader
+
+pytestmark = pytest.mark.integration
+PERIOD = {"period": "2026-W04", "period_start": "2026-01-19", "period_end": "2026-01-25",
+          "deadline": "2026-01-26T10:00:00Z"}
+
+
+class World:
+    """A registry, an aggregator, and a producer standing in for intake."""
+
+    def __init__(self, registry: ServiceProcess, aggregator: ServiceProcess, bootstrap: str):
+        self.registry, self.aggregator, self.bootstrap = registry, aggregator, bootstrap
+        self.campaign = f"thu-nghiem-{uuid.uuid4().hex[:6]}"
+        registry.admin().post("/v1/campaigns", json={
+            "code": self.campaign, "name": "Chiến dịch thử", "starts_on": "2026-01-05",
+            "ends_on": "2026-02-28", "targets": {"commune": {}, "ward": {}}}).raise_for_status()
+        self.leader = registry.admin().post("/v1/credentials", json={
+            "scope": "leadership", "label": "Lãnh đạo"}).json()["token"]
+
+    def unit(self, kind: str = "commune", **fields: Any) -> str:
+        code = f"{kind[:2]}-{uuid.uuid4().hex[:8]}"
+        self.registry.admin().post("/v1/units", json={
+            "code": code, "name": f"Đơn vị {code}", "kind": kind,
+            "active_from": "2025-07-01"} | fields).raise_for_status()
+        return code
+
+    def publish(self, *values: bytes | dict[str, Any], key: str = "k") -> None:
+        asyncio.run(self._publish(values, key))
+
+    async def _publish(self, values: tuple[bytes | dict[str, Any], ...], key: str) -> None:
+        producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, acks="all")
+        await producer.start()
+        try:
+            for value in values:
+                raw = value if isinstance(value, bytes) else json.dumps(value).encode()
+                await producer.send_and_wait(REPORTS.name, raw, key=key.encode())
+        finally:
+            await producer.stop()
+
+    def event(self, unit: str, version: int = 1, *, on_time: bool = True, kind: str = "commune",
+              activities: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+        event = {"report_id": f"{unit}-v{version}", "unit_code": unit, "unit_kind": kind,
+                 "campaign_code": self.campaign, "version": version,
+                 "supersedes": f"{unit}-v{version - 1}" if version > 1 else None,
+                 "received_at": datetime.now(UTC).isoformat(), "on_time": on_time,
+                 "activities": activities or [{"kind": "banner", "count": 1}]} | PERIOD
+        return ReportSubmitted.model_validate(event).model_dump(mode="json")
+
+    def progress(self, path: str = "", **params: str) -> dict[str, Any]:
+        response = self.aggregator.client(self.leader).get(
+            f"/v1/progress{path}", params={"campaign": self.campaign, **params})
+        assert response.status_code == 200, response.text
+        return dict(response.json())
+
+    def wait_applied(self, count: float) -> None:
+        until(lambda: _metric(self.aggregator, "aggregator_reports_applied_total") >= count)
+
+
+def _metric(process: ServiceProcess, name: str) -> float:
+    for line in httpx.get(process.url + "/metrics").text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    return 0.0
+
+
+@pytest.fixture
+def world(service_factory, broker) -> World:
+    asyncio.run(ensure_topics(ServiceSettings(port=1, database_url="sqlite://",
+                                              kafka_bootstrap=broker.bootstrap),
+                              (REPORTS, AGGREGATOR_DEAD_LETTERS)))
+    registry = service_factory("registry")
+    aggregator = service_factory("aggregator", kafka_session_timeout_ms="6000")
+    return World(registry, aggregator, broker.bootstrap)
+
+
+def test_completeness_and_timeliness_count_only_units_expected_in_the_period(world) -> None:
+    a, b, c = world.unit(), world.unit(), world.unit()
+    d = world.unit("ward")
+    world.unit(active_until="2026-01-10")  # retired before the period: not expected
+    world.unit("department")  # a kind this campaign expects nothing from
+    until(lambda: world.aggregator.client(world.leader).get(
+        "/v1/progress", params={"campaign": world.campaign, "period": "2026-W04"}
+    ).json().get("city", {}).get("expected") == 4)
+    world.publish(world.event(a), world.event(b, on_time=False),
+                  world.event(d, kind="ward"))
+    world.wait_applied(3)
+    progress = world.progress(period="2026-W04")
+    assert progress["city"] == {"expected": 4, "reported": 3, "on_time": 2,
+                                "completeness": 0.75, "timeliness": 0.5}
+    assert progress["by_unit_kind"]["commune"] == {"expected": 3, "reported": 2, "on_time": 1,
+                                                   "completeness": 0.6667,
+                                                   "timeliness": 0.3333}
+    assert progress["by_unit_kind"]["ward"]["completeness"] == 1.0
+    assert world.progress("/missing", period="2026-W04")["items"] == [
+        {"code": c, "name": f"Đơn vị {c}", "kind": "commune"}]
+    communes = world.progress(period="2026-W04", kind="commune")
+    assert communes["city"]["expected"] == 3 and communes["missing"] == 1
+
+
+def test_a_revision_replaces_what_its_earlier_version_counted(world) -> None:
+    unit = world.unit()
+    first = [{"kind": "social_post", "count": 5, "platform": "facebook", "format": "video"}]
+    second = [{"kind": "social_post", "count": 2, "platform": "facebook", "format": "video"},
+              {"kind": "social_post", "count": 1, "platform": "zalo", "format": "news"},
+              {"kind": "foreign_language_item", "count": 2, "language": "ja",
+               "format": "bulletin"}]
+    world.publish(world.event(unit, 1, activities=first))
+    world.wait_applied(1)
+    world.publish(world.event(unit, 2, activities=second, on_time=False))
+    world.wait_applied(2)
+    totals = world.progress(period="2026-W04")["totals"]
+    assert totals["by_activity_kind"] == {"foreign_language_item": 2, "social_post": 3}
+    assert totals["by_platform"] == {"social_post:facebook": 2, "social_post:zalo": 1}
+    assert totals["by_language"] == {"foreign_language_item:ja": 2}
+    assert world.progress(period="2026-W04")["city"]["on_time"] == 0
+    mine = world.progress(f"/units/{unit}")
+    assert [(p["period"], p["version"]) for p in mine["periods"]] == [("2026-W04", 2)]
+
+
+def test_a_duplicate_or_older_event_is_counted_once(world) -> None:
+    unit = world.unit()
+    v1 = world.event(unit, 1, activities=[{"kind": "banner", "count": 1}])
+    v2 = world.event(unit, 2, activities=[{"kind": "banner", "count": 4}])
+    world.publish(v1, v2, v2, v1)
+    marker = world.unit()
+    world.publish(world.event(marker, activities=[{"kind": "portal_column", "count": 1}]))
+    world.wait_applied(3)
+    totals = world.progress(period="2026-W04")["totals"]["by_activity_kind"]
+    assert totals == {"banner": 4, "portal_column": 1}
+    assert _metric(world.aggregator, "aggregator_reports_applied_total") == 3
+
+
+def test_a_poison_message_goes_to_the_dead_letter_topic_and_later_ones_count(world) -> None:
+    unit = world.unit()
+    world.publish(b"{not json", {"unit_code": unit, "version": "one"},
+                  world.event(unit, activities=[{"kind": "banner", "count": 2}]))
+    world.wait_applied(1)
+    assert world.progress(period="2026-W04")["totals"]["by_activity_kind"] == {"banner": 2}
+    letters = TopicReader(world.bootstrap).read(
+        AGGREGATOR_DEAD_LETTERS.name, until=lambda rs: len(rs) >= 2)
+    values = [r.value for r in letters if r.value is not None]
+    assert [v["value"] for v in values[-2:]] == ["{not json", json.dumps(
+        {"unit_code": unit, "version": "one"})]
+    assert all(v["consumer"] == "aggregator" and v["error"] for v in values)
+    assert _metric(world.aggregator, "aggregator_dead_letters_total") >= 2
+
+
+def test_a_crash_between_write_and_offset_commit_counts_nothing_twice(
+        world, service_factory) -> None:
+    unit = world.unit()
+    world.aggregator.stop()
+    database = world.aggregator.env["AGGREGATOR_DATABASE_URL"]
+    crashing = service_factory("aggregator", database=database, crash_after_write="true",
+                               kafka_session_timeout_ms="6000")
+    world.publish(world.event(unit, activities=[{"kind": "banner", "count": 3}]))
+    assert crashing.process is not None and crashing.process.wait(timeout=60) == 17
+    world.aggregator = service_factory("aggregator", database=database,
+                                       kafka_session_timeout_ms="6000")
+    until(lambda: world.progress(period="2026-W04")["totals"]["by_activity_kind"] == {
+        "banner": 3})
+    marker = world.unit()
+    world.publish(world.event(marker, activities=[{"kind": "portal_column", "count": 1}]))
+    world.wait_applied(1)
+    assert world.progress(period="2026-W04")["totals"]["by_activity_kind"] == {
+        "banner": 3, "portal_column": 1}
+
+
+def test_feeds_need_a_leadership_credential(world) -> None:
+    unit = world.unit()
+    token = world.registry.admin().post("/v1/credentials", json={
+        "scope": "unit", "unit_code": unit, "label": "x"}).json()["token"]
+    until(lambda: world.aggregator.client(token).get(
+        "/v1/progress", params={"campaign": world.campaign, "period": "2026-W04"}
+    ).status_code == 403)
+    assert world.aggregator.client().get("/v1/progress").status_code == 401
