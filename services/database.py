@@ -41,7 +41,7 @@ def _sqlite_engine(url: str) -> Engine:
     def _pragmas(dbapi_connection, _record):
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=NORMAL")  # durable in WAL mode across app crashes
+        cursor.execute("PRAGMA synchronous=FULL")  # a 2xx must survive a power cut too
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.close()

@@ -86,7 +86,8 @@ class _RequestMiddleware:
             await self.app(scope, receive, send)
             return
         headers = dict(scope["headers"])
-        request_id = headers.get(b"x-request-id", b"").decode() or uuid.uuid4().hex
+        given = headers.get(b"x-request-id", b"").decode("ascii", "replace")[:200]
+        request_id = given or uuid.uuid4().hex
         status = {"code": 500, "sent": False}
         started = time.perf_counter()
 

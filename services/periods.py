@@ -7,8 +7,8 @@ from zoneinfo import ZoneInfo
 from services.events import ReportingPeriod
 from services.events.registry import DeadlineRule
 
-_WEEK = re.compile(r"^(\d{4})-W(\d{2})$")
-_MONTH = re.compile(r"^(\d{4})-(\d{2})$")
+_WEEK = re.compile(r"([0-9]{4})-W([0-9]{2})")  # ASCII digits only, whole string
+_MONTH = re.compile(r"([0-9]{4})-([0-9]{2})")
 
 
 class PeriodError(ValueError):
@@ -23,7 +23,7 @@ def bounds(period: str, kind: ReportingPeriod) -> tuple[date, date]:
 
 
 def _week(period: str) -> tuple[date, date]:
-    match = _WEEK.match(period)
+    match = _WEEK.fullmatch(period)
     if not match:
         raise PeriodError("an ISO week such as 2026-W04 is expected")
     try:
@@ -34,8 +34,8 @@ def _week(period: str) -> tuple[date, date]:
 
 
 def _month(period: str) -> tuple[date, date]:
-    match = _MONTH.match(period)
-    if not match or not 1 <= int(match[2]) <= 12:
+    match = _MONTH.fullmatch(period)
+    if not match or not 1 <= int(match[2]) <= 12 or not 1 <= int(match[1]) <= 9998:
         raise PeriodError("a month such as 2026-01 is expected")
     start = date(int(match[1]), int(match[2]), 1)
     following = date(start.year + start.month // 12, start.month % 12 + 1, 1)

@@ -1,18 +1,22 @@
 """The leadership's feeds: thin routes over service.py."""
 
+import csv
+import io
 from collections.abc import Iterator
-from datetime import date
-from typing import Annotated, Any
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Request, Response
 from sqlmodel import Session
 
 from services import periods
-from services.aggregator import service, store
+from services.aggregator import feeds, service
 from services.directory import Directory
 from services.events import CampaignSnapshot, UnitKind
 from services.http import ApiError
 
+LOCAL_ZONE = ZoneInfo("Asia/Ho_Chi_Minh")
 router = APIRouter(prefix="/v1/progress", tags=["progress"])
 
 
@@ -57,34 +61,50 @@ def _bounds(campaign: CampaignSnapshot, period: str) -> tuple[date, date]:
             {"field": "period", "rule": "period_format", "message": str(exc)}]) from None
 
 
+FormatQuery = Annotated[Literal["json", "csv"], Query(description="json, or csv for Excel")]
+
+
 @router.get("")
 def progress(directory: ReaderDep, session: SessionDep, campaign: CampaignQuery,
-             period: PeriodQuery, kind: UnitKind | None = None) -> dict[str, Any]:
-    """Completeness, timeliness and totals for one period, city-wide and per unit kind."""
+             period: PeriodQuery, kind: UnitKind | None = None,
+             format: FormatQuery = "json") -> Any:
+    """Completeness, timeliness, totals, coverage and loudspeaker compliance for a period;
+    as CSV, one row per expected unit."""
     target = _campaign(directory, campaign)
     start, end = _bounds(target, period)
-    expected = service.expected_units(directory.units.values(), target, start, end, kind)
-    reported = {r.unit_code: r.on_time for r in store.period_reports(session, campaign, period)}
-    rows = store.counts(session, campaign, period=period,
-                        unit_kinds=[kind] if kind else None)
-    return {"campaign": campaign, "period": period, "period_start": start,
-            "period_end": end, "deadline": periods.deadline(end, target.deadline),
-            "unit_kind": kind, **service.ratios(expected, reported),
-            "missing": len([c for c in expected if c not in reported]),
-            "totals": service.totals(rows)}
+    view = service.Period(target, period, start, end, kind)
+    if format == "csv":
+        return _csv(f"progress-{campaign}-{period}", feeds.unit_rows(session, directory, view))
+    return feeds.progress(session, directory, view, today=_today())
 
 
 @router.get("/missing")
 def missing(directory: ReaderDep, session: SessionDep, campaign: CampaignQuery,
-            period: PeriodQuery, kind: UnitKind | None = None) -> dict[str, Any]:
+            period: PeriodQuery, kind: UnitKind | None = None,
+            format: FormatQuery = "json") -> Any:
     """The units still expected to report for a period."""
     target = _campaign(directory, campaign)
     start, end = _bounds(target, period)
-    expected = service.expected_units(directory.units.values(), target, start, end, kind)
-    reported = {r.unit_code for r in store.period_reports(session, campaign, period)}
-    items = [{"code": u.code, "name": u.name, "kind": u.kind}
-             for code, u in sorted(expected.items()) if code not in reported]
+    items = feeds.missing(session, directory, service.Period(target, period, start, end, kind))
+    if format == "csv":
+        return _csv(f"missing-{campaign}-{period}", items)
     return {"items": items, "total": len(items)}
+
+
+def _today() -> date:
+    return datetime.now(LOCAL_ZONE).date()
+
+
+def _csv(name: str, rows: list[dict[str, Any]]) -> Response:
+    """UTF-8 with a byte-order mark, so that Excel shows Vietnamese names correctly."""
+    out = io.StringIO()
+    if rows:
+        writer = csv.DictWriter(out, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return Response(("\ufeff" + out.getvalue()).encode("utf-8"),
+                    media_type="text/csv; charset=utf-8",
+                    headers={"content-disposition": f'attachment; filename="{name}.csv"'})
 
 
 @router.get("/units/{code}")
@@ -95,10 +115,4 @@ def unit_progress(code: str, directory: ReaderDep, session: SessionDep,
     unit = directory.units.get(code)
     if unit is None:
         raise ApiError(404, "unit_not_found", f"no unit with code {code!r}")
-    rows = store.counts(session, campaign, unit=code)
-    periods_out = [{"period": r.period, "report_id": r.report_id, "version": r.version,
-                    "on_time": r.on_time, "received_at": r.received_at,
-                    "totals": service.totals(x for x in rows if x.period == r.period)}
-                   for r in store.unit_reports(session, campaign, code)]
-    return {"unit": {"code": unit.code, "name": unit.name, "kind": unit.kind},
-            "campaign": campaign, "periods": periods_out, "totals": service.totals(rows)}
+    return feeds.unit_progress(session, unit, campaign)

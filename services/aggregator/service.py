@@ -2,17 +2,28 @@
 
 from collections import Counter, defaultdict
 from collections.abc import Iterable
-from datetime import date
+from dataclasses import dataclass
+from datetime import date, timedelta
 from typing import Any
 
 from sqlmodel import Session
 
+from services import periods
 from services.aggregator import store
 from services.aggregator.models import ActivityCount
-from services.events import CampaignSnapshot, ReportSubmitted, UnitSnapshot
+from services.events import (
+    COMMUNE_LEVEL,
+    ActivityKind,
+    CampaignSnapshot,
+    KindTargets,
+    ReportingPeriod,
+    ReportSubmitted,
+    UnitSnapshot,
+)
 from services.events.reports import LoudspeakerBroadcast, Mobilisation
 
 DETAILS = ("platform", "format", "language", "channel")
+ACTIVITY_KINDS = tuple(kind.value for kind in ActivityKind)
 
 
 def fold(session: Session, events: list[ReportSubmitted]) -> list[ReportSubmitted]:
@@ -80,6 +91,17 @@ def _daily(event: ReportSubmitted) -> Counter[date]:
 # --- feeds -------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Period:
+    """One period of a campaign, optionally narrowed to one unit kind."""
+
+    campaign: CampaignSnapshot
+    name: str
+    start: date
+    end: date
+    kind: str | None = None
+
+
 def expected_units(units: Iterable[UnitSnapshot], campaign: CampaignSnapshot, start: date,
                    end: date, kind: str | None = None) -> dict[str, UnitSnapshot]:
     """Active at some point in the period and of a kind the campaign expects reports from."""
@@ -123,3 +145,83 @@ def totals(rows: Iterable[ActivityCount]) -> dict[str, Any]:
     return {"by_activity_kind": dict(sorted(by_kind.items())),
             **{f"by_{name}": dict(sorted(counter.items())) for name, counter in breakdown.items()},
             "people_mobilised": people, "shares": shares}
+
+
+def compliance(expected: dict[str, UnitSnapshot], campaign: CampaignSnapshot,
+               broadcasts: dict[str, dict[date, int]], start: date, end: date,
+               today: date) -> dict[str, Any]:
+    """Loudspeaker duty of commune-level units: each ISO week of the period against the
+    weekly target, each peak-window day against the daily target. Days after `today`
+    cannot fail yet; more than the target is never a breach."""
+    failing, checked = [], 0
+    for code, unit in sorted(expected.items()):
+        targets = campaign.targets.get(unit.kind)
+        if unit.kind not in COMMUNE_LEVEL or targets is None:
+            continue
+        checked += 1
+        verdict = _unit_compliance(unit, targets, campaign, broadcasts.get(code, {}),
+                                   start, min(end, today))
+        if verdict["weeks_below"] or verdict["days_below"]:
+            failing.append(verdict)
+    return {"units_checked": checked, "units_failing": len(failing),
+            "units_below_weekly": sum(1 for f in failing if f["weeks_below"]),
+            "units_below_daily": sum(1 for f in failing if f["days_below"]),
+            "failing": failing}
+
+
+def _unit_compliance(unit: UnitSnapshot, targets: KindTargets, campaign: CampaignSnapshot,
+                     days: dict[date, int], start: date, last: date) -> dict[str, Any]:
+    weeks_below, days_below = [], []
+    for monday in _whole_weeks(start, last):
+        total = sum(days.get(monday + timedelta(d), 0) for d in range(7))
+        if targets.loudspeaker_per_week is not None and total < targets.loudspeaker_per_week:
+            weeks_below.append({"week": periods.name_of(monday, ReportingPeriod.iso_week),
+                                "broadcasts": total, "target": targets.loudspeaker_per_week})
+    for day in _peak_days(campaign, start, last):
+        count = days.get(day, 0)
+        if targets.loudspeaker_per_peak_day is not None and \
+                count < targets.loudspeaker_per_peak_day:
+            days_below.append({"day": day, "broadcasts": count,
+                               "target": targets.loudspeaker_per_peak_day})
+    return {"code": unit.code, "name": unit.name, "kind": unit.kind,
+            "weeks_below": weeks_below, "days_below": days_below}
+
+
+def _whole_weeks(start: date, last: date) -> list[date]:
+    """Mondays of the ISO weeks that lie wholly between start and last."""
+    monday = start + timedelta(days=(7 - start.weekday()) % 7)
+    weeks = []
+    while monday + timedelta(days=6) <= last:
+        weeks.append(monday)
+        monday += timedelta(days=7)
+    return weeks
+
+
+def _peak_days(campaign: CampaignSnapshot, start: date, last: date) -> list[date]:
+    days = set()
+    for window in campaign.peak_windows:
+        day = max(start, window.starts_on)
+        while day <= min(last, window.ends_on):
+            days.add(day)
+            day += timedelta(days=1)
+    return sorted(days)
+
+
+PLATFORMS = ("facebook", "zalo", "youtube", "tiktok")
+LANGUAGES = ("en", "zh", "ja", "ko")
+
+
+def coverage(rows: Iterable[ActivityCount]) -> dict[str, Any]:
+    """Which of the four platforms and four languages the city and each unit kind covered."""
+    seen: dict[str, set[str]] = defaultdict(set, city=set())
+    for row in rows:
+        if row.count <= 0:
+            continue
+        for scope in ("city", row.unit_kind):
+            if row.platform:
+                seen[scope].add(f"platform:{row.platform}")
+            if row.language:
+                seen[scope].add(f"language:{row.language}")
+    return {scope: {"platforms": {p: f"platform:{p}" in found for p in PLATFORMS},
+                    "languages": {lang: f"language:{lang}" in found for lang in LANGUAGES}}
+            for scope, found in sorted(seen.items())}

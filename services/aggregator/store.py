@@ -1,6 +1,7 @@
 """Aggregator queries and writes. Functions here never commit."""
 
 from collections.abc import Iterable, Sequence
+from datetime import date
 from typing import Any
 
 import sqlalchemy as sa
@@ -74,3 +75,15 @@ def counts(session: Session, campaign: str, *, period: str | None = None,
     if unit_kinds is not None:
         query = query.where(col(ActivityCount.unit_kind).in_(list(unit_kinds)))
     return session.exec(query).all()
+
+
+def broadcasts(session: Session, campaign: str, start: date, end: date
+               ) -> dict[str, dict[date, int]]:
+    """Loudspeaker broadcasts per unit and day between two days (inclusive)."""
+    query = select(DailyBroadcast).where(DailyBroadcast.campaign_code == campaign,
+                                         col(DailyBroadcast.day) >= start,
+                                         col(DailyBroadcast.day) <= end)
+    found: dict[str, dict[date, int]] = {}
+    for row in session.exec(query):
+        found.setdefault(row.unit_code, {})[row.day] = row.count
+    return found

@@ -1,6 +1,7 @@
 """The registry's HTTP routes: thin, each one a service call."""
 
 from collections.abc import Iterator
+from contextlib import nullcontext
 from datetime import date
 from typing import Annotated
 
@@ -9,6 +10,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from sqlmodel import Session
 
+from services.database import write_lock
 from services.events import UnitKind
 from services.http import ApiError
 from services.registry import importing, service, store
@@ -33,8 +35,11 @@ router = APIRouter(prefix="/v1")
 
 
 def get_session(request: Request) -> Iterator[Session]:
-    """One session per request; wakes the outbox relay once the request is done."""
-    with Session(request.app.state.engine, expire_on_commit=False) as session:
+    """One session per request; writes take the database's write lock (SQLite) so that a
+    read-then-write never works from a stale snapshot. Wakes the relay once done."""
+    engine = request.app.state.engine
+    lock = write_lock(engine) if request.method != "GET" else nullcontext()
+    with lock, Session(engine, expire_on_commit=False) as session:
         yield session
     request.app.state.relay.wake()
 

@@ -58,11 +58,16 @@ def _parse(session: Session, raw: bytes, problems: list[ImportProblem]) -> list[
         return []
     seen_codes: dict[str, int] = {}
     seen_names: dict[str, int] = {}
-    rows = []
-    for record in reader:
-        if not _first_of_name(reader.line_num, record, seen_names, problems):
+    rows: list[_Row] = []
+    try:
+        records = [(reader.line_num, record) for record in reader]
+    except csv.Error as exc:
+        problems.append(ImportProblem(line=reader.line_num, field="file", reason=str(exc)))
+        return []
+    for line, record in records:
+        if not _first_of_name(line, record, seen_names, problems):
             continue
-        row = _row(session, reader.line_num, record, problems)
+        row = _row(session, line, record, problems)
         if row is not None and _unique_in_file(session, row, seen_codes, problems):
             rows.append(row)
     return rows
@@ -142,6 +147,15 @@ def _reject(problems: list[ImportProblem], line: int, field: str, reason: str) -
     return False
 
 
+def _changes(row: _Row) -> dict[str, Any]:
+    """The row's fields; a name spelled with the other tone placement is no change."""
+    assert row.existing is not None
+    changes = service.unit_fields(row.data, partial=True)
+    if changes.get("name_key") == row.existing.name_key:
+        changes.pop("name"), changes.pop("name_key")
+    return changes
+
+
 def _write(session: Session, rows: list[_Row], report: ImportReport, active_from: date) -> None:
     for row in rows:
         assert row.data.code is not None
@@ -151,7 +165,7 @@ def _write(session: Session, rows: list[_Row], report: ImportReport, active_from
             unit = Unit(code=row.data.code, **fields)
             service.stage_unit(session, unit, new=True)
             report.created += 1
-        elif service.apply_changes(row.existing, service.unit_fields(row.data, partial=True)):
+        elif service.apply_changes(row.existing, _changes(row)):
             service.check_span(row.existing)
             service.stage_unit(session, row.existing, new=False)
             report.updated += 1

@@ -78,8 +78,8 @@ def unit_snapshot(unit: Unit) -> UnitSnapshot:
     return UnitSnapshot(**public.model_dump(exclude={"created_at"}))
 
 
-def get_unit_or_raise(session: Session, code: str) -> Unit:
-    unit = store.get_unit(session, code)
+def get_unit_or_raise(session: Session, code: str, *, for_update: bool = False) -> Unit:
+    unit = store.get_unit(session, code, for_update=for_update)
     if unit is None:
         raise not_found("unit", code)
     return unit
@@ -103,7 +103,7 @@ def create_unit(session: Session, data: UnitCreate) -> Unit:
 
 def update_unit(session: Session, code: str, data: UnitUpdate) -> Unit:
     """Change some of a unit's fields; publish only if something changed."""
-    unit = get_unit_or_raise(session, code)
+    unit = get_unit_or_raise(session, code, for_update=True)
     changes = unit_fields(data, partial=True)
     if "contacts" in data.model_fields_set and data.contacts is None:
         changes |= dict.fromkeys(CONTACT_FIELDS)
@@ -214,8 +214,9 @@ def campaign_snapshot(campaign: Campaign) -> CampaignSnapshot:
     return CampaignSnapshot(**campaign_public(campaign).model_dump(exclude={"created_at"}))
 
 
-def get_campaign_or_raise(session: Session, code: str) -> Campaign:
-    campaign = store.get_campaign(session, code)
+def get_campaign_or_raise(session: Session, code: str, *,
+                          for_update: bool = False) -> Campaign:
+    campaign = store.get_campaign(session, code, for_update=for_update)
     if campaign is None:
         raise not_found("campaign", code)
     return campaign
@@ -226,8 +227,7 @@ def create_campaign(session: Session, data: CampaignCreate) -> Campaign:
     if store.get_campaign(session, data.code) is not None:
         raise ApiError(409, "code_taken", f"a campaign with code {data.code!r} exists",
                        [{"field": "code", "rule": "unique", "message": "code already used"}])
-    campaign = Campaign(**data.model_dump(mode="json"))
-    campaign.starts_on, campaign.ends_on = data.starts_on, data.ends_on
+    campaign = Campaign(code=data.code, **_campaign_fields(data))
     _save_campaign(session, campaign)
     log.info("campaign.created", campaign=data.code)
     return campaign
@@ -235,14 +235,19 @@ def create_campaign(session: Session, data: CampaignCreate) -> Campaign:
 
 def replace_campaign(session: Session, code: str, data: CampaignBody) -> Campaign:
     """Replace a campaign's calendar and targets."""
-    campaign = get_campaign_or_raise(session, code)
-    for field, value in data.model_dump(mode="json").items():
+    campaign = get_campaign_or_raise(session, code, for_update=True)
+    for field, value in _campaign_fields(data).items():
         setattr(campaign, field, value)
-    campaign.starts_on, campaign.ends_on = data.starts_on, data.ends_on
     campaign.revision += 1
     _save_campaign(session, campaign)
     log.info("campaign.updated", campaign=code, revision=campaign.revision)
     return campaign
+
+
+def _campaign_fields(data: CampaignBody) -> dict[str, Any]:
+    """Dates stay dates (their columns want them); nested parts become JSON values."""
+    nested = data.model_dump(mode="json", include={"peak_windows", "deadline", "targets"})
+    return data.model_dump(exclude={"code", "peak_windows", "deadline", "targets"}) | nested
 
 
 def _save_campaign(session: Session, campaign: Campaign) -> None:

@@ -9,8 +9,8 @@ from sqlmodel import Session, col, select
 from services.registry.models import Campaign, Credential, Unit
 
 
-def get_unit(session: Session, code: str) -> Unit | None:
-    return session.get(Unit, code)
+def get_unit(session: Session, code: str, *, for_update: bool = False) -> Unit | None:
+    return session.get(Unit, code, with_for_update=for_update)
 
 
 def unit_by_name_key(session: Session, key: str) -> Unit | None:
@@ -39,8 +39,8 @@ def all_units(session: Session) -> Sequence[Unit]:
     return session.exec(select(Unit).order_by(Unit.code)).all()
 
 
-def get_campaign(session: Session, code: str) -> Campaign | None:
-    return session.get(Campaign, code)
+def get_campaign(session: Session, code: str, *, for_update: bool = False) -> Campaign | None:
+    return session.get(Campaign, code, with_for_update=for_update)
 
 
 def all_campaigns(session: Session) -> Sequence[Campaign]:

@@ -157,6 +157,8 @@ async def _submit_group(request: Request, unit: UnitSnapshot,
         draft = service.prepare(state.directory, unit, group.body, None, datetime.now(UTC))
         event, replayed = await state.writer.submit(draft)
     except ApiError as refusal:
+        if refusal.status >= 500:  # the client should retry the file, not fix a row
+            raise
         state.intake_metrics.rejected.labels(refusal.code).inc()
         return bulk.rejected(group, refusal)
     _count(state.intake_metrics, event, replayed)

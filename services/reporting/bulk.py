@@ -59,11 +59,16 @@ def read(raw: bytes, campaign: str) -> list[Group]:
     reader = csv.DictReader(io.StringIO(text, newline=""))
     _check_header(reader.fieldnames or ())
     groups: dict[str, Group] = {}
-    for record in reader:
+    records: list[tuple[int, dict[str, str]]] = []
+    try:
+        records.extend((reader.line_num, record) for record in reader)
+    except csv.Error as exc:
+        raise ApiError(422, "bad_csv", f"line {reader.line_num}: {exc}") from None
+    for line, record in records:
         cells = {k: v.strip() for k, v in record.items() if k and v and v.strip()}
         period = cells.get("period", "")
         group = groups.setdefault(period, Group(period))
-        group.lines.append(reader.line_num)
+        group.lines.append(line)
         group.rows.append(cells)
     for group in groups.values():
         group.body = _report(group, campaign)
@@ -113,10 +118,12 @@ def _report(group: Group, campaign: str) -> ReportIn | None:
 
 
 def _add_day(group: Group, line: int, cells: dict[str, str], daily: dict[str, int]) -> None:
-    if "day" not in cells or not cells.get("count", "").lstrip("-").isdigit():
-        _fail(group, line, "day", "missing", "a loudspeaker row needs a day and a count")
+    count = cells.get("count", "")
+    if "day" not in cells or not (count.isascii() and count.isdigit()):
+        _fail(group, line, "day", "missing", "a loudspeaker row needs a day and a whole "
+              "non-negative count")
         return
-    daily[cells["day"]] = daily.get(cells["day"], 0) + int(cells["count"])
+    daily[cells["day"]] = daily.get(cells["day"], 0) + int(count)
 
 
 def _activity(group: Group, line: int, cells: dict[str, Any], *, raw: bool = False) -> Any:

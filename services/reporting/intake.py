@@ -61,24 +61,25 @@ class IntakeWriter:
 
     def _write(self, drafts: list[Draft]) -> Sequence[Outcome]:
         try:
-            with write_lock(self._engine), Session(self._engine,
-                                                   expire_on_commit=False) as session:
-                outcomes = service.accept_batch(session, drafts)
-                session.commit()
-                return outcomes
-        except IntegrityError:  # another process took a version first: go one at a time
+            return self._commit(drafts)
+        except IntegrityError:  # another process took an id or a version first
             return [self._alone(draft) for draft in drafts]
 
+    def _commit(self, drafts: list[Draft]) -> Sequence[Outcome]:
+        with write_lock(self._engine), Session(self._engine,
+                                               expire_on_commit=False) as session:
+            outcomes = service.accept_batch(session, drafts)
+            session.commit()
+            return outcomes
+
     def _alone(self, draft: Draft) -> Outcome:
+        """One draft in its own transaction, retried: the rival's row is visible now."""
         for _ in range(3):
-            with write_lock(self._engine), Session(self._engine,
-                                                   expire_on_commit=False) as session:
-                [outcome] = service.accept_batch(session, [draft])
-                try:
-                    session.commit()
-                    return outcome
-                except IntegrityError:
-                    session.rollback()
+            try:
+                [outcome] = self._commit([draft])
+                return outcome
+            except IntegrityError:
+                continue
         return ApiError(409, "concurrent_revision", "another revision was stored at the same "
                         "moment; send the report again")
 

@@ -127,8 +127,15 @@ def _id_from_key(unit_code: str, key: str | None) -> str | None:
     return "idem-" + hashlib.sha256(f"{unit_code}\n{key}".encode()).hexdigest()[:32]
 
 
+MAX_REPORT_BYTES = 512 * 1024  # well under Kafka's 1 MiB message limit, whatever the route
+
+
 def _content_hash(body: ReportIn) -> str:
-    return hashlib.sha256(body.model_dump_json(exclude={"report_id", "unit"}).encode()).hexdigest()
+    content = body.model_dump_json(exclude={"report_id", "unit"}).encode()
+    if len(content) > MAX_REPORT_BYTES:
+        raise rule(413, "report_too_large", "activities",
+                   f"a report may take at most {MAX_REPORT_BYTES} bytes; split it")
+    return hashlib.sha256(content).hexdigest()
 
 
 Outcome = tuple[ReportSubmitted, bool] | ApiError
@@ -144,14 +151,16 @@ def accept_batch(session: Session, drafts: list[Draft]) -> list[Outcome]:
                                              for d in drafts})
     outcomes: list[Outcome] = []
     fresh: list[tuple[ReportSubmitted, str, bytes]] = []
+    batch: dict[str, ReportSubmitted] = {}  # stored by this batch, not yet inserted
     for draft in drafts:
-        outcome = _decide(session, draft, known, latest)
+        outcome = _decide(session, draft, known, latest, batch)
         if isinstance(outcome, ReportSubmitted):
             payload = outcome.model_dump_json().encode()
             fresh.append((outcome, draft.content_sha256, payload))
             stored = store.Stored(outcome.report_id, outcome.unit_code, outcome.version,
                                   draft.content_sha256)
             known[outcome.report_id] = latest[_key(draft)] = stored
+            batch[outcome.report_id] = outcome
             outcomes.append((outcome, False))
         else:
             outcomes.append(outcome)
@@ -165,18 +174,24 @@ def _key(draft: Draft) -> tuple[str, str, str]:
 
 
 def _decide(session: Session, draft: Draft, known: dict[str, store.Stored],
-            latest: dict[tuple[str, str, str], store.Stored]) -> ReportSubmitted | Outcome:
+            latest: dict[tuple[str, str, str], store.Stored],
+            batch: dict[str, ReportSubmitted]) -> ReportSubmitted | Outcome:
     earlier = known.get(draft.report_id) if draft.report_id else None
     if earlier is not None:
         if earlier.unit_code != draft.unit.code or earlier.content_sha256 != draft.content_sha256:
             return rule(409, "report_id_reused", "report_id",
                         "this report id was used for a different report; choose a new id")
-        return store.event_of(session, earlier.id), True
+        return _stored_event(session, earlier.id, batch), True
     previous = latest.get(_key(draft))
     if previous is not None and draft.report_id is None and \
             previous.content_sha256 == draft.content_sha256:
-        return store.event_of(session, previous.id), True
+        return _stored_event(session, previous.id, batch), True
     return new_event(draft, previous)
+
+
+def _stored_event(session: Session, report_id: str,
+                  batch: dict[str, ReportSubmitted]) -> ReportSubmitted:
+    return batch[report_id] if report_id in batch else store.event_of(session, report_id)
 
 
 def new_event(draft: Draft, latest: store.Stored | None) -> ReportSubmitted:

@@ -8,6 +8,7 @@ registry. Every expected figure is worked out by hand in the test.
 import asyncio
 import json
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,11 +16,12 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
 
+from deploy.brokers import launch
 from services.broker import ensure_topics
 from services.config import ServiceSettings
 from services.events import AGGREGATOR_DEAD_LETTERS, REPORTS, ReportSubmitted
 from tests.integration.test_reporting import until
-from tests.rig import ServiceProcess, TopicReader
+from tests.rig import BROKER, ServiceProcess, TopicReader
 
 pytestmark = pytest.mark.integration
 PERIOD = {"period": "2026-W04", "period_start": "2026-01-19", "period_end": "2026-01-25",
@@ -29,12 +31,16 @@ PERIOD = {"period": "2026-W04", "period_start": "2026-01-19", "period_end": "202
 class World:
     """A registry, an aggregator, and a producer standing in for intake."""
 
-    def __init__(self, registry: ServiceProcess, aggregator: ServiceProcess, bootstrap: str):
-        self.registry, self.aggregator, self.bootstrap = registry, aggregator, bootstrap
+    def __init__(self, registry: ServiceProcess, aggregator: ServiceProcess, broker: Any):
+        self.registry, self.aggregator, self.broker = registry, aggregator, broker
+        self.bootstrap = broker.bootstrap
         self.campaign = f"thu-nghiem-{uuid.uuid4().hex[:6]}"
         registry.admin().post("/v1/campaigns", json={
             "code": self.campaign, "name": "Chiến dịch thử", "starts_on": "2026-01-05",
-            "ends_on": "2026-02-28", "targets": {"commune": {}, "ward": {}}}).raise_for_status()
+            "ends_on": "2026-02-28",
+            "peak_windows": [{"starts_on": "2026-01-19", "ends_on": "2026-01-25"}],
+            "targets": {kind: {"loudspeaker_per_week": 3, "loudspeaker_per_peak_day": 1}
+                        for kind in ("commune", "ward")}}).raise_for_status()
         self.leader = registry.admin().post("/v1/credentials", json={
             "scope": "leadership", "label": "Lãnh đạo"}).json()["token"]
 
@@ -85,13 +91,18 @@ def _metric(process: ServiceProcess, name: str) -> float:
 
 
 @pytest.fixture
-def world(service_factory, broker) -> World:
+def world(service_factory, tmp_path) -> Iterator[World]:
+    """A broker of the test's own: expected units are every unit the registry topic holds."""
+    own = launch(BROKER, workdir=tmp_path / "broker")
     asyncio.run(ensure_topics(ServiceSettings(port=1, database_url="sqlite://",
-                                              kafka_bootstrap=broker.bootstrap),
+                                              kafka_bootstrap=own.bootstrap,
+                                              kafka_idempotence=own.supports_idempotence),
                               (REPORTS, AGGREGATOR_DEAD_LETTERS)))
-    registry = service_factory("registry")
-    aggregator = service_factory("aggregator", kafka_session_timeout_ms="6000")
-    return World(registry, aggregator, broker.bootstrap)
+    registry = service_factory("registry", on=own)
+    aggregator = service_factory("aggregator", on=own, kafka_session_timeout_ms="6000")
+    yield World(registry, aggregator, own)
+    service_factory.stop()
+    own.stop()
 
 
 def test_completeness_and_timeliness_count_only_units_expected_in_the_period(world) -> None:
@@ -171,11 +182,11 @@ def test_a_crash_between_write_and_offset_commit_counts_nothing_twice(
     unit = world.unit()
     world.aggregator.stop()
     database = world.aggregator.env["AGGREGATOR_DATABASE_URL"]
-    crashing = service_factory("aggregator", database=database, crash_after_write="true",
-                               kafka_session_timeout_ms="6000")
+    crashing = service_factory("aggregator", on=world.broker, database=database,
+                               crash_after_write="true", kafka_session_timeout_ms="6000")
     world.publish(world.event(unit, activities=[{"kind": "banner", "count": 3}]))
     assert crashing.process is not None and crashing.process.wait(timeout=60) == 17
-    world.aggregator = service_factory("aggregator", database=database,
+    world.aggregator = service_factory("aggregator", on=world.broker, database=database,
                                        kafka_session_timeout_ms="6000")
     until(lambda: world.progress(period="2026-W04")["totals"]["by_activity_kind"] == {
         "banner": 3})
@@ -194,3 +205,53 @@ def test_feeds_need_a_leadership_credential(world) -> None:
         "/v1/progress", params={"campaign": world.campaign, "period": "2026-W04"}
     ).status_code == 403)
     assert world.aggregator.client().get("/v1/progress").status_code == 401
+
+
+def broadcasting(days: dict[int, int]) -> list[dict[str, Any]]:
+    return [{"kind": "loudspeaker_broadcast",
+             "daily_counts": {f"2026-01-{day}": n for day, n in days.items()}}]
+
+
+def test_loudspeaker_compliance_names_the_failing_units_weeks_and_peak_days(world) -> None:
+    every_day = dict.fromkeys(range(19, 26), 1)
+    a, b, c, d = (world.unit() for _ in range(4))
+    e = world.unit("ward")
+    world.publish(world.event(a, activities=broadcasting(every_day)),
+                  world.event(b, activities=broadcasting({19: 2, 20: 2})),
+                  world.event(c, activities=broadcasting({19: 1})),
+                  world.event(e, kind="ward", activities=broadcasting(every_day)))
+    world.wait_applied(4)
+    until(lambda: world.progress(period="2026-W04")["loudspeaker"]["units_checked"] == 5)
+    duty = world.progress(period="2026-W04")["loudspeaker"]
+    assert (duty["units_failing"], duty["units_below_weekly"], duty["units_below_daily"]) == (
+        3, 2, 3)
+    failing = {f["code"]: f for f in duty["failing"]}
+    assert set(failing) == {b, c, d}
+    assert failing[b]["weeks_below"] == []
+    assert [x["day"] for x in failing[b]["days_below"]] == [
+        f"2026-01-{day}" for day in range(21, 26)]
+    assert failing[c]["weeks_below"] == [{"week": "2026-W04", "broadcasts": 1, "target": 3}]
+    assert len(failing[c]["days_below"]) == 6 and len(failing[d]["days_below"]) == 7
+
+
+def test_coverage_and_the_csv_table_for_excel(world) -> None:
+    press_like = world.unit()
+    world.publish(world.event(press_like, activities=[
+        {"kind": "social_post", "count": 2, "platform": "facebook", "format": "video"},
+        {"kind": "social_post", "count": 1, "platform": "tiktok", "format": "video"},
+        {"kind": "foreign_language_item", "count": 1, "language": "zh", "format": "programme"},
+        {"kind": "banner", "count": 1}]))
+    world.wait_applied(1)
+    coverage = world.progress(period="2026-W04")["coverage"]["city"]
+    assert coverage["platforms"] == {"facebook": True, "zalo": False, "youtube": False,
+                                     "tiktok": True}
+    assert coverage["languages"] == {"en": False, "zh": True, "ja": False, "ko": False}
+    response = world.aggregator.client(world.leader).get("/v1/progress", params={
+        "campaign": world.campaign, "period": "2026-W04", "format": "csv"})
+    assert response.headers["content-type"].startswith("text/csv")
+    assert response.content.startswith("\ufeff".encode())
+    lines = response.content.decode("utf-8-sig").splitlines()
+    header, row = lines[0].split(","), lines[1].split(",")
+    record = dict(zip(header, row, strict=True))
+    assert (record["code"], record["name"], record["social_post"], record["reported"]) == (
+        press_like, f"Đơn vị {press_like}", "3", "True")

@@ -1,0 +1,79 @@
+"""The leadership's tables, assembled from the aggregates and the registry read model."""
+
+from datetime import date
+from typing import Any
+
+from sqlmodel import Session
+
+from services import periods
+from services.aggregator import service, store
+from services.aggregator.service import Period
+from services.directory import Directory
+from services.events import COMMUNE_LEVEL, UnitSnapshot
+
+
+def progress(session: Session, directory: Directory, view: Period,
+             today: date) -> dict[str, Any]:
+    """Everything the leadership reads about one period."""
+    expected = _expected(directory, view)
+    reported = {r.unit_code: r.on_time
+                for r in store.period_reports(session, view.campaign.code, view.name)}
+    rows = store.counts(session, view.campaign.code, period=view.name,
+                        unit_kinds=[view.kind] if view.kind else None)
+    days = store.broadcasts(session, view.campaign.code, view.start, view.end)
+    return {
+        "campaign": view.campaign.code, "period": view.name, "period_start": view.start,
+        "period_end": view.end, "deadline": periods.deadline(view.end, view.campaign.deadline),
+        "unit_kind": view.kind, **service.ratios(expected, reported),
+        "missing": len([c for c in expected if c not in reported]),
+        "totals": service.totals(rows), "coverage": service.coverage(rows),
+        "loudspeaker": service.compliance(expected, view.campaign, days, view.start,
+                                          view.end, today),
+    }
+
+
+def missing(session: Session, directory: Directory, view: Period) -> list[dict[str, Any]]:
+    """The units expected for the period that have not reported."""
+    reported = {r.unit_code for r in store.period_reports(session, view.campaign.code,
+                                                          view.name)}
+    return [{"code": u.code, "name": u.name, "kind": u.kind}
+            for code, u in sorted(_expected(directory, view).items()) if code not in reported]
+
+
+def unit_rows(session: Session, directory: Directory, view: Period) -> list[dict[str, Any]]:
+    """One row per expected unit: its report, its counts and its broadcasts."""
+    expected = _expected(directory, view)
+    reports = {r.unit_code: r
+               for r in store.period_reports(session, view.campaign.code, view.name)}
+    counts = store.counts(session, view.campaign.code, period=view.name)
+    days = store.broadcasts(session, view.campaign.code, view.start, view.end)
+    rows = []
+    for code, unit in sorted(expected.items(), key=lambda item: (item[1].kind, item[0])):
+        report = reports.get(code)
+        by_kind = service.totals(c for c in counts if c.unit_code == code)["by_activity_kind"]
+        rows.append({
+            "code": code, "name": unit.name, "kind": unit.kind,
+            "reported": report is not None,
+            "on_time": bool(report and report.on_time),
+            "version": report.version if report else "",
+            **{kind: by_kind.get(kind, 0) for kind in service.ACTIVITY_KINDS},
+            "loudspeaker_total": sum(days.get(code, {}).values())
+            if unit.kind in COMMUNE_LEVEL else ""})
+    return rows
+
+
+def _expected(directory: Directory, view: Period) -> dict[str, Any]:
+    return service.expected_units(directory.units.values(), view.campaign, view.start,
+                                  view.end, view.kind)
+
+
+def unit_progress(session: Session, unit: UnitSnapshot, campaign: str) -> dict[str, Any]:
+    """One unit over a campaign: each period's standing report and its totals."""
+    rows = store.counts(session, campaign, unit=unit.code)
+    reports = [{"period": r.period, "report_id": r.report_id, "version": r.version,
+                "on_time": r.on_time, "received_at": r.received_at,
+                "totals": service.totals(x for x in rows if x.period == r.period)}
+               for r in store.unit_reports(session, campaign, unit.code)]
+    return {"unit": {"code": unit.code, "name": unit.name, "kind": unit.kind},
+            "campaign": campaign, "periods": reports, "totals": service.totals(rows),
+            "coverage": service.coverage(rows)["city"]}
