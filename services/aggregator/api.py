@@ -1,17 +1,20 @@
 """The leadership's feeds: thin routes over service.py."""
 
+import asyncio
 import csv
 import io
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.responses import StreamingResponse
 from sqlmodel import Session
 
 from services import periods
 from services.aggregator import feeds, service
+from services.aggregator.hub import ProgressHub
 from services.directory import Directory
 from services.events import CampaignSnapshot, UnitKind
 from services.http import ApiError
@@ -89,6 +92,33 @@ def missing(directory: ReaderDep, session: SessionDep, campaign: CampaignQuery,
     if format == "csv":
         return _csv(f"missing-{campaign}-{period}", items)
     return {"items": items, "total": len(items)}
+
+
+@router.get("/stream", response_class=StreamingResponse,
+            responses={200: {"content": {"text/event-stream": {}}}})
+async def stream(request: Request, _: ReaderDep,
+                 campaign: Annotated[str | None, Query(max_length=64)] = None
+                 ) -> StreamingResponse:
+    """Server-Sent Events: one `progress` event per change of a period's figures."""
+    hub: ProgressHub = request.app.state.hub
+    queue = hub.subscribe()
+
+    async def events() -> AsyncIterator[str]:
+        try:
+            yield ": connected\n\n"
+            while True:
+                try:
+                    change = await asyncio.wait_for(queue.get(), timeout=15)
+                except TimeoutError:
+                    yield ": keep-alive\n\n"
+                    continue
+                if campaign in (None, change.campaign):
+                    yield f"event: progress\ndata: {change.model_dump_json()}\n\n"
+        finally:
+            hub.unsubscribe(queue)
+
+    return StreamingResponse(events(), media_type="text/event-stream",
+                             headers={"cache-control": "no-cache"})
 
 
 def _today() -> date:

@@ -10,8 +10,10 @@ import structlog
 from fastapi import FastAPI
 
 from services import database, http
+from services.aggregator import feeds
 from services.aggregator.api import router
 from services.aggregator.consumer import ReportConsumer
+from services.aggregator.hub import ProgressHub
 from services.aggregator.metrics import AggregatorMetrics
 from services.aggregator.settings import AggregatorSettings
 from services.directory import Directory, Follower
@@ -26,7 +28,7 @@ def create_app(settings: AggregatorSettings) -> FastAPI:
     metrics = ServiceMetrics("aggregator")
     app = FastAPI(title="Campaign progress", version="1",
                   lifespan=partial(_lifespan, settings=settings, metrics=metrics))
-    app.state.directory = Directory()
+    app.state.directory, app.state.hub = Directory(), ProgressHub()
     http.install(app, metrics, {"database": lambda: database.ready(app.state.engine),
                                 "broker": lambda: app.state.consumer.ready(),
                                 "registry": partial(_directory_ready, app)})
@@ -41,8 +43,10 @@ async def _lifespan(app: FastAPI, *, settings: AggregatorSettings,
     await asyncio.to_thread(database.migrate, engine, MIGRATIONS)
     app.state.engine = engine
     app.state.follower = Follower(settings, app.state.directory, metrics)
-    consumer = app.state.consumer = ReportConsumer(settings, engine,
-                                                   AggregatorMetrics(metrics))
+    consumer = app.state.consumer = ReportConsumer(
+        settings, engine, AggregatorMetrics(metrics),
+        lambda session, applied: feeds.changes(session, app.state.directory, applied),
+        app.state.hub)
     tasks = [asyncio.create_task(t.run(), name=type(t).__name__)
              for t in (app.state.follower, consumer)]
     log.info("aggregator.started", port=settings.port)

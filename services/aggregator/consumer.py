@@ -18,11 +18,19 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from services.aggregator import service
+from services.aggregator.hub import ProgressHub
 from services.aggregator.metrics import AggregatorMetrics
 from services.aggregator.settings import AggregatorSettings
 from services.broker import connect_producer, ping
 from services.database import write_lock
-from services.events import AGGREGATOR_DEAD_LETTERS, REPORTS, DeadLetter, ReportSubmitted
+from services.events import (
+    AGGREGATOR_DEAD_LETTERS,
+    AGGREGATOR_PROGRESS,
+    REPORTS,
+    DeadLetter,
+    ProgressChanged,
+    ReportSubmitted,
+)
 
 log = structlog.get_logger()
 GROUP = "aggregator"
@@ -33,9 +41,10 @@ class ReportConsumer:
 
     def __init__(self, settings: AggregatorSettings, engine: Engine,
                  metrics: AggregatorMetrics,
-                 on_change: Callable[[list[ReportSubmitted]], None] | None = None) -> None:
+                 summarise: Callable[[Session, list[ReportSubmitted]], list[ProgressChanged]],
+                 hub: ProgressHub) -> None:
         self._settings, self._engine, self._metrics = settings, engine, metrics
-        self._on_change = on_change
+        self._summarise, self._hub = summarise, hub
         self._positions: dict[TopicPartition, int] = {}
         self.producer: AIOKafkaProducer | None = None
 
@@ -60,8 +69,8 @@ class ReportConsumer:
                 backoff = min(backoff * 2, 5.0)
 
     async def _consume(self) -> None:
-        producer = self.producer = await connect_producer(self._settings,
-                                                          (AGGREGATOR_DEAD_LETTERS,))
+        producer = self.producer = await connect_producer(
+            self._settings, (AGGREGATOR_DEAD_LETTERS, AGGREGATOR_PROGRESS))
         consumer = AIOKafkaConsumer(
             REPORTS.name, bootstrap_servers=self._settings.kafka_bootstrap, group_id=GROUP,
             enable_auto_commit=False, auto_offset_reset="earliest",
@@ -83,7 +92,11 @@ class ReportConsumer:
                       partition: TopicPartition, records: list[ConsumerRecord]) -> None:
         started = datetime.now(UTC)
         events, dead = _read(records)
-        applied = await asyncio.to_thread(self._fold, events)
+        applied, changes = await asyncio.to_thread(self._fold, events)
+        for change in changes:
+            await producer.send_and_wait(
+                AGGREGATOR_PROGRESS.name, change.model_dump_json().encode(),
+                key=f"{change.campaign}:{change.period}".encode())
         for letter in dead:
             await producer.send_and_wait(AGGREGATOR_DEAD_LETTERS.name, key=letter[0],
                                          value=letter[1].model_dump_json().encode())
@@ -95,14 +108,15 @@ class ReportConsumer:
         self._positions[partition] = records[-1].offset + 1
         self._metrics.base.consumed.labels(REPORTS.name).inc(len(records))
         self._metrics.observe_batch(applied, started)
-        if applied and self._on_change is not None:
-            self._on_change(applied)
+        self._hub.publish(changes)
 
-    def _fold(self, events: list[ReportSubmitted]) -> list[ReportSubmitted]:
+    def _fold(self, events: list[ReportSubmitted]
+              ) -> tuple[list[ReportSubmitted], list[ProgressChanged]]:
+        """Write a batch durably; then read back the figures it changed."""
         with write_lock(self._engine), Session(self._engine) as session:
             applied = service.fold(session, events)
             session.commit()
-        return applied
+            return applied, self._summarise(session, applied) if applied else []
 
     def _observe_lag(self, consumer: AIOKafkaConsumer) -> None:
         lag = 0

@@ -1,6 +1,6 @@
 """The leadership's tables, assembled from the aggregates and the registry read model."""
 
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlmodel import Session
@@ -9,7 +9,7 @@ from services import periods
 from services.aggregator import service, store
 from services.aggregator.service import Period
 from services.directory import Directory
-from services.events import COMMUNE_LEVEL, UnitSnapshot
+from services.events import COMMUNE_LEVEL, ProgressChanged, ReportSubmitted, UnitSnapshot
 
 
 def progress(session: Session, directory: Directory, view: Period,
@@ -77,3 +77,25 @@ def unit_progress(session: Session, unit: UnitSnapshot, campaign: str) -> dict[s
     return {"unit": {"code": unit.code, "name": unit.name, "kind": unit.kind},
             "campaign": campaign, "periods": reports, "totals": service.totals(rows),
             "coverage": service.coverage(rows)["city"]}
+
+
+def changes(session: Session, directory: Directory,
+            applied: list[ReportSubmitted]) -> list[ProgressChanged]:
+    """One progress message per (campaign, period) that the applied reports touched."""
+    touched: dict[tuple[str, str], list[ReportSubmitted]] = {}
+    for event in applied:
+        touched.setdefault((event.campaign_code, event.period), []).append(event)
+    out = []
+    for (campaign_code, period), events in touched.items():
+        campaign = directory.campaigns.get(campaign_code)
+        expected = service.expected_units(directory.units.values(), campaign, events[0]
+                                          .period_start, events[0].period_end) \
+            if campaign is not None else {}
+        reported = {r.unit_code: r.on_time
+                    for r in store.period_reports(session, campaign_code, period)}
+        figures = service.ratios(expected, reported)
+        out.append(ProgressChanged(
+            campaign=campaign_code, period=period, units=sorted({e.unit_code for e in events}),
+            report_ids=[e.report_id for e in events], city=figures["city"],
+            by_unit_kind=figures["by_unit_kind"], changed_at=datetime.now(UTC)))
+    return out

@@ -1,6 +1,6 @@
 """The Kafka contract: event models, topic names and keys. No I/O lives here."""
 
-from services.events.operations import DeadLetter
+from services.events.operations import DeadLetter, KindProgress, ProgressChanged
 from services.events.registry import (
     CampaignSnapshot,
     CredentialSnapshot,
@@ -14,6 +14,7 @@ from services.events.registry import (
 from services.events.reports import Activity, ReportSubmitted
 from services.events.topics import (
     AGGREGATOR_DEAD_LETTERS,
+    AGGREGATOR_PROGRESS,
     CAMPAIGNS,
     CREDENTIALS,
     REGISTRY_TOPICS,
@@ -34,6 +35,7 @@ from services.events.vocabulary import (
 
 __all__ = [
     "AGGREGATOR_DEAD_LETTERS",
+    "AGGREGATOR_PROGRESS",
     "CAMPAIGNS",
     "REGISTRY_TOPICS",
     "REPORTS",
@@ -48,6 +50,8 @@ __all__ = [
     "CredentialScope",
     "CredentialSnapshot",
     "DeadLetter",
+    "KindProgress",
+    "ProgressChanged",
     "DeadlineRule",
     "KindTargets",
     "Language",

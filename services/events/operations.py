@@ -22,3 +22,31 @@ class DeadLetter(BaseModel):
                               "replaced).")
     error: str = Field(description="Why it could not be processed.")
     failed_at: UtcDatetime = Field(description="When (UTC).")
+
+
+class KindProgress(BaseModel):
+    """Completeness and timeliness of one scope (the city or a unit kind) for a period."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    expected: int = Field(description="Units expected to report.")
+    reported: int = Field(description="Units that reported.")
+    on_time: int = Field(description="Units that reported by the deadline.")
+    completeness: float | None = Field(description="reported / expected; null when none "
+                                       "is expected.")
+    timeliness: float | None = Field(description="on_time / expected.")
+
+
+class ProgressChanged(BaseModel):
+    """A period's progress after reports changed it. Key: `campaign:period`."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    schema_version: Literal[1] = Field(1, description="Version of this message's schema.")
+    campaign: str = Field(description="Campaign code.")
+    period: str = Field(description="The period whose figures changed.")
+    units: list[str] = Field(description="Units whose standing report changed.")
+    report_ids: list[str] = Field(description="The report versions that were applied.")
+    city: KindProgress = Field(description="City-wide figures after the change.")
+    by_unit_kind: dict[str, KindProgress] = Field(description="Figures per unit kind.")
+    changed_at: UtcDatetime = Field(description="When the aggregates changed (UTC).")

@@ -4,7 +4,7 @@ from dataclasses import dataclass, field
 
 from pydantic import BaseModel
 
-from services.events.operations import DeadLetter
+from services.events.operations import DeadLetter, ProgressChanged
 from services.events.registry import CampaignSnapshot, CredentialSnapshot, UnitSnapshot
 from services.events.reports import ReportSubmitted
 
@@ -69,5 +69,15 @@ AGGREGATOR_DEAD_LETTERS = Topic(
     "came from; the partition they came from keeps moving.",
 )
 
+AGGREGATOR_PROGRESS = Topic(
+    name="aggregator.progress.v1",
+    model=ProgressChanged,
+    key="campaign:period",
+    description="Every change of a period's progress, after the aggregates are durable; for "
+    "the notifier and any downstream consumer. Compacted: the latest figures per period.",
+    compacted=True,
+)
+
 REGISTRY_TOPICS: tuple[Topic, ...] = (UNITS, CAMPAIGNS, CREDENTIALS)
-TOPICS: tuple[Topic, ...] = (*REGISTRY_TOPICS, REPORTS, AGGREGATOR_DEAD_LETTERS)
+TOPICS: tuple[Topic, ...] = (*REGISTRY_TOPICS, REPORTS, AGGREGATOR_DEAD_LETTERS,
+                             AGGREGATOR_PROGRESS)

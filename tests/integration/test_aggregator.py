@@ -9,6 +9,7 @@ import asyncio
 import json
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,7 +20,7 @@ from aiokafka import AIOKafkaProducer
 from deploy.brokers import launch
 from services.broker import ensure_topics
 from services.config import ServiceSettings
-from services.events import AGGREGATOR_DEAD_LETTERS, REPORTS, ReportSubmitted
+from services.events import AGGREGATOR_DEAD_LETTERS, AGGREGATOR_PROGRESS, REPORTS, ReportSubmitted
 from tests.integration.test_reporting import until
 from tests.rig import BROKER, ServiceProcess, TopicReader
 
@@ -43,6 +44,8 @@ class World:
                         for kind in ("commune", "ward")}}).raise_for_status()
         self.leader = registry.admin().post("/v1/credentials", json={
             "scope": "leadership", "label": "Lãnh đạo"}).json()["token"]
+        until(lambda: aggregator.client(self.leader).get("/v1/progress", params={
+            "campaign": self.campaign, "period": "2026-W04"}).status_code == 200)
 
     def unit(self, kind: str = "commune", **fields: Any) -> str:
         code = f"{kind[:2]}-{uuid.uuid4().hex[:8]}"
@@ -255,3 +258,36 @@ def test_coverage_and_the_csv_table_for_excel(world) -> None:
     record = dict(zip(header, row, strict=True))
     assert (record["code"], record["name"], record["social_post"], record["reported"]) == (
         press_like, f"Đơn vị {press_like}", "3", "True")
+
+
+def test_each_change_is_pushed_on_the_live_stream_and_the_progress_topic(world) -> None:
+    unit = world.unit()
+    world.unit()  # expected too, so completeness is one half after the report
+    until(lambda: world.progress(period="2026-W04")["city"]["expected"] == 2)
+    received: list[dict[str, Any]] = []
+    with ThreadPoolExecutor(1) as pool:
+        listening = pool.submit(_first_progress_event, world, received)
+        until(lambda: bool(received))  # the stream is open (its first comment arrived)
+        world.publish(world.event(unit))
+        change = listening.result(timeout=30)
+    assert change["campaign"] == world.campaign and change["units"] == [unit]
+    assert change["city"]["reported"] == 1 and change["city"]["completeness"] == 0.5
+    records = TopicReader(world.bootstrap).read(AGGREGATOR_PROGRESS.name, until=bool)
+    assert records[-1].key == f"{world.campaign}:2026-W04"
+    assert records[-1].value is not None and records[-1].value["report_ids"] == [f"{unit}-v1"]
+
+
+def _first_progress_event(world: World, opened: list[dict[str, Any]]) -> dict[str, Any]:
+    with httpx.stream("GET", world.aggregator.url + "/v1/progress/stream",
+                      params={"campaign": world.campaign}, timeout=60,
+                      headers={"authorization": f"Bearer {world.leader}"}) as response:
+        assert response.headers["content-type"].startswith("text/event-stream")
+        event = None
+        for line in response.iter_lines():
+            if line.startswith(":"):
+                opened.append({})
+            elif line == "event: progress":
+                event = "progress"
+            elif event == "progress" and line.startswith("data: "):
+                return dict(json.loads(line[6:]))
+    raise AssertionError("the stream ended without a progress event")
