@@ -91,7 +91,7 @@ class ReportConsumer:
     async def _handle(self, consumer: AIOKafkaConsumer, producer: AIOKafkaProducer,
                       partition: TopicPartition, records: list[ConsumerRecord]) -> None:
         started = datetime.now(UTC)
-        events, dead = _read(records)
+        events, dead = read_records(records)
         applied, changes = await asyncio.to_thread(self._fold, events)
         for change in changes:
             await producer.send_and_wait(
@@ -127,7 +127,7 @@ class ReportConsumer:
         self._metrics.lag.set(lag)
 
 
-def _read(records: list[ConsumerRecord]) -> tuple[list[ReportSubmitted],
+def read_records(records: list[ConsumerRecord]) -> tuple[list[ReportSubmitted],
                                                   list[tuple[bytes | None, DeadLetter]]]:
     events, dead = [], []
     for record in records:

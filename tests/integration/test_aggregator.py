@@ -7,6 +7,9 @@ registry. Every expected figure is worked out by hand in the test.
 
 import asyncio
 import json
+import os
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -291,3 +294,35 @@ def _first_progress_event(world: World, opened: list[dict[str, Any]]) -> dict[st
             elif event == "progress" and line.startswith("data: "):
                 return dict(json.loads(line[6:]))
     raise AssertionError("the stream ended without a progress event")
+
+
+def test_the_rebuild_from_the_topics_gives_the_live_figures(world, service_factory,
+                                                            database_url) -> None:
+    units = [world.unit() for _ in range(3)]
+    ward = world.unit("ward")
+    world.publish(
+        world.event(units[0], activities=broadcasting({19: 1, 20: 2})),
+        world.event(units[0], 2, activities=broadcasting({19: 3}) + [
+            {"kind": "social_post", "count": 2, "platform": "youtube", "format": "video"}]),
+        world.event(units[0], 1, activities=broadcasting({19: 9})),  # late duplicate of v1
+        b"garbage",
+        world.event(units[1], on_time=False, activities=[
+            {"kind": "foreign_language_item", "count": 1, "language": "ko",
+             "format": "article"}]),
+        world.event(ward, kind="ward", activities=broadcasting(dict.fromkeys(range(19, 26), 1))))
+    world.wait_applied(4)
+    live = world.progress(period="2026-W04")
+    world.aggregator.stop()
+    fresh = database_url("aggregator")
+    result = subprocess.run(
+        [sys.executable, "-m", "services.aggregator.rebuild"], capture_output=True, text=True,
+        timeout=120, env=os.environ | world.aggregator.env | {
+            "AGGREGATOR_DATABASE_URL": fresh})
+    assert result.returncode == 0, result.stderr
+    assert "rebuilt from 6 messages: 4 report versions applied, 1 unreadable" in result.stdout
+    assert "6/6 (100%)" in result.stderr
+    world.aggregator = service_factory("aggregator", on=world.broker, database=fresh,
+                                       kafka_session_timeout_ms="6000")
+    rebuilt = world.progress(period="2026-W04")
+    assert rebuilt == live
+    assert live["totals"]["by_activity_kind"]["loudspeaker_broadcast"] == 10
