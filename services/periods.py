@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 from services.events import ReportingPeriod
 from services.events.registry import DeadlineRule
 
+LOCAL_ZONE = ZoneInfo("Asia/Ho_Chi_Minh")
 _WEEK = re.compile(r"([0-9]{4})-W([0-9]{2})")  # ASCII digits only, whole string
 _MONTH = re.compile(r"([0-9]{4})-([0-9]{2})")
 

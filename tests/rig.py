@@ -117,6 +117,27 @@ class TopicReader:
              timeout: float = 20) -> list[Record]:
         return asyncio.run(self._read(topic, until, timeout))
 
+    def read_all(self, topic: str, timeout: float = 20) -> list[Record]:
+        """Everything the topic holds now (its end offsets when the read starts)."""
+        return asyncio.run(self._read_all(topic, timeout))
+
+    async def _read_all(self, topic: str, timeout: float) -> list[Record]:
+        consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False,
+                                    auto_offset_reset="earliest", group_id=None)
+        await consumer.start()
+        try:
+            metadata = await consumer._client.fetch_all_metadata()
+            partitions = [TopicPartition(topic, p)
+                          for p in metadata.partitions_for_topic(topic) or ()]
+            if not partitions:
+                return []
+            ends = await consumer.end_offsets(partitions)
+            total = sum(ends.values()) - sum((await consumer.beginning_offsets(
+                partitions)).values())
+            return await self._collect(consumer, topic, lambda rs: len(rs) >= total, timeout)
+        finally:
+            await consumer.stop()
+
     async def _read(self, topic: str, until: Callable[[list[Record]], bool],
                     timeout: float) -> list[Record]:
         consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False,

@@ -12,12 +12,15 @@ from fastapi import FastAPI
 from services import database, http
 from services.aggregator import feeds
 from services.aggregator.api import router
+from services.aggregator.breaches import BreachWatch
 from services.aggregator.consumer import ReportConsumer
 from services.aggregator.hub import ProgressHub
 from services.aggregator.metrics import AggregatorMetrics
 from services.aggregator.settings import AggregatorSettings
 from services.directory import Directory, Follower
+from services.events import AGGREGATOR_BREACHES
 from services.observability import ServiceMetrics
+from services.outbox import Relay
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 log = structlog.get_logger()
@@ -47,8 +50,11 @@ async def _lifespan(app: FastAPI, *, settings: AggregatorSettings,
         settings, engine, AggregatorMetrics(metrics),
         lambda session, applied: feeds.changes(session, app.state.directory, applied),
         app.state.hub)
+    relay = app.state.relay = Relay(engine, settings, (AGGREGATOR_BREACHES,), metrics)
+    watch = BreachWatch(engine, app.state.directory, relay, settings.breach_check_seconds)
     tasks = [asyncio.create_task(t.run(), name=type(t).__name__)
-             for t in (app.state.follower, consumer)]
+             for t in (app.state.follower, consumer, relay)]
+    tasks.append(asyncio.create_task(watch.run(app.state.follower.caught_up)))
     log.info("aggregator.started", port=settings.port)
     try:
         yield

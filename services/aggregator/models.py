@@ -42,6 +42,15 @@ class ActivityCount(SQLModel, table=True):
     shares: int = 0
 
 
+class Breach(SQLModel, table=True):
+    """A breach already announced; its id makes the announcement once-only."""
+
+    __tablename__ = "breaches"
+
+    id: str = Field(primary_key=True, max_length=200)
+    detected_at: datetime = Field(sa_type=DateTime(timezone=True))
+
+
 class DailyBroadcast(SQLModel, table=True):
     """Loudspeaker broadcasts of a unit on a day, from its standing report."""
 

@@ -13,5 +13,7 @@ class AggregatorSettings(ServiceSettings):
     database_url: str = "sqlite:///data/aggregator.db"
     kafka_session_timeout_ms: int = Field(10_000, ge=1000, description="Consumer group "
                                           "session timeout.")
+    breach_check_seconds: float = Field(60, gt=0, description="How often to look for "
+                                        "missed deadlines and loudspeaker targets.")
     crash_after_write: bool = Field(False, description="Test only: exit right after a batch "
                                     "is written and before its offsets are committed.")

@@ -1,6 +1,11 @@
 """The Kafka contract: event models, topic names and keys. No I/O lives here."""
 
-from services.events.operations import DeadLetter, KindProgress, ProgressChanged
+from services.events.operations import (
+    BreachDetected,
+    DeadLetter,
+    KindProgress,
+    ProgressChanged,
+)
 from services.events.registry import (
     CampaignSnapshot,
     CredentialSnapshot,
@@ -13,6 +18,7 @@ from services.events.registry import (
 )
 from services.events.reports import Activity, ReportSubmitted
 from services.events.topics import (
+    AGGREGATOR_BREACHES,
     AGGREGATOR_DEAD_LETTERS,
     AGGREGATOR_PROGRESS,
     CAMPAIGNS,
@@ -34,6 +40,7 @@ from services.events.vocabulary import (
 )
 
 __all__ = [
+    "AGGREGATOR_BREACHES",
     "AGGREGATOR_DEAD_LETTERS",
     "AGGREGATOR_PROGRESS",
     "CAMPAIGNS",
@@ -46,6 +53,7 @@ __all__ = [
     "TOPICS",
     "UNITS",
     "ActivityKind",
+    "BreachDetected",
     "CampaignSnapshot",
     "CredentialScope",
     "CredentialSnapshot",

@@ -1,5 +1,6 @@
 """Messages about the pipeline itself (version 1)."""
 
+from datetime import date
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -50,3 +51,27 @@ class ProgressChanged(BaseModel):
     city: KindProgress = Field(description="City-wide figures after the change.")
     by_unit_kind: dict[str, KindProgress] = Field(description="Figures per unit kind.")
     changed_at: UtcDatetime = Field(description="When the aggregates changed (UTC).")
+
+
+class BreachDetected(BaseModel):
+    """A unit broke a campaign rule; published once per breach. Key: `unit_code`."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    schema_version: Literal[1] = Field(1, description="Version of this message's schema.")
+    breach_id: str = Field(description="Stable id: campaign, rule, unit and period or day.")
+    campaign: str = Field(description="Campaign code.")
+    rule: Literal["report_missing", "loudspeaker_weekly", "loudspeaker_peak_day"] = Field(
+        description="report_missing: no report by the period's deadline; loudspeaker_weekly: "
+        "fewer broadcasts in a week than the weekly target; loudspeaker_peak_day: fewer on a "
+        "peak-window day than the daily target.")
+    unit_code: str = Field(description="The unit; the message key.")
+    unit_name: str = Field(description="Its Vietnamese name.")
+    unit_kind: str = Field(description="Its kind.")
+    period: str = Field(description="The period (for a week rule, the ISO week).")
+    day: date | None = Field(None, description="The peak day, for loudspeaker_peak_day.")
+    broadcasts: int | None = Field(None, description="Broadcasts counted, for loudspeaker "
+                                   "rules.")
+    target: int | None = Field(None, description="The target they fell short of.")
+    deadline: UtcDatetime = Field(description="The period's report deadline (UTC).")
+    detected_at: UtcDatetime = Field(description="When the aggregator found it (UTC).")

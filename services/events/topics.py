@@ -4,7 +4,7 @@ from dataclasses import dataclass, field
 
 from pydantic import BaseModel
 
-from services.events.operations import DeadLetter, ProgressChanged
+from services.events.operations import BreachDetected, DeadLetter, ProgressChanged
 from services.events.registry import CampaignSnapshot, CredentialSnapshot, UnitSnapshot
 from services.events.reports import ReportSubmitted
 
@@ -78,6 +78,14 @@ AGGREGATOR_PROGRESS = Topic(
     compacted=True,
 )
 
+AGGREGATOR_BREACHES = Topic(
+    name="aggregator.breaches.v1",
+    model=BreachDetected,
+    key="unit code",
+    description="A unit missed a report deadline or fell below a loudspeaker target; once "
+    "per breach, for the notifier's alerts.",
+)
+
 REGISTRY_TOPICS: tuple[Topic, ...] = (UNITS, CAMPAIGNS, CREDENTIALS)
 TOPICS: tuple[Topic, ...] = (*REGISTRY_TOPICS, REPORTS, AGGREGATOR_DEAD_LETTERS,
-                             AGGREGATOR_PROGRESS)
+                             AGGREGATOR_PROGRESS, AGGREGATOR_BREACHES)

@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -23,7 +24,13 @@ from aiokafka import AIOKafkaProducer
 from deploy.brokers import launch
 from services.broker import ensure_topics
 from services.config import ServiceSettings
-from services.events import AGGREGATOR_DEAD_LETTERS, AGGREGATOR_PROGRESS, REPORTS, ReportSubmitted
+from services.events import (
+    AGGREGATOR_BREACHES,
+    AGGREGATOR_DEAD_LETTERS,
+    AGGREGATOR_PROGRESS,
+    REPORTS,
+    ReportSubmitted,
+)
 from tests.integration.test_reporting import until
 from tests.rig import BROKER, ServiceProcess, TopicReader
 
@@ -71,9 +78,10 @@ class World:
             await producer.stop()
 
     def event(self, unit: str, version: int = 1, *, on_time: bool = True, kind: str = "commune",
-              activities: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+              activities: list[dict[str, Any]] | None = None,
+              campaign: str | None = None) -> dict[str, Any]:
         event = {"report_id": f"{unit}-v{version}", "unit_code": unit, "unit_kind": kind,
-                 "campaign_code": self.campaign, "version": version,
+                 "campaign_code": campaign or self.campaign, "version": version,
                  "supersedes": f"{unit}-v{version - 1}" if version > 1 else None,
                  "received_at": datetime.now(UTC).isoformat(), "on_time": on_time,
                  "activities": activities or [{"kind": "banner", "count": 1}]} | PERIOD
@@ -105,7 +113,8 @@ def world(service_factory, tmp_path) -> Iterator[World]:
                                               kafka_idempotence=own.supports_idempotence),
                               (REPORTS, AGGREGATOR_DEAD_LETTERS)))
     registry = service_factory("registry", on=own)
-    aggregator = service_factory("aggregator", on=own, kafka_session_timeout_ms="6000")
+    aggregator = service_factory("aggregator", on=own, kafka_session_timeout_ms="6000",
+                                 breach_check_seconds="0.5")
     yield World(registry, aggregator, own)
     service_factory.stop()
     own.stop()
@@ -326,3 +335,28 @@ def test_the_rebuild_from_the_topics_gives_the_live_figures(world, service_facto
     rebuilt = world.progress(period="2026-W04")
     assert rebuilt == live
     assert live["totals"]["by_activity_kind"]["loudspeaker_broadcast"] == 10
+
+
+def test_breaches_are_announced_once_each(world) -> None:
+    code = f"mot-tuan-{uuid.uuid4().hex[:6]}"
+    quiet_day, silent = world.unit(), world.unit()
+    world.publish(world.event(quiet_day, campaign=code, activities=broadcasting(
+        {19: 1, 20: 1, 22: 1, 23: 1, 24: 1, 25: 1})))
+    world.wait_applied(1)
+    # The campaign (whose deadlines are all past) appears once its report is in.
+    world.registry.admin().post("/v1/campaigns", json={
+        "code": code, "name": "Một tuần", "starts_on": "2026-01-19", "ends_on": "2026-01-25",
+        "peak_windows": [{"starts_on": "2026-01-19", "ends_on": "2026-01-25"}],
+        "targets": {"commune": {"loudspeaker_per_week": 3, "loudspeaker_per_peak_day": 1}},
+    }).raise_for_status()
+
+    def announced() -> list[tuple[str, str, str]]:
+        records = TopicReader(world.bootstrap).read_all(AGGREGATOR_BREACHES.name)
+        return sorted((r.value["rule"], r.value["unit_code"], r.value["breach_id"].split("|")[-1])
+                      for r in records if r.value and r.value["campaign"] == code)
+
+    expected = sorted([("loudspeaker_peak_day", quiet_day, "2026-01-21"),
+                       ("report_missing", silent, "2026-W04")])
+    until(lambda: announced() == expected)
+    time.sleep(2)  # several more rounds of checking
+    assert announced() == expected

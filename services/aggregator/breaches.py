@@ -1,0 +1,117 @@
+"""Breaches: a report missing at its deadline, or a loudspeaker target not met.
+
+Checked every so often (deadlines pass with no event to mark them); each breach has a
+stable id, is stored with its event in one transaction and so announced once, whatever the
+restarts. Loudspeaker breaches are checked only for units that reported: a unit that did
+not report is announced as missing, not once per silent day.
+"""
+
+import asyncio
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+
+import structlog
+from sqlalchemy import Engine
+from sqlmodel import Session, col, select
+
+from services import periods
+from services.aggregator import service, store
+from services.aggregator.models import Breach
+from services.database import write_lock
+from services.directory import Directory
+from services.events import AGGREGATOR_BREACHES, BreachDetected, CampaignSnapshot, UnitSnapshot
+from services.outbox import Relay, enqueue_many
+
+log = structlog.get_logger()
+LOCAL = periods.LOCAL_ZONE
+
+
+def due_periods(campaign: CampaignSnapshot, now: datetime
+                ) -> Iterator[tuple[str, date, date, datetime]]:
+    """The campaign's periods whose deadline has passed."""
+    day, seen = campaign.starts_on, set()
+    while day <= campaign.ends_on:
+        name = periods.name_of(day, campaign.reporting_period)
+        if name not in seen:
+            seen.add(name)
+            start, end = periods.bounds(name, campaign.reporting_period)
+            deadline = periods.deadline(end, campaign.deadline)
+            if deadline < now:
+                yield name, start, end, deadline
+        day += timedelta(days=1)
+
+
+def find(session: Session, directory: Directory, now: datetime) -> list[BreachDetected]:
+    """Every breach of every campaign, as of `now`."""
+    found = []
+    for campaign in directory.campaigns.values():
+        for name, start, end, deadline in due_periods(campaign, now):
+            found += _period_breaches(session, directory, campaign, (name, start, end),
+                                      deadline, now)
+    return found
+
+
+def _period_breaches(session: Session, directory: Directory, campaign: CampaignSnapshot,
+                     period: tuple[str, date, date], deadline: datetime,
+                     now: datetime) -> list[BreachDetected]:
+    name, start, end = period
+    expected = service.expected_units(directory.units.values(), campaign, start, end)
+    reported = {r.unit_code for r in store.period_reports(session, campaign.code, name)}
+
+    def breach(unit: UnitSnapshot, rule: str, subject: str, **figures: object) -> BreachDetected:
+        return BreachDetected(
+            breach_id=f"{campaign.code}|{rule}|{unit.code}|{subject}", campaign=campaign.code,
+            rule=rule, unit_code=unit.code, unit_name=unit.name, unit_kind=unit.kind,
+            period=name, deadline=deadline, detected_at=now, **figures)
+
+    found = [breach(u, "report_missing", name) for c, u in expected.items() if c not in reported]
+    duty = service.compliance({c: u for c, u in expected.items() if c in reported}, campaign,
+                              store.broadcasts(session, campaign.code, start, end), start, end,
+                              now.astimezone(LOCAL).date())
+    for failing in duty["failing"]:
+        unit = expected[failing["code"]]
+        found += [breach(unit, "loudspeaker_weekly", w["week"], broadcasts=w["broadcasts"],
+                         target=w["target"]) for w in failing["weeks_below"]]
+        found += [breach(unit, "loudspeaker_peak_day", str(d["day"]), day=d["day"],
+                         broadcasts=d["broadcasts"], target=d["target"])
+                  for d in failing["days_below"]]
+    return found
+
+
+def record(session: Session, found: list[BreachDetected]) -> list[BreachDetected]:
+    """Store and queue the breaches not announced before; never commits."""
+    ids = [b.breach_id for b in found]
+    known = set(session.exec(select(Breach.id).where(col(Breach.id).in_(ids)))) if ids else set()
+    fresh = [b for b in found if b.breach_id not in known]
+    for b in fresh:
+        session.add(Breach(id=b.breach_id, detected_at=b.detected_at))
+    enqueue_many(session, AGGREGATOR_BREACHES,
+                 [(b.unit_code, b.model_dump_json().encode()) for b in fresh])
+    return fresh
+
+
+class BreachWatch:
+    """Looks for new breaches every `interval` seconds."""
+
+    def __init__(self, engine: Engine, directory: Directory, relay: Relay,
+                 interval: float) -> None:
+        self._engine, self._directory, self._relay = engine, directory, relay
+        self._interval = interval
+
+    async def run(self, caught_up: asyncio.Event) -> None:
+        await caught_up.wait()  # judging with half the registry would invent breaches
+        while True:
+            try:
+                fresh = await asyncio.to_thread(self.check, datetime.now(UTC))
+                if fresh:
+                    log.info("breaches.detected", count=len(fresh))
+                    self._relay.wake()
+            except Exception as exc:  # the next round tries again
+                log.error("breaches.check_failed", error=repr(exc))
+            await asyncio.sleep(self._interval)
+
+    def check(self, now: datetime) -> list[BreachDetected]:
+        with write_lock(self._engine), Session(self._engine) as session:
+            fresh = record(session, find(session, self._directory, now))
+            session.commit()
+        return fresh
