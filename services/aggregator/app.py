@@ -3,11 +3,13 @@
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 
 import structlog
 from fastapi import FastAPI
+from sqlmodel import Session
 
 from services import database, http
 from services.aggregator import feeds
@@ -15,7 +17,7 @@ from services.aggregator.api import router
 from services.aggregator.breaches import BreachWatch
 from services.aggregator.consumer import ReportConsumer
 from services.aggregator.hub import ProgressHub
-from services.aggregator.metrics import AggregatorMetrics
+from services.aggregator.metrics import AggregatorMetrics, CampaignCollector, CampaignFigures
 from services.aggregator.settings import AggregatorSettings
 from services.directory import Directory, Follower
 from services.events import AGGREGATOR_BREACHES
@@ -32,6 +34,7 @@ def create_app(settings: AggregatorSettings) -> FastAPI:
     app = FastAPI(title="Campaign progress", version="1",
                   lifespan=partial(_lifespan, settings=settings, metrics=metrics))
     app.state.directory, app.state.hub = Directory(), ProgressHub()
+    metrics.registry.register(CampaignCollector(partial(_campaign_figures, app)))
     http.install(app, metrics, {"database": lambda: database.ready(app.state.engine),
                                 "broker": lambda: app.state.consumer.ready(),
                                 "registry": partial(_directory_ready, app)})
@@ -64,6 +67,14 @@ async def _lifespan(app: FastAPI, *, settings: AggregatorSettings,
         await asyncio.gather(*tasks, return_exceptions=True)
         engine.dispose()
         log.info("aggregator.stopped")
+
+
+def _campaign_figures(app: FastAPI) -> list[CampaignFigures]:
+    engine = getattr(app.state, "engine", None)
+    if engine is None:
+        return []
+    with Session(engine) as session:
+        return feeds.campaign_figures(session, app.state.directory, datetime.now(UTC))
 
 
 async def _directory_ready(app: FastAPI) -> None:

@@ -7,8 +7,7 @@ not report is announced as missing, not once per silent day.
 """
 
 import asyncio
-from collections.abc import Iterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 
 import structlog
 from sqlalchemy import Engine
@@ -26,26 +25,11 @@ log = structlog.get_logger()
 LOCAL = periods.LOCAL_ZONE
 
 
-def due_periods(campaign: CampaignSnapshot, now: datetime
-                ) -> Iterator[tuple[str, date, date, datetime]]:
-    """The campaign's periods whose deadline has passed."""
-    day, seen = campaign.starts_on, set()
-    while day <= campaign.ends_on:
-        name = periods.name_of(day, campaign.reporting_period)
-        if name not in seen:
-            seen.add(name)
-            start, end = periods.bounds(name, campaign.reporting_period)
-            deadline = periods.deadline(end, campaign.deadline)
-            if deadline < now:
-                yield name, start, end, deadline
-        day += timedelta(days=1)
-
-
 def find(session: Session, directory: Directory, now: datetime) -> list[BreachDetected]:
     """Every breach of every campaign, as of `now`."""
     found = []
     for campaign in directory.campaigns.values():
-        for name, start, end, deadline in due_periods(campaign, now):
+        for name, start, end, deadline in service.due_periods(campaign, now):
             found += _period_breaches(session, directory, campaign, (name, start, end),
                                       deadline, now)
     return found

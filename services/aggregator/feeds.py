@@ -1,5 +1,6 @@
 """The leadership's tables, assembled from the aggregates and the registry read model."""
 
+from collections import Counter
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -7,6 +8,7 @@ from sqlmodel import Session
 
 from services import periods
 from services.aggregator import service, store
+from services.aggregator.metrics import CampaignFigures
 from services.aggregator.service import Period
 from services.directory import Directory
 from services.events import COMMUNE_LEVEL, ProgressChanged, ReportSubmitted, UnitSnapshot
@@ -99,3 +101,29 @@ def changes(session: Session, directory: Directory,
             report_ids=[e.report_id for e in events], city=figures["city"],
             by_unit_kind=figures["by_unit_kind"], changed_at=datetime.now(UTC)))
     return out
+
+
+def campaign_figures(session: Session, directory: Directory,
+                     now: datetime) -> list[CampaignFigures]:
+    """For the campaign gauges: each campaign's latest due period, and its activities."""
+    figures = []
+    for campaign in directory.campaigns.values():
+        due = list(service.due_periods(campaign, now))
+        if not due:
+            continue
+        name, start, end, _ = due[-1]
+        view = progress(session, directory, Period(campaign, name, start, end),
+                        today=now.astimezone(periods.LOCAL_ZONE).date())
+        activities: Counter[tuple[str, str, str]] = Counter()
+        for row in store.counts(session, campaign.code):
+            activities[(row.kind, row.platform, row.language)] += row.count
+        duty = view["loudspeaker"]
+        figures.append(CampaignFigures(
+            campaign=campaign.code,
+            completeness={k: v["completeness"] for k, v in view["by_unit_kind"].items()
+                          if v["completeness"] is not None},
+            timeliness={k: v["timeliness"] for k, v in view["by_unit_kind"].items()
+                        if v["timeliness"] is not None},
+            below_weekly=duty["units_below_weekly"], below_daily=duty["units_below_daily"],
+            activities=dict(activities)))
+    return figures

@@ -1,9 +1,13 @@
 """The aggregator's metrics; labels stay bounded (never a unit code)."""
 
 import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
 
 from services.events import ReportSubmitted
 from services.observability import ServiceMetrics
@@ -34,3 +38,45 @@ class AggregatorMetrics:
         for event in applied:
             self.latency.observe(max(0.0, now - event.received_at.timestamp()))
         self.batch_seconds.observe((datetime.now(UTC) - started).total_seconds())
+
+
+@dataclass
+class CampaignFigures:
+    campaign: str
+    completeness: dict[str, float]
+    timeliness: dict[str, float]
+    below_weekly: int
+    below_daily: int
+    activities: dict[tuple[str, str, str], int]
+
+
+class CampaignCollector(Collector):
+    """Campaign gauges computed at scrape time from the aggregates (labels stay bounded:
+    campaign, unit kind, activity kind, platform, language; never a unit code)."""
+
+    def __init__(self, figures: Callable[[], list[CampaignFigures]]) -> None:
+        self._figures = figures
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        ratios = GaugeMetricFamily("campaign_completeness_ratio", "Units that reported / "
+                                   "units expected, latest due period.",
+                                   labels=["campaign", "unit_kind"])
+        timely = GaugeMetricFamily("campaign_timeliness_ratio", "Units on time / units "
+                                   "expected, latest due period.",
+                                   labels=["campaign", "unit_kind"])
+        below = GaugeMetricFamily("campaign_units_below_broadcast_target", "Commune-level "
+                                  "units below a loudspeaker target, latest due period.",
+                                  labels=["campaign", "rule"])
+        activities = GaugeMetricFamily("campaign_activities", "Activities counted over the "
+                                       "campaign.", labels=["campaign", "kind", "platform",
+                                                            "language"])
+        for f in self._figures():
+            for kind, share in f.completeness.items():
+                ratios.add_metric([f.campaign, kind], share)
+            for kind, share in f.timeliness.items():
+                timely.add_metric([f.campaign, kind], share)
+            below.add_metric([f.campaign, "weekly"], f.below_weekly)
+            below.add_metric([f.campaign, "peak_day"], f.below_daily)
+            for (kind, platform, language), count in f.activities.items():
+                activities.add_metric([f.campaign, kind, platform, language], count)
+        yield from (ratios, timely, below, activities)

@@ -1,9 +1,9 @@
 """The aggregator's decisions: which report version counts, and what the feeds say."""
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlmodel import Session
@@ -100,6 +100,21 @@ class Period:
     start: date
     end: date
     kind: str | None = None
+
+
+def due_periods(campaign: CampaignSnapshot, now: datetime
+                ) -> Iterator[tuple[str, date, date, datetime]]:
+    """The campaign's periods whose deadline has passed."""
+    day, seen = campaign.starts_on, set()
+    while day <= campaign.ends_on:
+        name = periods.name_of(day, campaign.reporting_period)
+        if name not in seen:
+            seen.add(name)
+            start, end = periods.bounds(name, campaign.reporting_period)
+            deadline = periods.deadline(end, campaign.deadline)
+            if deadline < now:
+                yield name, start, end, deadline
+        day += timedelta(days=1)
 
 
 def expected_units(units: Iterable[UnitSnapshot], campaign: CampaignSnapshot, start: date,

@@ -360,3 +360,17 @@ def test_breaches_are_announced_once_each(world) -> None:
     until(lambda: announced() == expected)
     time.sleep(2)  # several more rounds of checking
     assert announced() == expected
+
+
+def test_campaign_gauges_for_grafana_have_bounded_labels(world) -> None:
+    reported, _ = world.unit(), world.unit()
+    world.publish(world.event(reported, activities=[
+        {"kind": "social_post", "count": 3, "platform": "zalo", "format": "news"}]))
+    world.wait_applied(1)
+    text = httpx.get(world.aggregator.url + "/metrics").text
+    assert f'campaign_completeness_ratio{{campaign="{world.campaign}",unit_kind="commune"}}' \
+        in text
+    assert (f'campaign_activities{{campaign="{world.campaign}",kind="social_post",'
+            f'language="",platform="zalo"}} 3.0') in text
+    assert f'campaign_units_below_broadcast_target{{campaign="{world.campaign}"' in text
+    assert reported not in text  # no unit codes as labels
