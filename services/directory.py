@@ -98,7 +98,7 @@ class Follower:
     async def _follow(self) -> None:
         consumer = AIOKafkaConsumer(bootstrap_servers=self._settings.kafka_bootstrap,
                                     group_id=None, enable_auto_commit=False,
-                                    auto_offset_reset="earliest")
+                                    auto_offset_reset="earliest", fetch_max_wait_ms=100)
         await consumer.start()
         try:
             partitions = await self._assign(consumer)

@@ -73,7 +73,7 @@ class ReportConsumer:
             self._settings, (AGGREGATOR_DEAD_LETTERS, AGGREGATOR_PROGRESS))
         consumer = AIOKafkaConsumer(
             REPORTS.name, bootstrap_servers=self._settings.kafka_bootstrap, group_id=GROUP,
-            enable_auto_commit=False, auto_offset_reset="earliest",
+            enable_auto_commit=False, auto_offset_reset="earliest", fetch_max_wait_ms=50,
             session_timeout_ms=self._settings.kafka_session_timeout_ms,
             heartbeat_interval_ms=max(self._settings.kafka_session_timeout_ms // 5, 100))
         await consumer.start()
@@ -93,6 +93,7 @@ class ReportConsumer:
         started = datetime.now(UTC)
         events, dead = read_records(records)
         applied, changes = await asyncio.to_thread(self._fold, events)
+        self._hub.publish(changes)  # the aggregates are durable: readers may see them now
         for change in changes:
             await producer.send_and_wait(
                 AGGREGATOR_PROGRESS.name, change.model_dump_json().encode(),
@@ -108,7 +109,6 @@ class ReportConsumer:
         self._positions[partition] = records[-1].offset + 1
         self._metrics.base.consumed.labels(REPORTS.name).inc(len(records))
         self._metrics.observe_batch(applied, started)
-        self._hub.publish(changes)
 
     def _fold(self, events: list[ReportSubmitted]
               ) -> tuple[list[ReportSubmitted], list[ProgressChanged]]:
