@@ -149,9 +149,13 @@ def _java() -> str:
 
 
 def _cluster_id() -> str:
+    """A KRaft cluster id; one starting with "-" would be read as an option, so none does."""
     import base64
 
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    while True:
+        candidate = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not candidate.startswith("-"):
+            return candidate
 
 
 def _server_properties(port: int, controller: int, data: Path) -> str:
