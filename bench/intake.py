@@ -7,6 +7,7 @@ One reporting worker on the embedded broker (Tansu) and SQLite, driven by wrk at
 
 import argparse
 import json
+import os
 import re
 import secrets
 import subprocess
@@ -78,7 +79,7 @@ def _start(processes: list, work: Path, name: str, bootstrap: str) -> tuple[str,
     env[f"{service.prefix}_LOG_LEVEL"] = "WARNING"
     log = (work / f"{name}.log").open("ab")
     processes.append(subprocess.Popen([sys.executable, "-m", service.module], stdout=log,
-                                      stderr=subprocess.STDOUT, env=_environ() | env))
+                                      stderr=subprocess.STDOUT, env=os.environ | env))
     url = f"http://127.0.0.1:{port}"
     _wait(url + "/readyz")
     return url, admin
@@ -94,11 +95,6 @@ def _start_bare(processes: list, work: Path) -> str:
     _wait(url + "/docs")
     return url
 
-
-def _environ() -> dict[str, str]:
-    import os
-
-    return dict(os.environ)
 
 
 def _wait(url: str, timeout: float = 60) -> None:

@@ -4,10 +4,12 @@ import asyncio
 import threading
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, MetaData, event, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, create_engine
 
 _WRITE_LOCKS: dict[int, threading.Lock] = {}
@@ -47,6 +49,13 @@ def _sqlite_engine(url: str) -> Engine:
         cursor.close()
 
     return engine
+
+
+def insert_on_conflict(session: Session) -> Any:
+    """`insert` with ON CONFLICT support, as the session's database spells it."""
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql.insert
+    return sqlite.insert
 
 
 def migrate(engine: Engine, script_location: Path) -> None:

@@ -81,6 +81,11 @@ class Follower:
         self._settings, self.directory, self._metrics = settings, directory, metrics
         self.caught_up = asyncio.Event()
 
+    async def ready(self) -> None:
+        """Readiness check: the registry topics have been read to their end once."""
+        if not self.caught_up.is_set():
+            raise RuntimeError("still reading the registry topics")
+
     async def run(self) -> None:
         """Follow until cancelled; reconnect with back-off when the broker goes away."""
         backoff = 0.2

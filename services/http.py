@@ -31,6 +31,12 @@ class ApiError(Exception):
         self.headers = {"www-authenticate": "Bearer"} if status == 401 else None
 
 
+def bearer_token(request: Request) -> str | None:
+    """The token of an `Authorization: Bearer ...` header, if there is one."""
+    header = request.headers.get("authorization", "")
+    return header[7:].strip() or None if header[:7].lower() == "bearer " else None
+
+
 def error_body(code: str, message: str, fields: list[dict[str, str]] | None = None) -> dict:
     """The one error shape of every service."""
     return {"error": {"code": code, "message": message, "fields": fields or []}}

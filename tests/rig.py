@@ -14,7 +14,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -111,7 +111,6 @@ class TopicReader:
     """Reads a topic from the beginning, as a consumer rebuilding its state would."""
 
     bootstrap: str
-    seen: list[Record] = field(default_factory=list)
 
     def read(self, topic: str, *, until: Callable[[list[Record]], bool],
              timeout: float = 20) -> list[Record]:

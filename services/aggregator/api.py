@@ -17,7 +17,7 @@ from services.aggregator import feeds, service
 from services.aggregator.hub import ProgressHub
 from services.directory import Directory
 from services.events import CampaignSnapshot, UnitKind
-from services.http import ApiError
+from services.http import ApiError, bearer_token
 
 LOCAL_ZONE = ZoneInfo("Asia/Ho_Chi_Minh")
 router = APIRouter(prefix="/v1/progress", tags=["progress"])
@@ -25,8 +25,7 @@ router = APIRouter(prefix="/v1/progress", tags=["progress"])
 
 def reader(request: Request) -> Directory:
     """Leadership credentials read the feeds; unit credentials do not."""
-    header = request.headers.get("authorization", "")
-    token = header[7:].strip() if header[:7].lower() == "bearer " else None
+    token = bearer_token(request)
     directory: Directory = request.app.state.directory
     credential = directory.credential(token)
     if credential is None:

@@ -37,7 +37,7 @@ def create_app(settings: AggregatorSettings) -> FastAPI:
     metrics.registry.register(CampaignCollector(partial(_campaign_figures, app)))
     http.install(app, metrics, {"database": lambda: database.ready(app.state.engine),
                                 "broker": lambda: app.state.consumer.ready(),
-                                "registry": partial(_directory_ready, app)})
+                                "registry": lambda: app.state.follower.ready()})
     app.include_router(router)
     return app
 
@@ -75,8 +75,3 @@ def _campaign_figures(app: FastAPI) -> list[CampaignFigures]:
         return []
     with Session(engine) as session:
         return feeds.campaign_figures(session, app.state.directory, datetime.now(UTC))
-
-
-async def _directory_ready(app: FastAPI) -> None:
-    if not app.state.follower.caught_up.is_set():
-        raise RuntimeError("still reading the registry topics")

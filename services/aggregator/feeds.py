@@ -90,9 +90,9 @@ def changes(session: Session, directory: Directory,
     out = []
     for (campaign_code, period), events in touched.items():
         campaign = directory.campaigns.get(campaign_code)
-        expected = service.expected_units(directory.units.values(), campaign, events[0]
-                                          .period_start, events[0].period_end) \
-            if campaign is not None else {}
+        first = events[0]
+        expected = {} if campaign is None else service.expected_units(
+            directory.units.values(), campaign, first.period_start, first.period_end)
         reported = {r.unit_code: r.on_time
                     for r in store.period_reports(session, campaign_code, period)}
         figures = service.ratios(expected, reported)

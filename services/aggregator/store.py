@@ -6,10 +6,10 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import Table
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
 from services.aggregator.models import ActivityCount, DailyBroadcast, PeriodReport
+from services.database import insert_on_conflict
 
 Key = tuple[str, str, str]  # campaign, period, unit
 HEADS: Table = PeriodReport.__table__  # type: ignore[attr-defined]
@@ -36,7 +36,7 @@ def replace(session: Session, heads: list[dict[str, Any]], counts: list[dict[str
         session.execute(table.delete().where(
             table.c.campaign_code == sa.bindparam("c"), table.c.period == sa.bindparam("p"),
             table.c.unit_code == sa.bindparam("u")), keys)
-    upsert = _insert_for(session)(HEADS)
+    upsert = insert_on_conflict(session)(HEADS)
     session.execute(upsert.on_conflict_do_update(
         index_elements=["campaign_code", "period", "unit_code"],
         set_={c.name: upsert.excluded[c.name] for c in HEADS.c if not c.primary_key}), heads)
@@ -45,11 +45,6 @@ def replace(session: Session, heads: list[dict[str, Any]], counts: list[dict[str
     if days:
         session.execute(DAYS.insert(), days)
 
-
-def _insert_for(session: Session) -> Any:
-    if session.get_bind().dialect.name == "postgresql":
-        return postgresql.insert
-    return sqlite.insert
 
 
 def period_reports(session: Session, campaign: str, period: str) -> Sequence[PeriodReport]:

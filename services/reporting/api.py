@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from sqlmodel import Session
 
 from services.events import ReportSubmitted, UnitSnapshot
-from services.http import ApiError, field_errors
+from services.http import ApiError, bearer_token, field_errors
 from services.reporting import bulk, service, store
 from services.reporting.metrics import IntakeMetrics
 from services.reporting.models import Report
@@ -24,8 +24,7 @@ router = APIRouter(prefix="/v1", tags=["reports"])
 
 def caller(request: Request) -> Caller:
     """The credential behind the request's bearer token."""
-    header = request.headers.get("authorization", "")
-    token = header[7:].strip() if header[:7].lower() == "bearer " else None
+    token = bearer_token(request)
     return service.authenticate(request.app.state.directory, token)
 
 

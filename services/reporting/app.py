@@ -35,7 +35,7 @@ def create_app(settings: ReportingSettings) -> FastAPI:
     app.state.intake_metrics = IntakeMetrics(metrics)
     http.install(app, metrics, {"database": lambda: database.ready(app.state.engine),
                                 "broker": lambda: app.state.relay.ready(),
-                                "registry": partial(_directory_ready, app)})
+                                "registry": lambda: app.state.follower.ready()})
     app.include_router(router)
     return app
 
@@ -68,8 +68,3 @@ def _republish(engine: Engine) -> None:
     with Session(engine) as session:
         count = service.republish_all(session)
     log.info("reporting.republished", reports=count)
-
-
-async def _directory_ready(app: FastAPI) -> None:
-    if not app.state.follower.caught_up.is_set():
-        raise RuntimeError("still reading the registry topics")

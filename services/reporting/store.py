@@ -2,13 +2,12 @@
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import Table, func
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
+from services.database import insert_on_conflict
 from services.events import ReportSubmitted
 from services.reporting.models import Report, ReportHead
 
@@ -71,18 +70,12 @@ def insert_reports(session: Session,
         "unit_code": e.unit_code, "campaign_code": e.campaign_code, "period": e.period,
         "report_id": e.report_id, "version": e.version, "content_sha256": digest}
         for e, digest, _ in reports}  # the last version of a key in the batch wins
-    upsert = _insert_for(session)(HEADS)
+    upsert = insert_on_conflict(session)(HEADS)
     session.execute(upsert.on_conflict_do_update(
         index_elements=["unit_code", "campaign_code", "period"],
         set_={c: upsert.excluded[c] for c in ("report_id", "version", "content_sha256")}),
         list(heads.values()))
 
-
-def _insert_for(session: Session) -> Any:
-    """INSERT ... ON CONFLICT, as the session's database spells it."""
-    if session.get_bind().dialect.name == "postgresql":
-        return postgresql.insert
-    return sqlite.insert
 
 
 def list_reports(session: Session, *, unit_code: str | None, campaign_code: str | None,
