@@ -151,7 +151,7 @@ def _aggregator(processes: list, work: Path, bootstrap: str,
             first = (now, consumed)
         if consumed >= expected:
             done = now
-        time.sleep(0.05)
+        time.sleep(0.2)
     assert first is not None
     return (expected - first[1]) / (done - first[0]), url
 

@@ -40,7 +40,7 @@ def _period_breaches(session: Session, directory: Directory, campaign: CampaignS
                      now: datetime) -> list[BreachDetected]:
     name, start, end = period
     expected = service.expected_units(directory.units.values(), campaign, start, end)
-    reported = {r.unit_code for r in store.period_reports(session, campaign.code, name)}
+    reported = store.reported(session, campaign.code, name)
 
     def breach(unit: UnitSnapshot, rule: str, subject: str, **figures: object) -> BreachDetected:
         return BreachDetected(

@@ -1,6 +1,5 @@
 """The leadership's tables, assembled from the aggregates and the registry read model."""
 
-from collections import Counter
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -18,8 +17,7 @@ def progress(session: Session, directory: Directory, view: Period,
              today: date) -> dict[str, Any]:
     """Everything the leadership reads about one period."""
     expected = _expected(directory, view)
-    reported = {r.unit_code: r.on_time
-                for r in store.period_reports(session, view.campaign.code, view.name)}
+    reported = store.reported(session, view.campaign.code, view.name)
     rows = store.counts(session, view.campaign.code, period=view.name,
                         unit_kinds=[view.kind] if view.kind else None)
     days = store.broadcasts(session, view.campaign.code, view.start, view.end)
@@ -36,8 +34,7 @@ def progress(session: Session, directory: Directory, view: Period,
 
 def missing(session: Session, directory: Directory, view: Period) -> list[dict[str, Any]]:
     """The units expected for the period that have not reported."""
-    reported = {r.unit_code for r in store.period_reports(session, view.campaign.code,
-                                                          view.name)}
+    reported = store.reported(session, view.campaign.code, view.name)
     return [{"code": u.code, "name": u.name, "kind": u.kind}
             for code, u in sorted(_expected(directory, view).items()) if code not in reported]
 
@@ -93,8 +90,7 @@ def changes(session: Session, directory: Directory,
         first = events[0]
         expected = {} if campaign is None else service.expected_units(
             directory.units.values(), campaign, first.period_start, first.period_end)
-        reported = {r.unit_code: r.on_time
-                    for r in store.period_reports(session, campaign_code, period)}
+        reported = store.reported(session, campaign_code, period)
         figures = service.ratios(expected, reported)
         out.append(ProgressChanged(
             campaign=campaign_code, period=period, units=sorted({e.unit_code for e in events}),
@@ -114,9 +110,6 @@ def campaign_figures(session: Session, directory: Directory,
         name, start, end, _ = due[-1]
         view = progress(session, directory, Period(campaign, name, start, end),
                         today=now.astimezone(periods.LOCAL_ZONE).date())
-        activities: Counter[tuple[str, str, str]] = Counter()
-        for row in store.counts(session, campaign.code):
-            activities[(row.kind, row.platform, row.language)] += row.count
         duty = view["loudspeaker"]
         figures.append(CampaignFigures(
             campaign=campaign.code,
@@ -125,5 +118,5 @@ def campaign_figures(session: Session, directory: Directory,
             timeliness={k: v["timeliness"] for k, v in view["by_unit_kind"].items()
                         if v["timeliness"] is not None},
             below_weekly=duty["units_below_weekly"], below_daily=duty["units_below_daily"],
-            activities=dict(activities)))
+            activities=store.activity_totals(session, campaign.code)))
     return figures

@@ -19,8 +19,9 @@ class AggregatorMetrics:
     def __init__(self, base: ServiceMetrics) -> None:
         registry = base.registry
         self.base = base
-        self.applied = Counter("aggregator_reports_applied_total", "Report versions folded "
-                               "into the aggregates (duplicates excluded).", registry=registry)
+        self.applied = Counter("aggregator_reports_applied_total", "Report versions that "
+                               "became the standing version of their unit and period.",
+                               registry=registry)
         self.dead_letters = Counter("aggregator_dead_letters_total", "Messages sent to the "
                                     "dead-letter topic.", registry=registry)
         self.lag = Gauge("aggregator_consumer_lag_messages", "Report messages not yet folded.",

@@ -2,7 +2,7 @@
 
 from datetime import date, datetime
 
-from sqlalchemy import DateTime
+from sqlalchemy import DateTime, Index
 from sqlmodel import Field, SQLModel
 
 
@@ -55,9 +55,10 @@ class DailyBroadcast(SQLModel, table=True):
     """Loudspeaker broadcasts of a unit on a day, from its standing report."""
 
     __tablename__ = "daily_broadcasts"
+    __table_args__ = (Index("ix_daily_broadcasts_key", "campaign_code", "period", "unit_code"),)
 
     campaign_code: str = Field(primary_key=True, max_length=64)
     unit_code: str = Field(primary_key=True, max_length=64)
     day: date = Field(primary_key=True)
-    period: str = Field(max_length=16, index=True)
+    period: str = Field(max_length=16)
     count: int

@@ -10,6 +10,7 @@ import asyncio
 import sys
 import time
 
+import sqlalchemy as sa
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from sqlalchemy import Engine
 from sqlmodel import Session
@@ -17,7 +18,7 @@ from sqlmodel import Session
 from services import database
 from services.aggregator import service
 from services.aggregator.app import MIGRATIONS
-from services.aggregator.consumer import read_records
+from services.aggregator.consumer import RecordReader, collector_paused
 from services.aggregator.settings import AggregatorSettings
 from services.aggregator.store import COUNTS, DAYS, HEADS
 from services.config import load_settings
@@ -55,19 +56,22 @@ async def _fold_all(consumer: AIOKafkaConsumer, engine: Engine, bar: bool) -> di
     starts = await consumer.beginning_offsets(partitions)
     ends = await consumer.end_offsets(partitions)
     total = sum(ends[p] - starts[p] for p in partitions)
-    counts = {"messages": 0, "applied": 0, "unreadable": 0}
+    counts = {"messages": 0, "unreadable": 0}
     while await _behind(consumer, ends):
-        for records in (await consumer.getmany(timeout_ms=500, max_records=5000)).values():
+        for records in (await consumer.getmany(timeout_ms=500, max_records=10_000)).values():
             records = [r for r in records if r.offset < ends[TopicPartition(r.topic,
                                                                              r.partition)]]
-            events, dead = read_records(records)
-            with Session(engine) as session:
-                counts["applied"] += len(service.fold(session, events))
+            reader = RecordReader()
+            with collector_paused(), Session(engine) as session:
+                service.fold(session, reader.arrivals(records))
                 session.commit()
             counts["messages"] += len(records)
-            counts["unreadable"] += len(dead)
+            counts["unreadable"] += len(reader.dead)
             if bar:
                 _draw(counts["messages"], total)
+    with Session(engine) as session:
+        counts["standing"] = session.execute(sa.select(sa.func.count()).select_from(HEADS)
+                                             ).scalar_one()
     return counts
 
 
@@ -92,8 +96,8 @@ def main() -> None:
     settings = load_settings(AggregatorSettings)
     started = time.monotonic()
     counts = asyncio.run(rebuild(settings))
-    print(f"rebuilt from {counts['messages']} messages: {counts['applied']} report versions "
-          f"applied, {counts['unreadable']} unreadable, in {time.monotonic() - started:.1f}s")
+    print(f"rebuilt from {counts['messages']} messages: {counts['standing']} standing reports, "
+          f"{counts['unreadable']} unreadable, in {time.monotonic() - started:.1f}s")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """The aggregator's decisions: which report version counts, and what the feeds say."""
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -26,58 +26,65 @@ DETAILS = ("platform", "format", "language", "channel")
 ACTIVITY_KINDS = tuple(kind.value for kind in ActivityKind)
 
 
-def fold(session: Session, events: list[ReportSubmitted]) -> list[ReportSubmitted]:
-    """Apply events in order; one no newer than the standing version changes nothing.
+Arrival = tuple[store.Key, int, Callable[[], ReportSubmitted | None]]
+"""A report message as ordering sees it: its key and version, and how to read the rest
+(None when it cannot be read: the reader has dead-lettered it)."""
 
-    Idempotent: a duplicate or a late-arriving older version is skipped, a revision replaces
-    all that its predecessor contributed. Returns the events that changed something."""
-    standing = store.standing_versions(session, {_key(e) for e in events})
-    winners: dict[store.Key, ReportSubmitted] = {}
-    applied = []
-    for event in events:
-        if standing.get(_key(event), 0) >= event.version:
-            continue
-        standing[_key(event)] = event.version
-        winners[_key(event)] = event
-        applied.append(event)
+
+def fold(session: Session, arrivals: Iterable[Arrival]) -> list[ReportSubmitted]:
+    """Make each key's newest readable version the standing one, where it is newer.
+
+    Idempotent: a duplicate or an older version changes nothing, whatever the order of
+    arrival. Only a version that can still count is read in full, so one superseded within
+    the batch is skipped unread, as a duplicate is; an unreadable newest version gives way to
+    the next. A revision replaces all that its predecessor contributed. Returns the versions
+    that became standing."""
+    found: dict[store.Key, list[tuple[int, Callable[[], ReportSubmitted | None]]]] = {}
+    for key, version, read in arrivals:
+        found.setdefault(key, []).append((version, read))
+    standing = store.standing_versions(session, set(found))
+    winners = []
+    for key, versions in found.items():
+        versions.sort(key=lambda v: -v[0])  # stable: of equal versions, the first to arrive
+        for version, read in versions:
+            if version <= standing.get(key, 0):
+                break
+            event = read()
+            if event is not None:
+                winners.append(event)
+                break
     if winners:
-        heads, counts, days = _rows(winners.values())
-        store.replace(session, heads, counts, days)
-    return applied
+        store.replace(session, *_rows(winners))
+    return winners
 
 
-def _key(event: ReportSubmitted) -> store.Key:
-    return event.campaign_code, event.period, event.unit_code
-
-
-def _rows(events: Iterable[ReportSubmitted]) -> tuple[list[dict], list[dict], list[dict]]:
-    heads, counts, days = [], [], []
+def _rows(events: Iterable[ReportSubmitted]) -> tuple[list[tuple[Any, ...]], ...]:
+    """Rows for store.replace: each event's head, its counts and its days."""
+    heads: list[tuple[Any, ...]] = []
+    counts: list[tuple[Any, ...]] = []
+    days: list[tuple[Any, ...]] = []
     for e in events:
-        heads.append({"campaign_code": e.campaign_code, "period": e.period,
-                      "unit_code": e.unit_code, "unit_kind": e.unit_kind,
-                      "report_id": e.report_id, "version": e.version, "on_time": e.on_time,
-                      "received_at": e.received_at, "period_start": e.period_start,
-                      "period_end": e.period_end})
-        counts += _count_rows(e)
-        days += [{"campaign_code": e.campaign_code, "unit_code": e.unit_code, "day": day,
-                  "period": e.period, "count": n} for day, n in _daily(e).items()]
+        heads.append((e.campaign_code, e.period, e.unit_code, e.unit_kind, e.report_id,
+                      e.version, e.on_time, e.received_at, e.period_start, e.period_end))
+        counts += [(e.campaign_code, e.period, e.unit_code, *key, e.unit_kind, *figures)
+                   for key, figures in _counts(e).items()]
+        days += [(e.campaign_code, e.unit_code, day, e.period, n)
+                 for day, n in _daily(e).items()]
     return heads, counts, days
 
 
-def _count_rows(event: ReportSubmitted) -> list[dict[str, Any]]:
-    totals: dict[tuple[str, ...], Counter[str]] = defaultdict(Counter)
+def _counts(event: ReportSubmitted) -> dict[tuple[str, ...], tuple[int, int, int]]:
+    """Count, people mobilised and shares by kind, platform, format, language and channel."""
+    totals: dict[tuple[str, ...], tuple[int, int, int]] = {}
     for activity in event.activities:
-        detail = tuple(str(getattr(activity, name, None) or "") for name in DETAILS)
-        bucket = totals[(activity.kind, *detail)]
-        bucket["count"] += activity.count
-        if isinstance(activity, Mobilisation):
-            bucket["people_mobilised"] += activity.people_mobilised
-            bucket["shares"] += activity.shares
-    return [{"campaign_code": event.campaign_code, "period": event.period,
-             "unit_code": event.unit_code, "unit_kind": event.unit_kind, "kind": key[0],
-             **dict(zip(DETAILS, key[1:], strict=True)), "count": bucket["count"],
-             "people_mobilised": bucket["people_mobilised"], "shares": bucket["shares"]}
-            for key, bucket in totals.items()]
+        fields = type(activity).model_fields
+        key = (activity.kind, *(str(getattr(activity, name) or "") if name in fields else ""
+                                for name in DETAILS))
+        people, shares = ((activity.people_mobilised, activity.shares)
+                          if isinstance(activity, Mobilisation) else (0, 0))
+        count, people_before, shares_before = totals.get(key, (0, 0, 0))
+        totals[key] = (count + activity.count, people_before + people, shares_before + shares)
+    return totals
 
 
 def _daily(event: ReportSubmitted) -> Counter[date]:

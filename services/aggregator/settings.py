@@ -15,5 +15,7 @@ class AggregatorSettings(ServiceSettings):
                                           "session timeout.")
     breach_check_seconds: float = Field(60, gt=0, description="How often to look for "
                                         "missed deadlines and loudspeaker targets.")
+    max_batch: int = Field(10_000, ge=1, le=100_000, description="Most report messages "
+                           "folded in one transaction.")
     crash_after_write: bool = Field(False, description="Test only: exit right after a batch "
                                     "is written and before its offsets are committed.")

@@ -9,7 +9,6 @@ from sqlalchemy import Table
 from sqlmodel import Session, col, select
 
 from services.aggregator.models import ActivityCount, DailyBroadcast, PeriodReport
-from services.database import insert_on_conflict
 
 Key = tuple[str, str, str]  # campaign, period, unit
 HEADS: Table = PeriodReport.__table__  # type: ignore[attr-defined]
@@ -28,23 +27,67 @@ def standing_versions(session: Session, keys: set[Key]) -> dict[Key, int]:
     return {key: version for key, version in found.items() if key in keys}
 
 
-def replace(session: Session, heads: list[dict[str, Any]], counts: list[dict[str, Any]],
-            days: list[dict[str, Any]]) -> None:
-    """Put each key's new standing report in place of whatever it contributed before."""
-    keys = [{"c": h["campaign_code"], "p": h["period"], "u": h["unit_code"]} for h in heads]
-    for table in (COUNTS, DAYS):
-        session.execute(table.delete().where(
-            table.c.campaign_code == sa.bindparam("c"), table.c.period == sa.bindparam("p"),
-            table.c.unit_code == sa.bindparam("u")), keys)
-    upsert = insert_on_conflict(session)(HEADS)
-    session.execute(upsert.on_conflict_do_update(
-        index_elements=["campaign_code", "period", "unit_code"],
-        set_={c.name: upsert.excluded[c.name] for c in HEADS.c if not c.primary_key}), heads)
-    if counts:
-        session.execute(COUNTS.insert(), counts)
-    if days:
-        session.execute(DAYS.insert(), days)
+# The fold's writes, in the driver's own SQL: SQLAlchemy's work per row would cost more than
+# the row. Values go through each column type's bind processor, as SQLAlchemy would send them.
+HEAD_COLUMNS = ("campaign_code", "period", "unit_code", "unit_kind", "report_id", "version",
+                "on_time", "received_at", "period_start", "period_end")
+COUNT_COLUMNS = ("campaign_code", "period", "unit_code", "kind", "platform", "format",
+                 "language", "channel", "unit_kind", "count", "people_mobilised", "shares")
+DAY_COLUMNS = ("campaign_code", "unit_code", "day", "period", "count")
+_KEY = "campaign_code = ? AND period = ? AND unit_code = ?"
 
+
+def replace(session: Session, heads: list[tuple[Any, ...]], counts: list[tuple[Any, ...]],
+            days: list[tuple[Any, ...]]) -> None:
+    """Put each key's new standing report in place of whatever it contributed before.
+    Rows are tuples in the order of HEAD_COLUMNS, COUNT_COLUMNS and DAY_COLUMNS."""
+    keys = [head[:3] for head in heads]
+    _many(session, f"DELETE FROM {COUNTS.name} WHERE {_KEY}", keys)
+    _many(session, f"DELETE FROM {DAYS.name} WHERE {_KEY}", keys)
+    updates = ", ".join(f"{name} = excluded.{name}" for name in HEAD_COLUMNS[3:])
+    _many(session, f"{_insert(HEADS, HEAD_COLUMNS)} ON CONFLICT (campaign_code, period, "
+          f"unit_code) DO UPDATE SET {updates}", _bound(session, HEADS, HEAD_COLUMNS, heads))
+    _many(session, _insert(COUNTS, COUNT_COLUMNS), _bound(session, COUNTS, COUNT_COLUMNS,
+                                                          counts))
+    _many(session, _insert(DAYS, DAY_COLUMNS), _bound(session, DAYS, DAY_COLUMNS, days))
+
+
+def _insert(table: Table, columns: tuple[str, ...]) -> str:
+    return (f"INSERT INTO {table.name} ({', '.join(columns)}) "
+            f"VALUES ({', '.join('?' * len(columns))})")
+
+
+def _bound(session: Session, table: Table, columns: tuple[str, ...],
+           rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    dialect = session.get_bind().dialect
+    processors = [(i, process) for i, name in enumerate(columns)
+                  if (process := table.c[name].type.bind_processor(dialect)) is not None]
+    if not processors:
+        return rows
+    out = []
+    for row in rows:
+        values = list(row)
+        for i, process in processors:
+            values[i] = process(values[i])
+        out.append(tuple(values))
+    return out
+
+
+def _many(session: Session, sql: str, rows: list[tuple[Any, ...]]) -> None:
+    if not rows:
+        return
+    connection = session.connection()
+    if connection.dialect.paramstyle != "qmark":
+        sql = sql.replace("?", "%s")
+    connection.exec_driver_sql(sql, rows)
+
+
+def reported(session: Session, campaign: str, period: str) -> dict[str, bool]:
+    """The units that reported for a period, and whether their standing report was on time."""
+    c = HEADS.c
+    query = sa.select(c.unit_code, c.on_time).where(c.campaign_code == campaign,
+                                                    c.period == period)
+    return {unit_code: bool(on_time) for unit_code, on_time in session.execute(query)}
 
 
 def period_reports(session: Session, campaign: str, period: str) -> Sequence[PeriodReport]:
@@ -72,13 +115,22 @@ def counts(session: Session, campaign: str, *, period: str | None = None,
     return session.exec(query).all()
 
 
+def activity_totals(session: Session, campaign: str) -> dict[tuple[str, str, str], int]:
+    """The campaign's activities by kind, platform and language, summed in the database."""
+    c = COUNTS.c
+    query = sa.select(c.kind, c.platform, c.language, sa.func.sum(c.count)).where(
+        c.campaign_code == campaign).group_by(c.kind, c.platform, c.language)
+    return {(kind, platform, language): int(total)
+            for kind, platform, language, total in session.execute(query)}
+
+
 def broadcasts(session: Session, campaign: str, start: date, end: date
                ) -> dict[str, dict[date, int]]:
     """Loudspeaker broadcasts per unit and day between two days (inclusive)."""
-    query = select(DailyBroadcast).where(DailyBroadcast.campaign_code == campaign,
-                                         col(DailyBroadcast.day) >= start,
-                                         col(DailyBroadcast.day) <= end)
+    c = DAYS.c
+    query = sa.select(c.unit_code, c.day, c.count).where(
+        c.campaign_code == campaign, c.day >= start, c.day <= end)
     found: dict[str, dict[date, int]] = {}
-    for row in session.exec(query):
-        found.setdefault(row.unit_code, {})[row.day] = row.count
+    for unit_code, day, count in session.execute(query):
+        found.setdefault(unit_code, {})[day] = count
     return found

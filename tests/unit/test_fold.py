@@ -1,0 +1,95 @@
+"""The aggregator's fold over one batch of report messages, on a real SQLite database."""
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiokafka.structs import ConsumerRecord
+from sqlmodel import Session
+
+from services import database
+from services.aggregator import service, store
+from services.aggregator.app import MIGRATIONS
+from services.aggregator.consumer import RecordReader
+from services.events import ReportSubmitted
+
+
+@pytest.fixture
+def engine(tmp_path: Path):
+    engine = database.make_engine(f"sqlite:///{tmp_path / 'aggregator.db'}")
+    database.migrate(engine, MIGRATIONS)
+    yield engine
+    engine.dispose()
+
+
+def message(unit: str, version: int, **changes: Any) -> bytes:
+    event = {"report_id": f"{unit}-v{version}", "unit_code": unit, "unit_kind": "commune",
+             "campaign_code": "dai-hoi-xiv", "period": "2026-W04",
+             "period_start": "2026-01-19", "period_end": "2026-01-25", "version": version,
+             "received_at": datetime.now(UTC).isoformat(),
+             "deadline": "2026-01-26T10:00:00Z", "on_time": True,
+             "activities": [{"kind": "banner", "count": version}]}
+    return json.dumps(event | changes).encode()
+
+
+def records(*values: bytes) -> list[ConsumerRecord]:
+    return [ConsumerRecord("reporting.reports.v1", 0, offset, 0, 0, b"k", value, None, 1,
+                           len(value), []) for offset, value in enumerate(values)]
+
+
+def fold(engine, *values: bytes) -> tuple[list[ReportSubmitted], RecordReader]:
+    reader = RecordReader()
+    with Session(engine) as session:
+        applied = service.fold(session, reader.arrivals(records(*values)))
+        session.commit()
+    return applied, reader
+
+
+def banners(engine) -> dict[str, int]:
+    with Session(engine) as session:
+        return {row.unit_code: row.count
+                for row in store.counts(session, "dai-hoi-xiv", period="2026-W04")}
+
+
+def test_only_the_newest_version_of_a_batch_is_read_and_counted(engine) -> None:
+    superseded = message("xa-a", 1, activities="not a list")  # never needed, never read
+    applied, reader = fold(engine, superseded, message("xa-a", 3), message("xa-a", 2),
+                           message("xa-b", 1))
+    assert sorted((e.unit_code, e.version) for e in applied) == [("xa-a", 3), ("xa-b", 1)]
+    assert reader.dead == []
+    assert banners(engine) == {"xa-a": 3, "xa-b": 1}
+
+
+def test_redelivery_and_older_versions_change_nothing(engine) -> None:
+    fold(engine, message("xa-a", 2))
+    applied, reader = fold(engine, message("xa-a", 2), message("xa-a", 1))
+    assert applied == [] and reader.dead == []
+    assert banners(engine) == {"xa-a": 2}
+
+
+def test_an_unreadable_newest_version_gives_way_to_the_one_before(engine) -> None:
+    applied, reader = fold(engine, message("xa-a", 1), message("xa-a", 2, on_time="maybe"),
+                           b"{not json")
+    assert [(e.unit_code, e.version) for e in applied] == [("xa-a", 1)]
+    errors = {letter.offset: letter.error for _, letter in reader.dead}
+    assert sorted(errors) == [1, 2]
+    assert errors[1].startswith("1 validation error for ReportSubmitted\non_time")
+    assert "Invalid JSON" in errors[2]
+    assert banners(engine) == {"xa-a": 1}
+
+
+def test_a_revision_replaces_every_row_of_its_predecessor(engine) -> None:
+    fold(engine, message("xa-a", 1, activities=[
+        {"kind": "social_post", "count": 2, "platform": "zalo", "format": "news"},
+        {"kind": "loudspeaker_broadcast", "daily_counts": {"2026-01-19": 2, "2026-01-20": 1}}]))
+    fold(engine, message("xa-a", 2, activities=[
+        {"kind": "loudspeaker_broadcast", "daily_counts": {"2026-01-21": 1}}]))
+    with Session(engine) as session:
+        rows = [(r.kind, r.platform, r.count)
+                for r in store.counts(session, "dai-hoi-xiv", period="2026-W04")]
+        days = store.broadcasts(session, "dai-hoi-xiv", datetime(2026, 1, 19).date(),
+                                datetime(2026, 1, 25).date())
+    assert rows == [("loudspeaker_broadcast", "", 1)]
+    assert days == {"xa-a": {datetime(2026, 1, 21).date(): 1}}
