@@ -2,14 +2,23 @@
 
 import asyncio
 import threading
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from contextlib import (
+    AbstractContextManager,
+    asynccontextmanager,
+    contextmanager,
+    nullcontext,
+)
+from datetime import datetime
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, MetaData, event, text
+from sqlalchemy import DateTime, Dialect, Engine, MetaData, event, text
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, create_engine
 
 _WRITE_LOCKS: dict[int, threading.Lock] = {}
@@ -56,6 +65,66 @@ def insert_on_conflict(session: Session) -> Any:
     if session.get_bind().dialect.name == "postgresql":
         return postgresql.insert
     return sqlite.insert
+
+
+class RawConnection:
+    """A DB-API connection inside one transaction, for a hot path where SQLAlchemy's work per
+    statement costs more than the statement. SQL is written with `?` whatever the driver."""
+
+    def __init__(self, dialect: Dialect, cursor: Any) -> None:
+        self._cursor, self._qmark = cursor, dialect.paramstyle == "qmark"
+        self._timestamp = _timestamp_processor(dialect)
+
+    def select(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        self._cursor.execute(self._sql(sql), params)
+        return list(self._cursor.fetchall())
+
+    def insert(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        """One statement for many rows."""
+        if rows:
+            self._cursor.executemany(self._sql(sql), rows)
+
+    def timestamp(self, moment: datetime) -> Any:
+        """A datetime as this database takes it."""
+        return self._timestamp(moment) if self._timestamp else moment
+
+    def _sql(self, sql: str) -> str:
+        return sql if self._qmark else sql.replace("?", "%s")
+
+
+@cache
+def _timestamp_processor(dialect: Dialect) -> Callable[[datetime], Any] | None:
+    """SQLite keeps datetimes as text: write them exactly as SQLAlchemy does."""
+    return DateTime(timezone=True).dialect_impl(dialect).bind_processor(dialect)
+
+
+@contextmanager
+def raw_transaction(engine: Engine) -> Iterator[RawConnection]:
+    """A pooled connection's transaction: committed when the block ends, else rolled back.
+    Driver errors surface as SQLAlchemy's (IntegrityError, OperationalError...)."""
+    with _raw_connection(engine) as (db, connection):
+        yield db
+        connection.commit()
+
+
+@asynccontextmanager
+async def raw_transaction_flushed_aside(engine: Engine) -> AsyncIterator[RawConnection]:
+    """As raw_transaction for statements run on the event loop, with the commit, a wait for
+    the disk that lets go of the GIL, in a thread: the loop goes on serving meanwhile."""
+    with _raw_connection(engine) as (db, connection):
+        yield db
+        await asyncio.to_thread(connection.commit)
+
+
+@contextmanager
+def _raw_connection(engine: Engine) -> Iterator[tuple[RawConnection, Any]]:
+    connection = engine.raw_connection()
+    try:
+        yield RawConnection(engine.dialect, connection.cursor()), connection
+    except engine.dialect.loaded_dbapi.Error as exc:
+        raise DBAPIError.instance(None, None, exc, engine.dialect.loaded_dbapi.Error) from exc
+    finally:
+        connection.close()  # back to the pool, which rolls back what was not committed
 
 
 def migrate(engine: Engine, script_location: Path) -> None:

@@ -1,8 +1,8 @@
 """The HTTP surface every service shares: error bodies, request middleware, health, metrics."""
 
 import asyncio
+import secrets
 import time
-import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
@@ -19,6 +19,7 @@ from services.observability import ServiceMetrics
 log = structlog.get_logger()
 
 ReadinessCheck = Callable[[], Awaitable[object]]
+Endpoint = Callable[[Request], Awaitable[Response]]
 
 
 class ApiError(Exception):
@@ -52,6 +53,10 @@ def field_errors(errors: Any) -> list[dict[str, str]]:
 
 async def _on_api_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ApiError)
+    return _refusal(exc)
+
+
+def _refusal(exc: ApiError) -> JSONResponse:
     return JSONResponse(error_body(exc.code, exc.message, exc.fields), status_code=exc.status,
                         headers=exc.headers)
 
@@ -70,13 +75,47 @@ async def _on_http_error(_: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(error_body(code, str(exc.detail)), exc.status_code, headers=exc.headers)
 
 
-def install(app: FastAPI, metrics: ServiceMetrics, checks: Mapping[str, ReadinessCheck]) -> None:
-    """Add error handlers, the request middleware and /healthz, /readyz, /metrics."""
+def install(app: FastAPI, metrics: ServiceMetrics, checks: Mapping[str, ReadinessCheck], *,
+            direct: Mapping[tuple[str, str], Endpoint] | None = None) -> None:
+    """Add error handlers, the request middleware and /healthz, /readyz, /metrics.
+
+    `direct` maps (method, path) of hot routes to endpoints that take only the request. They
+    are answered ahead of FastAPI's own layers (error page, telemetry, body limit, routing,
+    dependencies), which together cost more than a small endpoint; declare them as routes
+    too, for the OpenAPI document."""
     app.add_exception_handler(ApiError, _on_api_error)
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(StarletteHTTPException, _on_http_error)
     app.add_middleware(_RequestMiddleware, metrics=metrics)
     app.include_router(_probes(metrics, checks))
+    if direct:
+        build = app.build_middleware_stack  # FastAPI keeps its layers outside all middleware
+        app.build_middleware_stack = lambda: _Direct(  # type: ignore[method-assign]
+            build(), {key: _RequestMiddleware(_asgi(endpoint), metrics, route=key[1])
+                      for key, endpoint in direct.items()})
+
+
+class _Direct:
+    """Hands the direct routes to their own request middleware, the rest to the app."""
+
+    def __init__(self, app: ASGIApp, routes: Mapping[tuple[str, str], ASGIApp]) -> None:
+        self.app, self.routes = app, routes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        route = self.routes.get((scope["method"], scope["path"]), self.app) \
+            if scope["type"] == "http" else self.app
+        await route(scope, receive, send)
+
+
+def _asgi(endpoint: Endpoint) -> ASGIApp:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            response = await endpoint(Request(scope, receive))
+        except ApiError as exc:
+            response = _refusal(exc)
+        await response(scope, receive, send)
+
+    return app
 
 
 class _RequestMiddleware:
@@ -84,8 +123,10 @@ class _RequestMiddleware:
 
     Plain ASGI: starlette's BaseHTTPMiddleware costs several times a whole small request."""
 
-    def __init__(self, app: ASGIApp, metrics: ServiceMetrics) -> None:
+    def __init__(self, app: ASGIApp, metrics: ServiceMetrics, route: str | None = None) -> None:
         self.app, self.metrics = app, metrics
+        self.route = route  # the metrics label when the app serves one route, else its own
+        self._series: dict[tuple[str, str, str], tuple[Any, Any]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -93,7 +134,7 @@ class _RequestMiddleware:
             return
         headers = dict(scope["headers"])
         given = headers.get(b"x-request-id", b"").decode("ascii", "replace")[:200]
-        request_id = given or uuid.uuid4().hex
+        request_id = given or secrets.token_hex(16)
         status = {"code": 500, "sent": False}
         started = time.perf_counter()
 
@@ -118,9 +159,15 @@ class _RequestMiddleware:
             self._observe(scope, str(status["code"]), time.perf_counter() - started)
 
     def _observe(self, scope: Scope, status: str, seconds: float) -> None:
-        route = getattr(scope.get("route"), "path", "unmatched")
-        self.metrics.http_requests.labels(route, scope["method"], status).inc()
-        self.metrics.http_latency.labels(route, scope["method"]).observe(seconds)
+        route = self.route if self.route is not None else getattr(
+            scope.get("route"), "path", "unmatched")
+        key = (route, scope["method"], status)
+        series = self._series.get(key)
+        if series is None:  # labels() locks and builds its key on every call: look up once
+            series = self._series[key] = (self.metrics.http_requests.labels(*key),
+                                          self.metrics.http_latency.labels(*key[:2]))
+        series[0].inc()
+        series[1].observe(seconds)
 
 
 def _probes(metrics: ServiceMetrics, checks: Mapping[str, ReadinessCheck]) -> APIRouter:

@@ -22,7 +22,7 @@ from sqlmodel import Column, Field, Session, SQLModel
 
 from services.broker import connect_producer, ensure_topics, ping
 from services.config import ServiceSettings
-from services.database import write_lock
+from services.database import RawConnection, write_lock
 from services.events import Topic
 from services.observability import ServiceMetrics
 
@@ -58,6 +58,13 @@ def enqueue_many(session: Session, topic: Topic, events: list[tuple[str, bytes]]
         session.execute(OUTBOX.insert(), [
             {"topic": topic.name, "key": key, "value": value, "created_at": now}
             for key, value in events])
+
+
+def enqueue_raw(db: RawConnection, topic: Topic, events: list[tuple[str, bytes]]) -> None:
+    """As `enqueue_many`, on a hot path's raw connection."""
+    created_at = db.timestamp(datetime.now(UTC))
+    db.insert('INSERT INTO outbox (topic, "key", value, created_at) VALUES (?, ?, ?, ?)',
+              [(topic.name, key, value, created_at) for key, value in events])
 
 
 class Pending(NamedTuple):

@@ -13,17 +13,16 @@ from typing import Any
 import structlog
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session
 
-from services.database import write_lock
-from services.events import ReportSubmitted
+from services.database import raw_transaction, raw_transaction_flushed_aside, write_lock
 from services.http import ApiError
 from services.outbox import Relay
 from services.reporting import service
+from services.reporting.schemas import Receipt
 from services.reporting.service import Draft
 
 log = structlog.get_logger()
-Outcome = tuple[ReportSubmitted, bool] | BaseException  # as service.Outcome, or a failure
+Outcome = tuple[Receipt, bool] | BaseException  # as service.Outcome, or a failure
 
 
 class IntakeWriter:
@@ -31,12 +30,14 @@ class IntakeWriter:
 
     def __init__(self, engine: Engine, relay: Relay, *, max_batch: int = 256) -> None:
         self._engine, self._relay, self._max_batch = engine, relay, max_batch
-        # SQLite works in-process and holds the GIL; a thread would only wait for it behind
-        # the event loop. A network database waits on I/O, so a thread lets the loop go on.
+        # SQLite works in-process and holds the GIL while it runs statements, so a thread
+        # would only wait for it behind the event loop: the statements run inline and only
+        # the commit, a wait for the disk, goes to a thread. A network database waits on I/O
+        # throughout, so the whole transaction goes to a thread.
         self._inline = engine.dialect.name == "sqlite"
         self._queue: asyncio.Queue[tuple[Draft, asyncio.Future[Any]]] = asyncio.Queue()
 
-    async def submit(self, draft: Draft) -> tuple[ReportSubmitted, bool]:
+    async def submit(self, draft: Draft) -> tuple[Receipt, bool]:
         """Store a draft (or find what it repeats) once it is committed."""
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._queue.put_nowait((draft, future))
@@ -49,9 +50,7 @@ class IntakeWriter:
             while len(batch) < self._max_batch and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
             try:
-                drafts = [draft for draft, _ in batch]
-                outcomes = (self._write(drafts) if self._inline
-                            else await asyncio.to_thread(self._write, drafts))
+                outcomes = await self._write([draft for draft, _ in batch])
             except Exception as exc:  # the database is unreachable: every waiter hears it
                 log.error("intake.write_failed", error=repr(exc), batch=len(batch))
                 outcomes = [ApiError(503, "storage_unavailable", "try again shortly")] * len(batch)
@@ -59,24 +58,30 @@ class IntakeWriter:
                 _settle(future, outcome)
             self._relay.wake()
 
-    def _write(self, drafts: list[Draft]) -> Sequence[Outcome]:
+    async def _write(self, drafts: list[Draft]) -> Sequence[Outcome]:
         try:
-            return self._commit(drafts)
+            return await self._commit(drafts)
         except IntegrityError:  # another process took an id or a version first
-            return [self._alone(draft) for draft in drafts]
+            return [await self._alone(draft) for draft in drafts]
 
-    def _commit(self, drafts: list[Draft]) -> Sequence[Outcome]:
-        with write_lock(self._engine), Session(self._engine,
-                                               expire_on_commit=False) as session:
-            outcomes = service.accept_batch(session, drafts)
-            session.commit()
-            return outcomes
+    async def _commit(self, drafts: list[Draft]) -> Sequence[Outcome]:
+        if not self._inline:
+            return await asyncio.to_thread(self._commit_in_thread, drafts)
+        # The lock is held across the commit's await: nothing on the event loop but this
+        # writer takes it (the relay takes it in a thread), so nothing can wait on it here.
+        with write_lock(self._engine):
+            async with raw_transaction_flushed_aside(self._engine) as db:
+                return service.accept_batch(db, drafts)
 
-    def _alone(self, draft: Draft) -> Outcome:
+    def _commit_in_thread(self, drafts: list[Draft]) -> Sequence[Outcome]:
+        with raw_transaction(self._engine) as db:
+            return service.accept_batch(db, drafts)
+
+    async def _alone(self, draft: Draft) -> Outcome:
         """One draft in its own transaction, retried: the rival's row is visible now."""
         for _ in range(3):
             try:
-                [outcome] = self._commit([draft])
+                [outcome] = await self._commit([draft])
                 return outcome
             except IntegrityError:
                 continue

@@ -3,7 +3,7 @@
 from datetime import date, datetime
 from typing import Annotated, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, StringConstraints
 
 from services.events import Activity, ReportSubmitted
 
@@ -27,11 +27,12 @@ class ReportIn(BaseModel):
 
 
 class Receipt(BaseModel):
-    """What intake answers for an accepted report."""
+    """What intake answers for an accepted report. Validates from a stored ReportSubmitted
+    too: its other fields are skipped, so a replay need not rebuild the whole event."""
 
     report_id: str
-    unit: str
-    campaign: str
+    unit: str = Field(validation_alias=AliasChoices("unit", "unit_code"))
+    campaign: str = Field(validation_alias=AliasChoices("campaign", "campaign_code"))
     period: str
     version: int
     supersedes: str | None

@@ -9,13 +9,14 @@ from zoneinfo import ZoneInfo
 from sqlmodel import Session
 
 from services import periods
+from services.database import RawConnection
 from services.directory import Directory
 from services.events import REPORTS, CampaignSnapshot, ReportSubmitted, UnitSnapshot
 from services.events.reports import LoudspeakerBroadcast
 from services.http import ApiError
-from services.outbox import enqueue, enqueue_many
+from services.outbox import enqueue, enqueue_raw
 from services.reporting import store
-from services.reporting.schemas import ReportIn
+from services.reporting.schemas import Receipt, ReportIn, receipt_of
 
 LOCAL_ZONE = ZoneInfo("Asia/Ho_Chi_Minh")
 
@@ -138,34 +139,34 @@ def _content_hash(body: ReportIn) -> str:
     return hashlib.sha256(content).hexdigest()
 
 
-Outcome = tuple[ReportSubmitted, bool] | ApiError
+Outcome = tuple[Receipt, bool] | ApiError
 
 
-def accept_batch(session: Session, drafts: list[Draft]) -> list[Outcome]:
+def accept_batch(db: RawConnection, drafts: list[Draft]) -> list[Outcome]:
     """Number and store a batch of reports with their events, or find what each repeats.
 
-    Two queries and two multi-row inserts per batch, whatever its size; never commits.
-    An outcome is (event, replayed) or the refusal of that one draft."""
-    known = store.reports_by_id(session, [d.report_id for d in drafts if d.report_id])
-    latest = store.latest_versions(session, {(d.unit.code, d.campaign.code, d.period)
-                                             for d in drafts})
+    Two queries and three multi-row inserts per batch, whatever its size; never commits.
+    An outcome is (receipt, replayed) or the refusal of that one draft."""
+    known = store.reports_by_id(db, [d.report_id for d in drafts if d.report_id])
+    latest = store.latest_versions(db, {(d.unit.code, d.campaign.code, d.period)
+                                        for d in drafts})
     outcomes: list[Outcome] = []
     fresh: list[tuple[ReportSubmitted, str, bytes]] = []
-    batch: dict[str, ReportSubmitted] = {}  # stored by this batch, not yet inserted
+    batch: dict[str, Receipt] = {}  # stored by this batch, not yet inserted
     for draft in drafts:
-        outcome = _decide(session, draft, known, latest, batch)
+        outcome = _decide(db, draft, known, latest, batch)
         if isinstance(outcome, ReportSubmitted):
             payload = outcome.model_dump_json().encode()
             fresh.append((outcome, draft.content_sha256, payload))
             stored = store.Stored(outcome.report_id, outcome.unit_code, outcome.version,
                                   draft.content_sha256)
             known[outcome.report_id] = latest[_key(draft)] = stored
-            batch[outcome.report_id] = outcome
-            outcomes.append((outcome, False))
+            batch[outcome.report_id] = receipt_of(outcome)
+            outcomes.append((batch[outcome.report_id], False))
         else:
             outcomes.append(outcome)
-    store.insert_reports(session, fresh)
-    enqueue_many(session, REPORTS, [(event.unit_code, payload) for event, _, payload in fresh])
+    store.insert_reports(db, fresh)
+    enqueue_raw(db, REPORTS, [(event.unit_code, payload) for event, _, payload in fresh])
     return outcomes
 
 
@@ -173,25 +174,24 @@ def _key(draft: Draft) -> tuple[str, str, str]:
     return draft.unit.code, draft.campaign.code, draft.period
 
 
-def _decide(session: Session, draft: Draft, known: dict[str, store.Stored],
+def _decide(db: RawConnection, draft: Draft, known: dict[str, store.Stored],
             latest: dict[tuple[str, str, str], store.Stored],
-            batch: dict[str, ReportSubmitted]) -> ReportSubmitted | Outcome:
+            batch: dict[str, Receipt]) -> ReportSubmitted | Outcome:
     earlier = known.get(draft.report_id) if draft.report_id else None
     if earlier is not None:
         if earlier.unit_code != draft.unit.code or earlier.content_sha256 != draft.content_sha256:
             return rule(409, "report_id_reused", "report_id",
                         "this report id was used for a different report; choose a new id")
-        return _stored_event(session, earlier.id, batch), True
+        return _receipt(db, earlier, batch), True
     previous = latest.get(_key(draft))
     if previous is not None and draft.report_id is None and \
             previous.content_sha256 == draft.content_sha256:
-        return _stored_event(session, previous.id, batch), True
+        return _receipt(db, previous, batch), True
     return new_event(draft, previous)
 
 
-def _stored_event(session: Session, report_id: str,
-                  batch: dict[str, ReportSubmitted]) -> ReportSubmitted:
-    return batch[report_id] if report_id in batch else store.event_of(session, report_id)
+def _receipt(db: RawConnection, report: store.Stored, batch: dict[str, Receipt]) -> Receipt:
+    return batch[report.id] if report.id in batch else store.receipt(db, report)
 
 
 def new_event(draft: Draft, latest: store.Stored | None) -> ReportSubmitted:

@@ -3,13 +3,13 @@
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import sqlalchemy as sa
-from sqlalchemy import Table, func
+from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from services.database import insert_on_conflict
+from services.database import RawConnection
 from services.events import ReportSubmitted
-from services.reporting.models import Report, ReportHead
+from services.reporting.models import Report
+from services.reporting.schemas import Receipt
 
 
 @dataclass(frozen=True)
@@ -20,62 +20,59 @@ class Stored:
     unit_code: str
     version: int
     content_sha256: str
+    event: str | None = None  # the JSON of its event, where the query read it
 
 
-REPORTS: Table = Report.__table__  # type: ignore[attr-defined]
-HEADS: Table = ReportHead.__table__  # type: ignore[attr-defined]
+# The writer's queries run on a raw connection: see database.RawConnection.
 
-
-def reports_by_id(session: Session, ids: list[str]) -> dict[str, Stored]:
+def reports_by_id(db: RawConnection, ids: list[str]) -> dict[str, Stored]:
     if not ids:
         return {}
-    c = REPORTS.c
-    query = sa.select(c.id, c.unit_code, c.version, c.content_sha256).where(c.id.in_(ids))
-    return {row.id: Stored(*row) for row in session.execute(query)}
+    rows = db.select("SELECT id, unit_code, version, content_sha256, event FROM reports "
+                     f"WHERE id IN ({_marks(len(ids))})", ids)
+    return {row[0]: Stored(*row) for row in rows}
 
 
-def latest_versions(session: Session, keys: set[tuple[str, str, str]]
+def latest_versions(db: RawConnection, keys: set[tuple[str, str, str]]
                     ) -> dict[tuple[str, str, str], Stored]:
     """The newest stored version for each (unit, campaign, period), from the heads table."""
-    if not keys:
+    units = list({u for u, _, _ in keys})
+    if not units:
         return {}
-    c = HEADS.c
-    query = sa.select(c.unit_code, c.campaign_code, c.period, c.report_id, c.version,
-                      c.content_sha256).where(c.unit_code.in_({u for u, _, _ in keys}))
-    heads = {}
-    for row in session.execute(query):
-        key = (row.unit_code, row.campaign_code, row.period)
-        if key in keys:
-            heads[key] = Stored(row.report_id, row.unit_code, row.version, row.content_sha256)
-    return heads
+    rows = db.select("SELECT unit_code, campaign_code, period, report_id, version, "
+                     f"content_sha256 FROM report_heads WHERE unit_code IN ({_marks(len(units))})",
+                     units)
+    return {(unit, campaign, period): Stored(report_id, unit, version, digest)
+            for unit, campaign, period, report_id, version, digest in rows
+            if (unit, campaign, period) in keys}
 
 
-def event_of(session: Session, report_id: str) -> ReportSubmitted:
-    report = session.get(Report, report_id)
-    assert report is not None
-    return ReportSubmitted.model_validate_json(report.event)
+def receipt(db: RawConnection, report: Stored) -> Receipt:
+    """The receipt of a stored report, as first answered."""
+    event = report.event
+    if event is None:
+        [(event,)] = db.select("SELECT event FROM reports WHERE id = ?", [report.id])
+    return Receipt.model_validate_json(event)
 
 
-def insert_reports(session: Session,
-                   reports: list[tuple[ReportSubmitted, str, bytes]]) -> None:
-    """One multi-row insert for a batch of new reports."""
-    if not reports:
-        return
-    session.execute(REPORTS.insert(), [
-        {"id": e.report_id, "unit_code": e.unit_code, "campaign_code": e.campaign_code,
-         "period": e.period, "version": e.version, "supersedes": e.supersedes,
-         "received_at": e.received_at, "on_time": e.on_time, "content_sha256": digest,
-         "event": payload.decode()} for e, digest, payload in reports])
-    heads = {(e.unit_code, e.campaign_code, e.period): {
-        "unit_code": e.unit_code, "campaign_code": e.campaign_code, "period": e.period,
-        "report_id": e.report_id, "version": e.version, "content_sha256": digest}
-        for e, digest, _ in reports}  # the last version of a key in the batch wins
-    upsert = insert_on_conflict(session)(HEADS)
-    session.execute(upsert.on_conflict_do_update(
-        index_elements=["unit_code", "campaign_code", "period"],
-        set_={c: upsert.excluded[c] for c in ("report_id", "version", "content_sha256")}),
-        list(heads.values()))
+def insert_reports(db: RawConnection, reports: list[tuple[ReportSubmitted, str, bytes]]) -> None:
+    """One statement for a batch of new reports, one for their heads."""
+    db.insert("INSERT INTO reports (id, unit_code, campaign_code, period, version, supersedes, "
+              "received_at, on_time, content_sha256, event) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+              [(e.report_id, e.unit_code, e.campaign_code, e.period, e.version, e.supersedes,
+                db.timestamp(e.received_at), e.on_time, digest, payload.decode())
+               for e, digest, payload in reports])
+    heads = {(e.unit_code, e.campaign_code, e.period): (e.report_id, e.version, digest)
+             for e, digest, _ in reports}  # the last version of a key in the batch wins
+    db.insert("INSERT INTO report_heads (unit_code, campaign_code, period, report_id, version, "
+              "content_sha256) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (unit_code, campaign_code, "
+              "period) DO UPDATE SET report_id = excluded.report_id, version = excluded.version, "
+              "content_sha256 = excluded.content_sha256",
+              [key + head for key, head in heads.items()])
 
+
+def _marks(count: int) -> str:
+    return ", ".join("?" * count)
 
 
 def list_reports(session: Session, *, unit_code: str | None, campaign_code: str | None,

@@ -23,11 +23,10 @@ UNIT = UnitSnapshot(code="xa-a", name="Xã A", kind="commune", contacts={}, chan
 
 
 @pytest.fixture
-def session(tmp_path: Path):
+def engine(tmp_path: Path):
     engine = database.make_engine(f"sqlite:///{tmp_path / 'reporting.db'}")
     database.migrate(engine, MIGRATIONS)
-    with Session(engine) as session:
-        yield session
+    yield engine
     engine.dispose()
 
 
@@ -40,23 +39,36 @@ def draft(report_id: str | None = None, note: str | None = None) -> service.Draf
                            datetime.now(UTC))
 
 
-def test_repeats_inside_one_batch_get_the_first_receipt(session) -> None:
-    outcomes = service.accept_batch(session, [draft("r1"), draft("r1"), draft(note="thêm"),
-                                              draft(note="thêm"), draft()])
-    session.commit()
+def test_repeats_inside_one_batch_get_the_first_receipt(engine) -> None:
+    with database.raw_transaction(engine) as db:
+        outcomes = service.accept_batch(db, [draft("r1"), draft("r1"), draft(note="thêm"),
+                                             draft(note="thêm"), draft()])
     first, again, unnamed, unnamed_again, same_as_latest = outcomes
     assert isinstance(first, tuple) and first[1] is False
     assert again == (first[0], True)
     assert isinstance(unnamed, tuple) and unnamed[1] is False and unnamed[0].version == 2
     assert unnamed_again == (unnamed[0], True)
     assert isinstance(same_as_latest, tuple) and same_as_latest[1] is False  # a revision back
-    assert len(session.exec(select(Report)).all()) == 3  # r1, "thêm", and back to r1's text
-    assert len(session.exec(select(OutboxMessage)).all()) == 3
+    with Session(engine) as session:
+        reports = session.exec(select(Report)).all()
+        assert len(reports) == 3  # r1, "thêm", and back to r1's text
+        assert len(session.exec(select(OutboxMessage)).all()) == 3
+        stored = {o[0].received_at.replace(tzinfo=None) for o in (first, unnamed, same_as_latest)}
+        assert {r.received_at for r in reports} == stored  # SQLite keeps naive UTC
 
 
-def test_revisions_inside_one_batch_are_numbered_in_order(session) -> None:
-    outcomes = service.accept_batch(session, [draft("a"), draft("b", note="sửa"),
-                                              draft("c", note="sửa lần 2")])
+def test_a_report_stored_earlier_is_replayed_from_the_database(engine) -> None:
+    with database.raw_transaction(engine) as db:
+        [first] = service.accept_batch(db, [draft("r1")])
+    with database.raw_transaction(engine) as db:
+        [again] = service.accept_batch(db, [draft("r1")])
+    assert isinstance(first, tuple) and again == (first[0], True)
+
+
+def test_revisions_inside_one_batch_are_numbered_in_order(engine) -> None:
+    with database.raw_transaction(engine) as db:
+        outcomes = service.accept_batch(db, [draft("a"), draft("b", note="sửa"),
+                                             draft("c", note="sửa lần 2")])
     versions = [(o[0].version, o[0].supersedes) for o in outcomes if isinstance(o, tuple)]
     assert versions == [(1, None), (2, "a"), (3, "b")]
 
