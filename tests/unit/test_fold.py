@@ -2,14 +2,12 @@
 
 import json
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
 from aiokafka.structs import ConsumerRecord
 from sqlmodel import Session
 
-from services import database
 from services.aggregator import service, store
 from services.aggregator.app import MIGRATIONS
 from services.aggregator.consumer import RecordReader
@@ -17,11 +15,8 @@ from services.events import ReportSubmitted
 
 
 @pytest.fixture
-def engine(tmp_path: Path):
-    engine = database.make_engine(f"sqlite:///{tmp_path / 'aggregator.db'}")
-    database.migrate(engine, MIGRATIONS)
-    yield engine
-    engine.dispose()
+def engine(migrated):
+    return migrated(MIGRATIONS)
 
 
 def message(unit: str, version: int, **changes: Any) -> bytes:

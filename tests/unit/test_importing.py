@@ -6,7 +6,6 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session, select
 
-from services import database
 from services.outbox import OutboxMessage
 from services.registry import importing
 from services.registry.app import MIGRATIONS
@@ -18,12 +17,9 @@ START = date(2025, 7, 1)
 
 
 @pytest.fixture
-def session(tmp_path: Path):
-    engine = database.make_engine(f"sqlite:///{tmp_path / 'registry.db'}")
-    database.migrate(engine, MIGRATIONS)
-    with Session(engine) as session:
+def session(migrated):
+    with Session(migrated(MIGRATIONS)) as session:
         yield session
-    engine.dispose()
 
 
 def run(session: Session, text: str | bytes, *, good_rows: bool = False):

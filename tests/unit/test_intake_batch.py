@@ -23,11 +23,8 @@ UNIT = UnitSnapshot(code="xa-a", name="Xã A", kind="commune", contacts={}, chan
 
 
 @pytest.fixture
-def engine(tmp_path: Path):
-    engine = database.make_engine(f"sqlite:///{tmp_path / 'reporting.db'}")
-    database.migrate(engine, MIGRATIONS)
-    yield engine
-    engine.dispose()
+def engine(migrated):
+    return migrated(MIGRATIONS)
 
 
 def draft(report_id: str | None = None, note: str | None = None) -> service.Draft:
