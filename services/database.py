@@ -28,8 +28,34 @@ def write_lock(engine: Engine) -> AbstractContextManager[object]:
     """Serialises a process's write transactions on SQLite, which takes one writer at a time:
     a lock hands over at once where SQLite's busy handler sleeps and polls, and a read-then-
     write transaction can no longer lose its snapshot to another writer. A no-op elsewhere."""
+    lock = _sqlite_lock(engine)
+    return nullcontext() if lock is None else lock
+
+
+@asynccontextmanager
+async def write_lock_awaited(engine: Engine) -> AsyncIterator[None]:
+    """As write_lock, for the event loop: while another thread holds the lock (the relay,
+    committing), wait for it in a thread, so that the loop goes on serving meanwhile."""
+    lock = _sqlite_lock(engine)
+    if lock is None:
+        yield
+        return
+    if not lock.acquire(blocking=False):
+        acquiring = asyncio.get_running_loop().run_in_executor(None, lock.acquire)
+        try:
+            await asyncio.shield(acquiring)
+        except asyncio.CancelledError:  # the thread takes the lock all the same: hand it back
+            acquiring.add_done_callback(lambda _: lock.release())
+            raise
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def _sqlite_lock(engine: Engine) -> "threading.Lock | None":  # Lock is a factory
     if engine.dialect.name != "sqlite":
-        return nullcontext()
+        return None
     return _WRITE_LOCKS.setdefault(id(engine), threading.Lock())
 
 

@@ -14,7 +14,11 @@ import structlog
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 
-from services.database import raw_transaction, raw_transaction_flushed_aside, write_lock
+from services.database import (
+    raw_transaction,
+    raw_transaction_flushed_aside,
+    write_lock_awaited,
+)
 from services.http import ApiError
 from services.outbox import Relay
 from services.reporting import service
@@ -67,11 +71,9 @@ class IntakeWriter:
     async def _commit(self, drafts: list[Draft]) -> Sequence[Outcome]:
         if not self._inline:
             return await asyncio.to_thread(self._commit_in_thread, drafts)
-        # The lock is held across the commit's await: nothing on the event loop but this
-        # writer takes it (the relay takes it in a thread), so nothing can wait on it here.
-        with write_lock(self._engine):
-            async with raw_transaction_flushed_aside(self._engine) as db:
-                return service.accept_batch(db, drafts)
+        async with (write_lock_awaited(self._engine),
+                    raw_transaction_flushed_aside(self._engine) as db):
+            return service.accept_batch(db, drafts)
 
     def _commit_in_thread(self, drafts: list[Draft]) -> Sequence[Outcome]:
         with raw_transaction(self._engine) as db:

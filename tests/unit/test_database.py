@@ -1,0 +1,65 @@
+"""The SQLite write lock as the event loop takes it."""
+
+import asyncio
+import threading
+from contextlib import AbstractContextManager
+from pathlib import Path
+
+from services import database
+
+
+def _engine(tmp_path: Path):
+    return database.make_engine(f"sqlite:///{tmp_path / 'lock.db'}")
+
+
+def _free(lock: AbstractContextManager[object]) -> bool:
+    """The lock can be taken (within a second) by another thread."""
+    taker = threading.Thread(target=lambda: (lock.__enter__(), lock.__exit__(None, None, None)),
+                             daemon=True)
+    taker.start()
+    taker.join(1)
+    return not taker.is_alive()
+
+
+async def test_the_loop_keeps_serving_while_a_thread_holds_the_write_lock(tmp_path) -> None:
+    engine = _engine(tmp_path)
+    lock = database.write_lock(engine)
+    release = threading.Event()
+    holder = threading.Thread(target=lambda: (lock.__enter__(), release.wait(),
+                                              lock.__exit__(None, None, None)))
+    holder.start()
+    ticks = 0
+
+    async def tick() -> None:
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await asyncio.sleep(0.005)
+
+    ticker = asyncio.create_task(tick())
+    asyncio.get_running_loop().call_later(0.2, release.set)
+    async with database.write_lock_awaited(engine):
+        assert release.is_set()  # we got the lock only after the thread let it go
+    ticker.cancel()
+    holder.join()
+    assert ticks >= 10  # the loop ran while we waited
+    assert _free(lock)  # and the lock is free again
+    engine.dispose()
+
+
+async def test_a_cancelled_wait_hands_the_lock_back(tmp_path) -> None:
+    engine = _engine(tmp_path)
+    lock = database.write_lock(engine)
+    lock.__enter__()
+
+    async def wait() -> None:
+        async with database.write_lock_awaited(engine):
+            raise AssertionError("never reached")
+
+    waiter = asyncio.create_task(wait())
+    await asyncio.sleep(0.05)
+    waiter.cancel()
+    await asyncio.gather(waiter, return_exceptions=True)
+    lock.__exit__(None, None, None)  # the waiting thread now takes it, then gives it back
+    assert await asyncio.to_thread(_free, lock)
+    engine.dispose()
