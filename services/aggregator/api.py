@@ -6,7 +6,6 @@ import io
 from collections.abc import AsyncIterator, Iterator
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import StreamingResponse
@@ -19,7 +18,6 @@ from services.directory import Directory
 from services.events import CampaignSnapshot, UnitKind
 from services.http import ApiError, bearer_token
 
-LOCAL_ZONE = ZoneInfo("Asia/Ho_Chi_Minh")
 router = APIRouter(prefix="/v1/progress", tags=["progress"])
 
 
@@ -121,7 +119,7 @@ async def stream(request: Request, _: ReaderDep,
 
 
 def _today() -> date:
-    return datetime.now(LOCAL_ZONE).date()
+    return datetime.now(periods.LOCAL_ZONE).date()
 
 
 def _csv(name: str, rows: list[dict[str, Any]]) -> Response:

@@ -22,7 +22,6 @@ from services.events import AGGREGATOR_BREACHES, BreachDetected, CampaignSnapsho
 from services.outbox import Relay, enqueue_many
 
 log = structlog.get_logger()
-LOCAL = periods.LOCAL_ZONE
 
 
 def find(session: Session, directory: Directory, now: datetime) -> list[BreachDetected]:
@@ -51,7 +50,7 @@ def _period_breaches(session: Session, directory: Directory, campaign: CampaignS
     found = [breach(u, "report_missing", name) for c, u in expected.items() if c not in reported]
     duty = service.compliance({c: u for c, u in expected.items() if c in reported}, campaign,
                               store.broadcasts(session, campaign.code, start, end), start, end,
-                              now.astimezone(LOCAL).date())
+                              now.astimezone(periods.LOCAL_ZONE).date())
     for failing in duty["failing"]:
         unit = expected[failing["code"]]
         found += [breach(unit, "loudspeaker_weekly", w["week"], broadcasts=w["broadcasts"],

@@ -11,12 +11,12 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import structlog
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
+from services import periods
 from services.events import (
     CAMPAIGNS,
     CREDENTIALS,
@@ -45,14 +45,13 @@ from services.registry.schemas import (
 )
 
 log = structlog.get_logger()
-LOCAL_ZONE = ZoneInfo("Asia/Ho_Chi_Minh")
 CONTACT_FIELDS = tuple(Contacts.model_fields)
 CHANNEL_FIELDS = tuple(Channels.model_fields)
 
 
 def today() -> date:
     """Today in Hai Phong."""
-    return datetime.now(LOCAL_ZONE).date()
+    return datetime.now(periods.LOCAL_ZONE).date()
 
 
 def not_found(what: str, code: str) -> ApiError:

@@ -10,13 +10,14 @@ from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from sqlmodel import Session
 
+from services import periods
 from services.events import ReportSubmitted, UnitSnapshot
 from services.http import ApiError, bearer_token, field_errors
 from services.reporting import bulk, service, store
 from services.reporting.metrics import IntakeMetrics
 from services.reporting.models import Report
 from services.reporting.schemas import Page, Receipt, ReportIn, ReportOut, report_of
-from services.reporting.service import LOCAL_ZONE, Caller
+from services.reporting.service import Caller
 
 log = structlog.get_logger()
 router = APIRouter(prefix="/v1", tags=["reports"])
@@ -59,7 +60,7 @@ async def submit_report(request: Request) -> Response:
     try:
         raw = await _body(request, state.settings.max_body_bytes)
         who = caller(request)
-        unit = service.reporting_unit(state.directory, who, datetime.now(LOCAL_ZONE).date())
+        unit = service.reporting_unit(state.directory, who, datetime.now(periods.LOCAL_ZONE).date())
         body = _parse(raw)
         draft = service.prepare(state.directory, unit, body, idempotency_key,
                                 datetime.now(UTC))
@@ -152,7 +153,7 @@ async def submit_bulk(request: Request, campaign: Annotated[str, Query(max_lengt
     state = request.app.state
     raw = await _body(request, state.settings.max_bulk_bytes)
     who = caller(request)
-    unit = service.reporting_unit(state.directory, who, datetime.now(LOCAL_ZONE).date())
+    unit = service.reporting_unit(state.directory, who, datetime.now(periods.LOCAL_ZONE).date())
     rows: list[bulk.RowResult] = []
     counts = {"accepted": 0, "replayed": 0, "rejected": 0}
     for group in bulk.read(raw, campaign):

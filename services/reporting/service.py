@@ -4,7 +4,6 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import date, datetime
-from zoneinfo import ZoneInfo
 
 from sqlmodel import Session
 
@@ -17,8 +16,6 @@ from services.http import ApiError
 from services.outbox import enqueue, enqueue_raw
 from services.reporting import store
 from services.reporting.schemas import Receipt, ReportIn, receipt_of
-
-LOCAL_ZONE = ZoneInfo("Asia/Ho_Chi_Minh")
 
 
 @dataclass(frozen=True)
@@ -77,7 +74,8 @@ def prepare(directory: Directory, unit: UnitSnapshot, body: ReportIn,
     """Check a report against its campaign and period; 422 names the rule broken."""
     if body.unit is not None and body.unit != unit.code:
         raise rule(403, "unit_mismatch", "unit", "a unit token reports only for its own unit")
-    campaign = _running_campaign(directory, body.campaign, received_at.astimezone(LOCAL_ZONE))
+    campaign = _running_campaign(directory, body.campaign,
+                                 received_at.astimezone(periods.LOCAL_ZONE))
     if unit.kind not in campaign.targets:
         raise rule(422, "unit_kind_not_expected", "campaign",
                    f"campaign {campaign.code} expects no reports from {unit.kind} units")
