@@ -105,8 +105,8 @@ class RawConnection:
         self._cursor.execute(self._sql(sql), params)
         return list(self._cursor.fetchall())
 
-    def insert(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        """One statement for many rows."""
+    def many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        """One statement, run for each of many rows."""
         if rows:
             self._cursor.executemany(self._sql(sql), rows)
 
@@ -122,6 +122,12 @@ class RawConnection:
 def _timestamp_processor(dialect: Dialect) -> Callable[[datetime], Any] | None:
     """SQLite keeps datetimes as text: write them exactly as SQLAlchemy does."""
     return DateTime(timezone=True).dialect_impl(dialect).bind_processor(dialect)
+
+
+def raw_in(session: Session) -> RawConnection:
+    """The session's own connection, raw, inside the session's transaction."""
+    connection = session.connection()
+    return RawConnection(connection.dialect, connection.connection.cursor())
 
 
 @contextmanager

@@ -63,7 +63,7 @@ def enqueue_many(session: Session, topic: Topic, events: list[tuple[str, bytes]]
 def enqueue_raw(db: RawConnection, topic: Topic, events: list[tuple[str, bytes]]) -> None:
     """As `enqueue_many`, on a hot path's raw connection."""
     created_at = db.timestamp(datetime.now(UTC))
-    db.insert('INSERT INTO outbox (topic, "key", value, created_at) VALUES (?, ?, ?, ?)',
+    db.many('INSERT INTO outbox (topic, "key", value, created_at) VALUES (?, ?, ?, ?)',
               [(topic.name, key, value, created_at) for key, value in events])
 
 

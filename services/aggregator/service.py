@@ -11,6 +11,7 @@ from sqlmodel import Session
 from services import periods
 from services.aggregator import store
 from services.aggregator.models import ActivityCount
+from services.database import raw_in
 from services.events import (
     COMMUNE_LEVEL,
     ActivityKind,
@@ -54,7 +55,7 @@ def fold(session: Session, arrivals: Iterable[Arrival]) -> list[ReportSubmitted]
                 winners.append(event)
                 break
     if winners:
-        store.replace(session, *_rows(winners))
+        store.replace(raw_in(session), *_rows(winners))
     return winners
 
 

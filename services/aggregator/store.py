@@ -9,6 +9,7 @@ from sqlalchemy import Table
 from sqlmodel import Session, col, select
 
 from services.aggregator.models import ActivityCount, DailyBroadcast, PeriodReport
+from services.database import RawConnection
 
 Key = tuple[str, str, str]  # campaign, period, unit
 HEADS: Table = PeriodReport.__table__  # type: ignore[attr-defined]
@@ -28,58 +29,35 @@ def standing_versions(session: Session, keys: set[Key]) -> dict[Key, int]:
 
 
 # The fold's writes, in the driver's own SQL: SQLAlchemy's work per row would cost more than
-# the row. Values go through each column type's bind processor, as SQLAlchemy would send them.
+# the row.
 HEAD_COLUMNS = ("campaign_code", "period", "unit_code", "unit_kind", "report_id", "version",
                 "on_time", "received_at", "period_start", "period_end")
 COUNT_COLUMNS = ("campaign_code", "period", "unit_code", "kind", "platform", "format",
                  "language", "channel", "unit_kind", "count", "people_mobilised", "shares")
 DAY_COLUMNS = ("campaign_code", "unit_code", "day", "period", "count")
+_RECEIVED_AT = HEAD_COLUMNS.index("received_at")
 _KEY = "campaign_code = ? AND period = ? AND unit_code = ?"
 
 
-def replace(session: Session, heads: list[tuple[Any, ...]], counts: list[tuple[Any, ...]],
+def replace(db: RawConnection, heads: list[tuple[Any, ...]], counts: list[tuple[Any, ...]],
             days: list[tuple[Any, ...]]) -> None:
     """Put each key's new standing report in place of whatever it contributed before.
     Rows are tuples in the order of HEAD_COLUMNS, COUNT_COLUMNS and DAY_COLUMNS."""
     keys = [head[:3] for head in heads]
-    _many(session, f"DELETE FROM {COUNTS.name} WHERE {_KEY}", keys)
-    _many(session, f"DELETE FROM {DAYS.name} WHERE {_KEY}", keys)
+    db.many(f"DELETE FROM {COUNTS.name} WHERE {_KEY}", keys)
+    db.many(f"DELETE FROM {DAYS.name} WHERE {_KEY}", keys)
     updates = ", ".join(f"{name} = excluded.{name}" for name in HEAD_COLUMNS[3:])
-    _many(session, f"{_insert(HEADS, HEAD_COLUMNS)} ON CONFLICT (campaign_code, period, "
-          f"unit_code) DO UPDATE SET {updates}", _bound(session, HEADS, HEAD_COLUMNS, heads))
-    _many(session, _insert(COUNTS, COUNT_COLUMNS), _bound(session, COUNTS, COUNT_COLUMNS,
-                                                          counts))
-    _many(session, _insert(DAYS, DAY_COLUMNS), _bound(session, DAYS, DAY_COLUMNS, days))
+    db.many(f"{_insert(HEADS, HEAD_COLUMNS)} ON CONFLICT (campaign_code, period, unit_code) "
+            f"DO UPDATE SET {updates}",
+            [(*h[:_RECEIVED_AT], db.timestamp(h[_RECEIVED_AT]), *h[_RECEIVED_AT + 1:])
+             for h in heads])
+    db.many(_insert(COUNTS, COUNT_COLUMNS), counts)
+    db.many(_insert(DAYS, DAY_COLUMNS), days)
 
 
 def _insert(table: Table, columns: tuple[str, ...]) -> str:
     return (f"INSERT INTO {table.name} ({', '.join(columns)}) "
             f"VALUES ({', '.join('?' * len(columns))})")
-
-
-def _bound(session: Session, table: Table, columns: tuple[str, ...],
-           rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
-    dialect = session.get_bind().dialect
-    processors = [(i, process) for i, name in enumerate(columns)
-                  if (process := table.c[name].type.bind_processor(dialect)) is not None]
-    if not processors:
-        return rows
-    out = []
-    for row in rows:
-        values = list(row)
-        for i, process in processors:
-            values[i] = process(values[i])
-        out.append(tuple(values))
-    return out
-
-
-def _many(session: Session, sql: str, rows: list[tuple[Any, ...]]) -> None:
-    if not rows:
-        return
-    connection = session.connection()
-    if connection.dialect.paramstyle != "qmark":
-        sql = sql.replace("?", "%s")
-    connection.exec_driver_sql(sql, rows)
 
 
 def reported(session: Session, campaign: str, period: str) -> dict[str, bool]:

@@ -57,14 +57,14 @@ def receipt(db: RawConnection, report: Stored) -> Receipt:
 
 def insert_reports(db: RawConnection, reports: list[tuple[ReportSubmitted, str, bytes]]) -> None:
     """One statement for a batch of new reports, one for their heads."""
-    db.insert("INSERT INTO reports (id, unit_code, campaign_code, period, version, supersedes, "
+    db.many("INSERT INTO reports (id, unit_code, campaign_code, period, version, supersedes, "
               "received_at, on_time, content_sha256, event) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
               [(e.report_id, e.unit_code, e.campaign_code, e.period, e.version, e.supersedes,
                 db.timestamp(e.received_at), e.on_time, digest, payload.decode())
                for e, digest, payload in reports])
     heads = {(e.unit_code, e.campaign_code, e.period): (e.report_id, e.version, digest)
              for e, digest, _ in reports}  # the last version of a key in the batch wins
-    db.insert("INSERT INTO report_heads (unit_code, campaign_code, period, report_id, version, "
+    db.many("INSERT INTO report_heads (unit_code, campaign_code, period, report_id, version, "
               "content_sha256) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (unit_code, campaign_code, "
               "period) DO UPDATE SET report_id = excluded.report_id, version = excluded.version, "
               "content_sha256 = excluded.content_sha256",

@@ -1,10 +1,12 @@
 """The aggregator's fold over one batch of report messages, on a real SQLite database."""
 
 import json
+import re
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from aiokafka.structs import ConsumerRecord
 from sqlmodel import Session
 
@@ -88,3 +90,12 @@ def test_a_revision_replaces_every_row_of_its_predecessor(engine) -> None:
                                 datetime(2026, 1, 25).date())
     assert rows == [("loudspeaker_broadcast", "", 1)]
     assert days == {"xa-a": {datetime(2026, 1, 21).date(): 1}}
+
+
+def test_received_at_is_stored_as_sqlalchemy_stores_it(engine) -> None:
+    [event], _ = fold(engine, message("xa-a", 1))
+    with Session(engine) as session:
+        [report] = store.unit_reports(session, "dai-hoi-xiv", "xa-a")
+        [(text,)] = session.execute(sa.text("SELECT received_at FROM period_reports")).all()
+    assert report.received_at == event.received_at.replace(tzinfo=None)  # SQLite: naive UTC
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6}", text)
