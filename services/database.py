@@ -99,7 +99,7 @@ class RawConnection:
 
     def __init__(self, dialect: Dialect, cursor: Any) -> None:
         self._cursor, self._qmark = cursor, dialect.paramstyle == "qmark"
-        self._timestamp = _timestamp_processor(dialect)
+        self._timestamp, self._moment = _timestamp_processors(dialect)
 
     def select(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         self._cursor.execute(self._sql(sql), params)
@@ -114,14 +114,20 @@ class RawConnection:
         """A datetime as this database takes it."""
         return self._timestamp(moment) if self._timestamp else moment
 
+    def moment(self, value: Any) -> datetime:
+        """A timestamp column's value as a datetime (SQLite's come back naive, in UTC)."""
+        return self._moment(value) if self._moment else value
+
     def _sql(self, sql: str) -> str:
         return sql if self._qmark else sql.replace("?", "%s")
 
 
 @cache
-def _timestamp_processor(dialect: Dialect) -> Callable[[datetime], Any] | None:
-    """SQLite keeps datetimes as text: write them exactly as SQLAlchemy does."""
-    return DateTime(timezone=True).dialect_impl(dialect).bind_processor(dialect)
+def _timestamp_processors(dialect: Dialect) -> tuple[Callable[[Any], Any] | None,
+                                                     Callable[[Any], Any] | None]:
+    """SQLite keeps datetimes as text: write and read them exactly as SQLAlchemy does."""
+    kind = DateTime(timezone=True).dialect_impl(dialect)
+    return kind.bind_processor(dialect), kind.result_processor(dialect, None)
 
 
 def raw_in(session: Session) -> RawConnection:
@@ -131,12 +137,23 @@ def raw_in(session: Session) -> RawConnection:
 
 
 @contextmanager
-def raw_transaction(engine: Engine) -> Iterator[RawConnection]:
+def raw_transaction(engine: Engine, *, synced: bool = True) -> Iterator[RawConnection]:
     """A pooled connection's transaction: committed when the block ends, else rolled back.
-    Driver errors surface as SQLAlchemy's (IntegrityError, OperationalError...)."""
+    Driver errors surface as SQLAlchemy's (IntegrityError, OperationalError...).
+
+    `synced=False` lets SQLite commit without waiting for the disk: a power cut may undo the
+    transaction, never corrupt the database. Only for work that is safe to redo."""
     with _raw_connection(engine) as (db, connection):
-        yield db
-        connection.commit()
+        relaxed = not synced and engine.dialect.name == "sqlite"
+        if relaxed:
+            db.select("PRAGMA synchronous=NORMAL")
+        try:
+            yield db
+            connection.commit()
+        finally:
+            if relaxed:
+                connection.rollback()  # a PRAGMA is refused inside a transaction
+                db.select("PRAGMA synchronous=FULL")
 
 
 @asynccontextmanager

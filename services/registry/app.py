@@ -71,7 +71,7 @@ async def _stop_relay(relay: Relay, task: asyncio.Task[None]) -> None:
     """Give the relay a moment to flush what is pending, then stop it."""
     if relay.producer is not None:
         try:
-            await asyncio.wait_for(relay.drain_once(), timeout=5)
+            await asyncio.wait_for(relay.flush(), timeout=5)
         except Exception as exc:  # what is not flushed stays in the outbox for next start
             log.warning("outbox.flush_on_stop_failed", error=repr(exc))
     task.cancel()

@@ -1,0 +1,83 @@
+"""The outbox relay against the leg's real broker and database: order, partitions, deletes."""
+
+import asyncio
+import uuid
+from pathlib import Path
+
+import pytest
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.partitioner import DefaultPartitioner
+from pydantic import BaseModel
+
+from services import database
+from services.broker import connect_producer
+from services.config import ServiceSettings
+from services.events import Topic
+from services.observability import ServiceMetrics
+from services.outbox import Relay, enqueue_raw
+
+pytestmark = pytest.mark.integration
+MIGRATIONS = Path(__file__).resolve().parents[2] / "services" / "reporting" / "migrations"
+KEYS = [f"xa-{n:02d}" for n in range(7)]
+
+
+def test_rows_reach_the_partition_of_their_key_in_order_and_leave_the_outbox(
+        broker, database_url) -> None:
+    topic = Topic(f"test.outbox.{uuid.uuid4().hex[:8]}", BaseModel, "unit", "test",
+                  partitions=3)
+    engine = database.make_engine(database_url("outbox"))
+    database.migrate(engine, MIGRATIONS)
+    # 3 commits of 400 rows, one over the 16 KB record-batch size, several batches per key
+    rows = [(KEYS[n % len(KEYS)], f'{{"n": {n}, "pad": "{"x" * (20_000 if n == 5 else 300)}"}}')
+            for n in range(1200)]
+    for start in range(0, len(rows), 400):
+        with database.write_lock(engine), database.raw_transaction(engine) as db:
+            enqueue_raw(db, topic, [(key, value.encode()) for key, value in
+                                    rows[start:start + 400]])
+
+    settings = ServiceSettings(port=1, database_url="unused", kafka_bootstrap=broker.bootstrap,
+                               kafka_idempotence=broker.supports_idempotence)
+    metrics = ServiceMetrics("outbox_test")
+    relay = Relay(engine, settings, (topic,), metrics)
+    asyncio.run(_relay_all(relay, settings, topic))
+    records = asyncio.run(_consume(broker.bootstrap, topic.name, len(rows)))
+
+    assert metrics.published.labels(topic.name)._value.get() == len(rows)
+    assert len(records) == len(rows)
+    for key in KEYS:
+        mine = [(partition, number) for k, partition, number in records if k == key]
+        expected = DefaultPartitioner()(key.encode(), [0, 1, 2], [0, 1, 2])
+        assert {partition for partition, _ in mine} == {expected}, key  # as send() would
+        assert [number for _, number in mine] == [
+            n for n, (k, _) in enumerate(rows) if k == key]  # in the order committed
+    with database.raw_transaction(engine) as db:
+        assert db.select("SELECT count(*) FROM outbox") == [(0,)]
+    assert relay.backlog._value.get() == 0
+    engine.dispose()
+
+
+async def _relay_all(relay: Relay, settings: ServiceSettings, topic: Topic) -> None:
+    relay.producer = await connect_producer(settings, (topic,))  # creates the topic
+    try:
+        await relay.flush()  # publishes every row, and deletes them
+    finally:
+        await relay.producer.stop()
+
+
+async def _consume(bootstrap: str, topic: str, count: int) -> list[tuple[str, int, int]]:
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
+                                auto_offset_reset="earliest", group_id=None)
+    await consumer.start()
+    try:
+        consumer.assign([TopicPartition(topic, p) for p in range(3)])
+        await consumer.seek_to_beginning()
+        found: list[tuple[str, int, int]] = []
+        for _ in range(150):
+            if len(found) >= count:
+                break
+            for messages in (await consumer.getmany(timeout_ms=200)).values():
+                found += [(m.key.decode(), m.partition, int(m.value.split(b",")[0][6:]))
+                          for m in messages]
+        return found
+    finally:
+        await consumer.stop()
