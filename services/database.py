@@ -152,8 +152,11 @@ def raw_transaction(engine: Engine, *, synced: bool = True) -> Iterator[RawConne
             connection.commit()
         finally:
             if relaxed:
-                connection.rollback()  # a PRAGMA is refused inside a transaction
-                db.select("PRAGMA synchronous=FULL")
+                try:
+                    connection.rollback()  # a PRAGMA is refused inside a transaction
+                    db.select("PRAGMA synchronous=FULL")
+                except Exception:  # never hand a writer a connection that does not sync
+                    connection.invalidate()
 
 
 @asynccontextmanager

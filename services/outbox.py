@@ -230,6 +230,8 @@ class Relay:
     def _partition(self, topic: str, key: bytes, partitions: list[int]) -> int:
         cached = self._partitions.get((topic, key))
         if cached is None or cached[0] != len(partitions):
+            if len(self._partitions) >= 100_000:  # keys are units and the like: rarely
+                self._partitions.clear()
             cached = self._partitions[topic, key] = (
                 len(partitions), _PARTITIONER(key, partitions, partitions))
         return cached[1]

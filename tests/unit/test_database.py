@@ -1,4 +1,4 @@
-"""The SQLite write lock as the event loop takes it."""
+"""The SQLite write lock as the event loop takes it, and unsynced transactions."""
 
 import asyncio
 import threading
@@ -62,4 +62,17 @@ async def test_a_cancelled_wait_hands_the_lock_back(tmp_path) -> None:
     await asyncio.gather(waiter, return_exceptions=True)
     lock.__exit__(None, None, None)  # the waiting thread now takes it, then gives it back
     assert await asyncio.to_thread(_free, lock)
+    engine.dispose()
+
+
+def test_an_unsynced_transaction_commits_and_hands_back_a_syncing_connection(tmp_path) -> None:
+    engine = _engine(tmp_path)
+    with database.raw_transaction(engine) as db:
+        db.select("CREATE TABLE t (n INTEGER)")
+    with database.raw_transaction(engine, synced=False) as db:
+        assert db.select("PRAGMA synchronous") == [(1,)]  # NORMAL: no wait for the disk
+        db.many("INSERT INTO t VALUES (?)", [(1,), (2,)])
+    with database.raw_transaction(engine) as db:
+        assert db.select("PRAGMA synchronous") == [(2,)]  # FULL again
+        assert db.select("SELECT count(*) FROM t") == [(2,)]
     engine.dispose()
