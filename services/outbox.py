@@ -53,17 +53,9 @@ def enqueue(session: Session, topic: Topic, key: str, payload: BaseModel | None)
     session.add(OutboxMessage(topic=topic.name, key=key, value=value))
 
 
-def enqueue_many(session: Session, topic: Topic, events: list[tuple[str, bytes]]) -> None:
-    """Add already-serialised events (key, value) in one multi-row insert."""
-    if events:
-        now = datetime.now(UTC)
-        session.execute(OUTBOX.insert(), [
-            {"topic": topic.name, "key": key, "value": value, "created_at": now}
-            for key, value in events])
-
-
 def enqueue_raw(db: RawConnection, topic: Topic, events: list[tuple[str, bytes]]) -> None:
-    """As `enqueue_many`, on a hot path's raw connection."""
+    """Add already-serialised events (key, value) to the transaction of `db`, in one
+    statement (see database.raw_in for a session's)."""
     created_at = db.timestamp(datetime.now(UTC))
     db.many('INSERT INTO outbox (topic, "key", value, created_at) VALUES (?, ?, ?, ?)',
               [(topic.name, key, value, created_at) for key, value in events])

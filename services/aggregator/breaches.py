@@ -16,10 +16,10 @@ from sqlmodel import Session, col, select
 from services import periods
 from services.aggregator import service, store
 from services.aggregator.models import Breach
-from services.database import write_lock
+from services.database import raw_in, write_lock
 from services.directory import Directory
 from services.events import AGGREGATOR_BREACHES, BreachDetected, CampaignSnapshot, UnitSnapshot
-from services.outbox import Relay, enqueue_many
+from services.outbox import Relay, enqueue_raw
 
 log = structlog.get_logger()
 
@@ -68,8 +68,8 @@ def record(session: Session, found: list[BreachDetected]) -> list[BreachDetected
     fresh = [b for b in found if b.breach_id not in known]
     for b in fresh:
         session.add(Breach(id=b.breach_id, detected_at=b.detected_at))
-    enqueue_many(session, AGGREGATOR_BREACHES,
-                 [(b.unit_code, b.model_dump_json().encode()) for b in fresh])
+    enqueue_raw(raw_in(session), AGGREGATOR_BREACHES,
+                [(b.unit_code, b.model_dump_json().encode()) for b in fresh])
     return fresh
 
 

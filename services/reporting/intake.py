@@ -34,10 +34,10 @@ class IntakeWriter:
 
     def __init__(self, engine: Engine, relay: Relay, *, max_batch: int = 256) -> None:
         self._engine, self._relay, self._max_batch = engine, relay, max_batch
-        # SQLite works in-process and holds the GIL while it runs statements, so a thread
-        # would only wait for it behind the event loop: the statements run inline and only
-        # the commit, a wait for the disk, goes to a thread. A network database waits on I/O
-        # throughout, so the whole transaction goes to a thread.
+        # SQLite works in-process: a thread running the statements would need the GIL back
+        # for every row it binds, each time waiting behind the event loop. So the statements
+        # run inline and only the commit, a wait for the disk, goes to a thread. A network
+        # database waits on I/O throughout, so the whole transaction goes to a thread.
         self._inline = engine.dialect.name == "sqlite"
         self._queue: asyncio.Queue[tuple[Draft, asyncio.Future[Any]]] = asyncio.Queue()
 
