@@ -205,6 +205,18 @@ class TestRefusing:
         assert [e.value["report_id"] for e in stack.events_of(unit, 1)] == [
             f"after-{case}"]
 
+    def test_the_idempotency_key_is_documented_and_its_limit_named(self, stack) -> None:
+        _, token = stack.unit()
+        response = stack.submit(token, report(), **{"idempotency-key": "k" * 201})
+        assert _rule(response) == (422, "invalid"), response.text
+        [field] = response.json()["error"]["fields"]
+        assert (field["field"], field["rule"]) == ("header.idempotency-key", "string_too_long")
+        assert stack.reporting.client(token).get("/v1/reports").json()["total"] == 0
+        document = httpx.get(stack.reporting.url + "/openapi.json").json()
+        [header] = document["paths"]["/v1/reports"]["post"]["parameters"]
+        assert header["name"] == "idempotency-key" and header["in"] == "header"
+        assert {"maxLength": 200, "type": "string"} in header["schema"]["anyOf"]
+
     def test_missing_and_unknown_tokens_get_401(self, stack) -> None:
         assert _rule(stack.submit(None, report())) == (401, "unauthenticated")
         assert _rule(stack.submit("hpk_made-up", report())) == (401, "unauthenticated")
