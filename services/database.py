@@ -1,6 +1,8 @@
 """Engines and migrations from a URL, in one place: SQLite by default, PostgreSQL by URL."""
 
 import asyncio
+import fcntl
+import os
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import (
@@ -21,21 +23,59 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, create_engine
 
-_WRITE_LOCKS: dict[int, threading.Lock] = {}
+
+class WriteLock:
+    """One writer at a time on a SQLite file, among this process's threads (a mutex) and
+    among processes (an flock on a file beside the database, such as the relay process's):
+    a lock hands over at once, where SQLite's busy handler sleeps and polls."""
+
+    def __init__(self, path: str | None) -> None:
+        self._mutex = threading.Lock()
+        self._file = os.open(path + "-writelock", os.O_RDWR | os.O_CREAT, 0o600) if path else None
+
+    def acquire(self, blocking: bool = True) -> bool:
+        if not self._mutex.acquire(blocking):
+            return False
+        if self._file is None:
+            return True
+        try:
+            fcntl.flock(self._file, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
+        except BlockingIOError:
+            self._mutex.release()
+            return False
+        except BaseException:
+            self._mutex.release()
+            raise
+        return True
+
+    def release(self) -> None:
+        if self._file is not None:
+            fcntl.flock(self._file, fcntl.LOCK_UN)
+        self._mutex.release()
+
+    def __enter__(self) -> "WriteLock":
+        self.acquire()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.release()
+
+
+_WRITE_LOCKS: dict[int, WriteLock] = {}
 
 
 def write_lock(engine: Engine) -> AbstractContextManager[object]:
-    """Serialises a process's write transactions on SQLite, which takes one writer at a time:
-    a lock hands over at once where SQLite's busy handler sleeps and polls, and a read-then-
-    write transaction can no longer lose its snapshot to another writer. A no-op elsewhere."""
+    """Serialises write transactions on SQLite, which takes one writer at a time (see
+    WriteLock); a read-then-write transaction can no longer lose its snapshot to another
+    writer. A no-op elsewhere."""
     lock = _sqlite_lock(engine)
     return nullcontext() if lock is None else lock
 
 
 @asynccontextmanager
 async def write_lock_awaited(engine: Engine) -> AsyncIterator[None]:
-    """As write_lock, for the event loop: while another thread holds the lock (the relay,
-    committing), wait for it in a thread, so that the loop goes on serving meanwhile."""
+    """As write_lock, for the event loop: while another thread or process holds the lock
+    (the relay, committing), wait for it in a thread, so that the loop goes on serving."""
     lock = _sqlite_lock(engine)
     if lock is None:
         yield
@@ -53,10 +93,15 @@ async def write_lock_awaited(engine: Engine) -> AsyncIterator[None]:
         lock.release()
 
 
-def _sqlite_lock(engine: Engine) -> "threading.Lock | None":  # Lock is a factory
+def _sqlite_lock(engine: Engine) -> WriteLock | None:
     if engine.dialect.name != "sqlite":
         return None
-    return _WRITE_LOCKS.setdefault(id(engine), threading.Lock())
+    lock = _WRITE_LOCKS.get(id(engine))
+    if lock is None:
+        path = engine.url.database
+        lock = _WRITE_LOCKS.setdefault(id(engine), WriteLock(
+            str(Path(path).resolve()) if path and path != ":memory:" else None))
+    return lock
 
 
 def make_engine(url: str) -> Engine:
@@ -162,8 +207,11 @@ def raw_transaction(engine: Engine, *, synced: bool = True) -> Iterator[RawConne
 @asynccontextmanager
 async def raw_transaction_flushed_aside(engine: Engine) -> AsyncIterator[RawConnection]:
     """As raw_transaction for statements run on the event loop, with the commit, a wait for
-    the disk that lets go of the GIL, in a thread: the loop goes on serving meanwhile."""
+    the disk that lets go of the GIL, in a thread: the loop goes on serving meanwhile. On
+    SQLite, hold write_lock_awaited around it: the transaction takes SQLite's lock up front."""
     with _raw_connection(engine) as (db, connection):
+        if engine.dialect.name == "sqlite":  # with write_lock held, at once
+            db.select("BEGIN IMMEDIATE")
         yield db
         await asyncio.to_thread(connection.commit)
 

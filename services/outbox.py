@@ -10,7 +10,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Coroutine, Sequence
 from datetime import UTC, datetime
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 import structlog
 from aiokafka import AIOKafkaProducer
@@ -71,22 +71,25 @@ class Pending(NamedTuple):
     created_at: datetime
 
 
-class Relay:
-    """Publishes outbox rows in id order; at least once, never lost."""
+class RelayObserver(Protocol):
+    """What a relay tells about its work: metrics here, or its parent process (see
+    relay_process)."""
 
-    def __init__(self, engine: Engine, settings: ServiceSettings, topics: Sequence[Topic],
-                 metrics: ServiceMetrics, *, on_topics_lost: Callable[[], object] | None = None,
-                 batch_size: int = 500, idle_poll: float = 1.0,
-                 ack_timeout: float = 5.0) -> None:
-        self._engine, self._settings, self._topics = engine, settings, topics
-        self._metrics, self._on_topics_lost = metrics, on_topics_lost
-        self._batch_size, self._idle_poll, self._ack_timeout = batch_size, idle_poll, ack_timeout
-        self._wakeup = asyncio.Event()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._checked_at = 0.0
-        self._published: list[Pending] = []  # acknowledged, not yet deleted
-        self._partitions: dict[tuple[str, bytes], tuple[int, int]] = {}  # -> (count, partition)
-        self.producer: AIOKafkaProducer | None = None
+    def connected(self) -> None: ...
+
+    def failed(self, error: str) -> None: ...
+
+    def pending(self, count: int, oldest_age: float) -> None: ...
+
+    def published(self, topics: dict[str, int], ages: list[float]) -> None: ...
+
+
+class RelayMetrics:
+    """A relay's work as Prometheus metrics on its service's registry."""
+
+    def __init__(self, metrics: ServiceMetrics) -> None:
+        self._metrics = metrics
+        self.is_connected = False
         self.backlog = Gauge("outbox_pending_messages", "Events not yet published.",
                              registry=metrics.registry)
         self.oldest_age = Gauge("outbox_oldest_age_seconds", "Age of the oldest pending event.",
@@ -95,6 +98,45 @@ class Relay:
             "outbox_publish_duration_seconds", "From commit to broker acknowledgement.",
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5, 30, 300),
             registry=metrics.registry)
+
+    def connected(self) -> None:
+        self.is_connected = True
+
+    def failed(self, error: str) -> None:
+        self.is_connected = False
+        self._metrics.errors.labels("outbox_publish").inc()
+
+    def pending(self, count: int, oldest_age: float) -> None:
+        self.backlog.set(count)
+        self.oldest_age.set(oldest_age)
+
+    def published(self, topics: dict[str, int], ages: list[float]) -> None:
+        for topic, count in topics.items():
+            self._metrics.published.labels(topic).inc(count)
+        for age in ages:
+            self.publish_latency.observe(age)
+
+
+class Relay:
+    """Publishes outbox rows in id order; at least once, never lost."""
+
+    def __init__(self, engine: Engine, settings: ServiceSettings, topics: Sequence[Topic],
+                 metrics: ServiceMetrics | RelayObserver, *,
+                 on_topics_lost: Callable[[], object] | None = None, batch_size: int = 500,
+                 idle_poll: float = 1.0, ack_timeout: float = 5.0,
+                 delete_every: float = 0.25) -> None:
+        self._engine, self._settings, self._topics = engine, settings, topics
+        self._observer = RelayMetrics(metrics) if isinstance(metrics, ServiceMetrics) else metrics
+        self._on_topics_lost = on_topics_lost
+        self._batch_size, self._idle_poll, self._ack_timeout = batch_size, idle_poll, ack_timeout
+        self._wakeup = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._checked_at = 0.0
+        self._published: list[Pending] = []  # acknowledged, not yet deleted, in id order
+        self._published_since = 0.0  # when the first of them was acknowledged
+        self._delete_every = delete_every
+        self._partitions: dict[tuple[str, bytes], tuple[int, int]] = {}  # -> (count, partition)
+        self.producer: AIOKafkaProducer | None = None
 
     async def ready(self) -> None:
         """Readiness check: connected, and the broker answers."""
@@ -114,7 +156,7 @@ class Relay:
             await self._relay()
         finally:
             try:  # else they are published again on the next start
-                await asyncio.to_thread(self._forget, self._published)
+                await asyncio.to_thread(self._forget_published)
             except Exception as exc:
                 log.warning("outbox.delete_failed", error=repr(exc))
             if self.producer is not None:
@@ -127,8 +169,11 @@ class Relay:
                 if self.producer is None:
                     self.producer = await connect_producer(self._settings, self._topics)
                     log.info("outbox.connected")
+                    self._observer.connected()
                 await self._check_topics()
                 sent = await self.drain_once()
+                if failures:
+                    self._observer.connected()
                 failures = 0
             except Exception as exc:
                 failures += 1
@@ -140,7 +185,7 @@ class Relay:
     async def _back_off(self, exc: Exception, failures: int) -> None:
         """Wait longer after each failure; after a few, reconnect (and recreate topics)."""
         delay = min(0.2 * 2 ** (failures - 1), 5.0)
-        self._metrics.errors.labels("outbox_publish").inc()
+        self._observer.failed(repr(exc))
         log.warning("outbox.publish_failed", error=repr(exc), retry_in=delay)
         if failures >= 2 and self.producer is not None:
             # A fresh producer re-creates missing topics (a broker that lost its storage).
@@ -172,8 +217,8 @@ class Relay:
 
     async def drain_once(self) -> int:
         """Publish the next batch; raise on the first failure. What the broker acknowledged
-        is deleted at the start of the next call (one trip to the database instead of two):
-        call `flush` to have it deleted now."""
+        is deleted by a later call, several batches at a time (see _advance): call `flush` to
+        have it deleted now."""
         rows = await asyncio.to_thread(self._advance)
         if not rows:
             return 0
@@ -181,7 +226,10 @@ class Relay:
         # sending itself can wait forever for the metadata of a broker that is gone
         await _within(self._send(rows, futures), self._ack_timeout)
         results = await _settle(futures, self._ack_timeout)
-        done = self._published = _acknowledged_prefix(rows, results)
+        done = _acknowledged_prefix(rows, results)
+        if done and not self._published:
+            self._published_since = time.monotonic()
+        self._published += done
         self._observe(done)
         failure = next((r for r in results if isinstance(r, BaseException)), None)
         if failure is not None:
@@ -232,24 +280,37 @@ class Relay:
         """Publish everything pending and delete it (before stopping, say)."""
         while await self.drain_once():
             pass
+        await asyncio.to_thread(self._forget_published)
 
     def _advance(self) -> list[Pending]:
-        """Delete the rows last published, then read the next ones due."""
-        self._forget(self._published)
-        self._published = []
+        """Delete the rows published, every so often, then read the next ones due.
+
+        A delete is a write, and while it lasts the service's own writes wait: so published
+        rows are deleted a quarter of a second's worth at a time, and meanwhile skipped by
+        reading after the last of them. A row committed late with a lower id (PostgreSQL
+        numbers rows before their commit) is skipped until then, never lost: the read after a
+        delete starts from the first row again."""
+        if self._published and (len(self._published) >= 5000 or time.monotonic() -
+                                self._published_since >= self._delete_every):
+            self._forget_published()
+        after = self._published[-1].id if self._published else 0
         with raw_transaction(self._engine) as db:
             rows = [Pending(id, topic, key, value, db.moment(created_at))
                     for id, topic, key, value, created_at in db.select(
-                        'SELECT id, topic, "key", value, created_at FROM outbox ORDER BY id '
-                        "LIMIT ?", [self._batch_size])]
+                        'SELECT id, topic, "key", value, created_at FROM outbox WHERE id > ? '
+                        "ORDER BY id LIMIT ?", [after, self._batch_size])]
             if len(rows) < self._batch_size:  # the whole backlog is in hand
                 count, oldest = len(rows), rows[0].created_at if rows else None
             else:
-                [(count, first)] = db.select("SELECT count(*), min(created_at) FROM outbox")
+                [(count, first)] = db.select(
+                    "SELECT count(*), min(created_at) FROM outbox WHERE id > ?", [after])
                 oldest = db.moment(first)
-        self.backlog.set(count)
-        self.oldest_age.set(_age(oldest) if oldest else 0)
+        self._observer.pending(count, _age(oldest) if oldest else 0.0)
         return rows
+
+    def _forget_published(self) -> None:
+        self._forget(self._published)
+        self._published = []
 
     def _forget(self, rows: list[Pending]) -> None:
         """Delete published rows. A delete lost to a power cut only publishes them again,
@@ -259,10 +320,9 @@ class Relay:
                 db.many("DELETE FROM outbox WHERE id = ?", [(row.id,) for row in rows])
 
     def _observe(self, rows: list[Pending]) -> None:
-        for topic, count in Counter(row.topic for row in rows).items():
-            self._metrics.published.labels(topic).inc(count)
-        for row in rows:
-            self.publish_latency.observe(_age(row.created_at))
+        if rows:
+            self._observer.published(dict(Counter(row.topic for row in rows)),
+                                     [_age(row.created_at) for row in rows])
 
 
 async def _settle(futures: list[asyncio.Future[object] | None],

@@ -10,15 +10,11 @@ from pathlib import Path
 
 import structlog
 from fastapi import FastAPI
-from sqlalchemy import Engine
-from sqlmodel import Session
 
 from services import database, http
 from services.directory import Directory, Follower
-from services.events import REPORTS
 from services.observability import ServiceMetrics
-from services.outbox import Relay
-from services.reporting import service
+from services.relay_process import RelayProcess
 from services.reporting.api import router, submit_report
 from services.reporting.intake import IntakeWriter
 from services.reporting.metrics import IntakeMetrics
@@ -51,10 +47,10 @@ async def _lifespan(app: FastAPI, *, settings: ReportingSettings,
                     metrics: ServiceMetrics) -> AsyncIterator[None]:
     engine = database.make_engine(settings.database_url)
     await asyncio.to_thread(database.migrate, engine, MIGRATIONS)
-    relay = Relay(engine, settings, (REPORTS,), metrics,
-                  on_topics_lost=partial(_republish, engine))
+    # The relay runs in a process of its own, on the other core (see relay_process).
+    relay = RelayProcess("services.reporting.relay", settings, metrics)
     follower = Follower(settings, app.state.directory, metrics)
-    writer = IntakeWriter(engine, relay, max_batch=settings.max_batch)
+    writer = IntakeWriter(engine, relay.wake, max_batch=settings.max_batch)
     app.state.engine, app.state.relay, app.state.writer = engine, relay, writer
     app.state.follower = follower
     tasks = [asyncio.create_task(t.run(), name=type(t).__name__)
@@ -75,9 +71,3 @@ async def _lifespan(app: FastAPI, *, settings: ReportingSettings,
         await asyncio.gather(*tasks, return_exceptions=True)
         engine.dispose()
         log.info("reporting.stopped")
-
-
-def _republish(engine: Engine) -> None:
-    with Session(engine) as session:
-        count = service.republish_all(session)
-    log.info("reporting.republished", reports=count)

@@ -7,7 +7,7 @@ transaction, commits, then answers each request. A 2xx therefore always follows 
 """
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import structlog
@@ -20,7 +20,6 @@ from services.database import (
     write_lock_awaited,
 )
 from services.http import ApiError
-from services.outbox import Relay
 from services.reporting import service
 from services.reporting.schemas import Receipt
 from services.reporting.service import Draft
@@ -32,8 +31,9 @@ Outcome = tuple[Receipt, bool] | BaseException  # as service.Outcome, or a failu
 class IntakeWriter:
     """The single writer of reports in this process."""
 
-    def __init__(self, engine: Engine, relay: Relay, *, max_batch: int = 256) -> None:
-        self._engine, self._relay, self._max_batch = engine, relay, max_batch
+    def __init__(self, engine: Engine, wake_relay: Callable[[], None], *,
+                 max_batch: int = 256) -> None:
+        self._engine, self._wake_relay, self._max_batch = engine, wake_relay, max_batch
         # SQLite works in-process: a thread running the statements would need the GIL back
         # for every row it binds, each time waiting behind the event loop. So the statements
         # run inline and only the commit, a wait for the disk, goes to a thread. A network
@@ -60,7 +60,7 @@ class IntakeWriter:
                 outcomes = [ApiError(503, "storage_unavailable", "try again shortly")] * len(batch)
             for (_, future), outcome in zip(batch, outcomes, strict=True):
                 _settle(future, outcome)
-            self._relay.wake()
+            self._wake_relay()
 
     async def _write(self, drafts: list[Draft]) -> Sequence[Outcome]:
         try:

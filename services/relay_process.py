@@ -1,0 +1,165 @@
+"""An outbox relay in a process of its own, beside the service whose transactions fill the
+outbox.
+
+The service's event loop then spends nothing on publishing, and the relay runs on another
+core: Python runs one thread at a time per process, so a relay inside the service takes its
+turns from intake. The service starts the relay with `python -m <module>`, hands it the
+service's settings on its stdin, wakes it with a byte on stdin after each commit, and reads
+what it reports on its stdout (a JSON object a line) into the service's own metrics, so the
+service's /metrics and /readyz tell about its relay. The relay stops on SIGTERM and when
+its stdin closes (the service is gone, even killed); the service starts it again if it dies.
+"""
+
+import asyncio
+import json
+import os
+import signal
+import sys
+import time
+from collections.abc import Callable, Coroutine
+from typing import Any, BinaryIO, TypeVar
+
+import structlog
+
+from services.config import ServiceSettings
+from services.observability import ServiceMetrics, configure_logging
+from services.outbox import Relay, RelayMetrics, RelayObserver
+
+log = structlog.get_logger()
+S = TypeVar("S", bound=ServiceSettings)
+
+
+class RelayProcess:
+    """The service's side: starts the relay process, keeps it running, wakes it, and turns
+    its reports into metrics."""
+
+    def __init__(self, module: str, settings: ServiceSettings, metrics: ServiceMetrics) -> None:
+        self._module, self._settings = module, settings
+        self._observer = RelayMetrics(metrics)
+        self._process: asyncio.subprocess.Process | None = None
+
+    async def ready(self) -> None:
+        """Readiness check: the relay runs, and its last trip to the broker went through."""
+        process = self._process
+        if process is None or process.returncode is not None:
+            raise ConnectionError("the outbox relay process is not running")
+        if not self._observer.is_connected:
+            raise ConnectionError("the outbox relay cannot reach the broker")
+
+    def wake(self) -> None:
+        """Tell the relay that a transaction has just committed events (on the loop)."""
+        process = self._process
+        if process is None or process.stdin is None or process.stdin.is_closing():
+            return
+        if process.stdin.transport.get_write_buffer_size() < 64:  # else it has been told
+            process.stdin.write(b"w")
+
+    async def run(self) -> None:
+        """Run the relay process until cancelled, starting it again whenever it dies."""
+        failures = 0
+        while True:
+            started = time.monotonic()
+            code = await self._run_once()
+            failures = 1 if time.monotonic() - started > 60 else failures + 1
+            delay = min(0.5 * 2 ** (failures - 1), 10.0)
+            self._observer.failed(f"the relay process exited with {code}")
+            log.error("outbox.relay_exited", code=code, restart_in=delay)
+            await asyncio.sleep(delay)
+
+    async def _run_once(self) -> int:
+        process = self._process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", self._module, stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE, limit=1 << 20)
+        assert process.stdin is not None and process.stdout is not None
+        try:
+            process.stdin.write(self._settings.model_dump_json().encode() + b"\n")
+            async for line in process.stdout:
+                self._apply(json.loads(line))
+            return await process.wait()
+        finally:
+            self._observer.is_connected = False
+            if process.returncode is None:  # cancelled: stop it, and let it finish its trip
+                process.terminate()
+                try:
+                    await asyncio.wait_for(process.wait(), 15)
+                except TimeoutError:
+                    process.kill()
+                    await process.wait()
+
+    def _apply(self, report: dict[str, Any]) -> None:
+        match report:
+            case {"published": dict(topics), "ages": list(ages)}:
+                self._observer.published(topics, ages)
+            case {"pending": int(count), "oldest_age": float(age)}:
+                self._observer.pending(count, age)
+            case {"connected": True}:
+                self._observer.connected()
+            case {"failed": str(error)}:
+                self._observer.failed(error)
+
+
+class _Reports:
+    """The relay's side of RelayObserver: one JSON line per report, to the service."""
+
+    def __init__(self, out: BinaryIO) -> None:
+        self._out = out
+
+    def _send(self, report: dict[str, Any]) -> None:
+        self._out.write(json.dumps(report, separators=(",", ":")).encode() + b"\n")
+        self._out.flush()
+
+    def connected(self) -> None:
+        self._send({"connected": True})
+
+    def failed(self, error: str) -> None:
+        self._send({"failed": error})
+
+    def pending(self, count: int, oldest_age: float) -> None:
+        self._send({"pending": count, "oldest_age": float(oldest_age)})
+
+    def published(self, topics: dict[str, int], ages: list[float]) -> None:
+        self._send({"published": topics, "ages": [round(age, 6) for age in ages]})
+
+
+def serve(settings_cls: type[S], build: Callable[[S, RelayObserver], Relay]) -> None:
+    """The body of a relay process's `__main__`: read the settings, relay until told to
+    stop. `build` makes the relay from the service's settings."""
+    settings = settings_cls.model_validate_json(sys.stdin.buffer.readline())
+    out = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # a stray print() cannot garble reports
+    configure_logging(level=settings.log_level, json=settings.log_json)
+    structlog.contextvars.bind_contextvars(process="outbox-relay")
+    relay = build(settings, _Reports(out))
+    try:
+        import uvloop  # as uvicorn runs the service
+        run: Callable[[Coroutine[Any, Any, None]], None] = uvloop.run
+    except ImportError:
+        run = asyncio.run
+    run(_relay(relay))
+
+
+async def _relay(relay: Relay) -> None:
+    task = asyncio.create_task(relay.run())
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, task.cancel)
+    stdin = sys.stdin.fileno()
+    os.set_blocking(stdin, False)
+
+    def on_stdin() -> None:
+        try:
+            data = os.read(stdin, 4096)
+        except BlockingIOError:
+            return
+        if data:
+            relay.wake()
+        else:  # the service is gone
+            loop.remove_reader(stdin)
+            task.cancel()
+
+    loop.add_reader(stdin, on_stdin)
+    try:
+        await task
+    except asyncio.CancelledError:
+        pass
+    log.info("outbox.relay_stopped")

@@ -1,0 +1,32 @@
+"""The reporting service's outbox relay, run by the service as a process of its own (see
+services.relay_process): `python -m services.reporting.relay`, settings on stdin."""
+
+from functools import partial
+
+import structlog
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from services import database, relay_process
+from services.events import REPORTS
+from services.outbox import Relay, RelayObserver
+from services.reporting import service
+from services.reporting.settings import ReportingSettings
+
+log = structlog.get_logger()
+
+
+def build(settings: ReportingSettings, observer: RelayObserver) -> Relay:
+    engine = database.make_engine(settings.database_url)
+    return Relay(engine, settings, (REPORTS,), observer,
+                 on_topics_lost=partial(_republish, engine))
+
+
+def _republish(engine: Engine) -> None:
+    with Session(engine) as session:
+        count = service.republish_all(session)
+    log.info("reporting.republished", reports=count)
+
+
+if __name__ == "__main__":
+    relay_process.serve(ReportingSettings, build)
