@@ -1,6 +1,7 @@
 """The HTTP surface every service shares: error bodies, request middleware, health, metrics."""
 
 import asyncio
+import itertools
 import secrets
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -34,8 +35,12 @@ class ApiError(Exception):
 
 def bearer_token(request: Request) -> str | None:
     """The token of an `Authorization: Bearer ...` header, if there is one."""
-    header = request.headers.get("authorization", "")
-    return header[7:].strip() or None if header[:7].lower() == "bearer " else None
+    return token_of(request.headers.get("authorization", ""))
+
+
+def token_of(authorization: str) -> str | None:
+    """The token of an Authorization header's value, if it is a bearer token."""
+    return authorization[7:].strip() or None if authorization[:7].lower() == "bearer " else None
 
 
 def error_body(code: str, message: str, fields: list[dict[str, str]] | None = None) -> dict:
@@ -118,6 +123,10 @@ def _asgi(endpoint: Endpoint) -> ASGIApp:
     return app
 
 
+# Request ids: random per process, then counted, unique without a trip to the OS per request.
+_REQUEST_ID_PREFIX, _REQUEST_NUMBERS = secrets.token_hex(8), itertools.count(1)
+
+
 class _RequestMiddleware:
     """Request id, metrics by route template and status, and a 500 for what escapes.
 
@@ -132,9 +141,9 @@ class _RequestMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = dict(scope["headers"])
-        given = headers.get(b"x-request-id", b"").decode("ascii", "replace")[:200]
-        request_id = given or secrets.token_hex(16)
+        given = next((value for name, value in scope["headers"] if name == b"x-request-id"),
+                     b"").decode("ascii", "replace")[:200]
+        request_id = given or f"{_REQUEST_ID_PREFIX}{next(_REQUEST_NUMBERS):08x}"
         status = {"code": 500, "sent": False}
         started = time.perf_counter()
 

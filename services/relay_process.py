@@ -69,7 +69,8 @@ class RelayProcess:
     async def _run_once(self) -> int:
         process = self._process = await asyncio.create_subprocess_exec(
             sys.executable, "-m", self._module, stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE, limit=1 << 20)
+            stdout=asyncio.subprocess.PIPE, limit=1 << 20,
+            start_new_session=True)  # a terminal's Ctrl-C reaches the service, which stops it
         assert process.stdin is not None and process.stdout is not None
         try:
             process.stdin.write(self._settings.model_dump_json().encode() + b"\n")

@@ -18,3 +18,5 @@ class IntakeMetrics:
                                  registry=registry)
         self.replays = Counter("report_replays_total", "Repeated submissions answered with "
                                "the first receipt.", registry=registry)
+        # labels() locks and builds its key on every call: the hot path's series, looked up once
+        self.on_time, self.late = self.accepted.labels("on_time"), self.accepted.labels("late")

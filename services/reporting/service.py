@@ -1,7 +1,7 @@
 """Intake decisions: who may report, whether a report is sound, and which version it is."""
 
 import hashlib
-import secrets
+import os
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -197,7 +197,7 @@ def new_event(draft: Draft, latest: store.Stored | None) -> ReportSubmitted:
     deadline = periods.deadline(draft.end, draft.campaign.deadline)
     # Every part was validated on the way in (ReportIn, the directory): skip doing it twice.
     return ReportSubmitted.model_construct(
-        report_id=draft.report_id or f"rpt-{secrets.token_hex(12)}",
+        report_id=draft.report_id or f"rpt-{os.urandom(12).hex()}",
         unit_code=draft.unit.code, unit_kind=draft.unit.kind,
         campaign_code=draft.campaign.code, period=draft.period, period_start=draft.start,
         period_end=draft.end, version=latest.version + 1 if latest else 1,

@@ -1,6 +1,8 @@
 """Report intake end to end: a unit's token in, one durable event per report out."""
 
 import json
+import os
+import signal
 import time
 import uuid
 from collections.abc import Callable
@@ -12,7 +14,7 @@ import httpx
 import pytest
 
 from deploy.brokers import launch
-from tests.rig import BROKER, Record, ServiceProcess, TopicReader
+from tests.rig import BROKER, Record, ServiceProcess, TopicReader, alive
 
 pytestmark = pytest.mark.integration
 REPORTS = "reporting.reports.v1"
@@ -142,6 +144,27 @@ class TestAccepting:
             assert event.value is not None and event.value["report_id"] == "offline-1"
         finally:
             own.stop()
+
+    def test_the_relay_runs_beside_the_service_and_is_started_again_when_it_dies(
+            self, stack) -> None:
+        unit, token = stack.unit()
+        [relay] = stack.reporting.children()
+        os.kill(relay, signal.SIGKILL)
+        until(lambda: stack.reporting.children() not in ([], [relay]))
+        assert stack.submit(token, report(report_id="after-relay-died")).status_code == 201
+        [event] = stack.events_of(unit, 1)
+        assert event.value is not None and event.value["report_id"] == "after-relay-died"
+        until(lambda: httpx.get(stack.reporting.url + "/readyz").status_code == 200)
+
+    @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL], ids=["stopped", "killed"])
+    def test_the_relay_stops_with_the_service(self, service_factory, sig) -> None:
+        service_factory("registry")
+        reporting = service_factory("reporting")
+        [relay] = reporting.children()
+        code = reporting.stop(sig)
+        until(lambda: not alive(relay), timeout=10)
+        if sig == signal.SIGTERM:
+            assert code == 0 and '"outbox.relay_stopped"' in reporting.logs()
 
     def test_unit_created_or_retired_in_the_registry_is_known_within_seconds(
             self, stack) -> None:

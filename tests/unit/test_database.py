@@ -1,7 +1,9 @@
 """The SQLite write lock as the event loop takes it, and unsynced transactions."""
 
 import asyncio
+import sys
 import threading
+import time
 from contextlib import AbstractContextManager
 from pathlib import Path
 
@@ -75,4 +77,39 @@ def test_an_unsynced_transaction_commits_and_hands_back_a_syncing_connection(tmp
     with database.raw_transaction(engine) as db:
         assert db.select("PRAGMA synchronous") == [(2,)]  # FULL again
         assert db.select("SELECT count(*) FROM t") == [(2,)]
+    engine.dispose()
+
+
+HOLDER = """
+import sys, time
+from services import database
+engine = database.make_engine(sys.argv[1])
+with database.write_lock(engine):
+    print("held", flush=True)
+    time.sleep(float(sys.argv[2]))
+"""
+
+
+async def test_the_write_lock_is_shared_with_other_processes(tmp_path) -> None:
+    """Another process (the outbox relay) holding the lock makes the loop wait, off the
+    loop, and hands it over once let go."""
+    engine = _engine(tmp_path)
+    holder = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", HOLDER, str(engine.url), "0.3", stdout=asyncio.subprocess.PIPE)
+    assert holder.stdout is not None and await holder.stdout.readline() == b"held\n"
+    ticks = 0
+
+    async def tick() -> None:
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await asyncio.sleep(0.005)
+
+    ticker = asyncio.create_task(tick())
+    held_since = time.monotonic()
+    async with database.write_lock_awaited(engine):
+        assert time.monotonic() - held_since >= 0.25  # only once the other process let go
+    ticker.cancel()
+    assert ticks >= 10  # the loop ran while we waited
+    assert await holder.wait() == 0
     engine.dispose()
