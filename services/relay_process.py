@@ -59,11 +59,14 @@ class RelayProcess:
         failures = 0
         while True:
             started = time.monotonic()
-            code = await self._run_once()
+            try:
+                reason = f"exited with {await self._run_once()}"
+            except Exception as exc:  # it could not start, or said something unreadable
+                reason = repr(exc)
             failures = 1 if time.monotonic() - started > 60 else failures + 1
             delay = min(0.5 * 2 ** (failures - 1), 10.0)
-            self._observer.failed(f"the relay process exited with {code}")
-            log.error("outbox.relay_exited", code=code, restart_in=delay)
+            self._observer.failed(reason)
+            log.error("outbox.relay_stopped_unasked", reason=reason, restart_in=delay)
             await asyncio.sleep(delay)
 
     async def _run_once(self) -> int:

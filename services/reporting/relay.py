@@ -23,7 +23,7 @@ def build(settings: ReportingSettings, observer: RelayObserver) -> Relay:
 
 
 def _republish(engine: Engine) -> None:
-    with Session(engine) as session:
+    with database.write_lock(engine), Session(engine) as session:  # the service waits
         count = service.republish_all(session)
     log.info("reporting.republished", reports=count)
 
