@@ -26,7 +26,7 @@ class Report(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("unit_code", "campaign_code", "period", "version"),)
 
     id: str = Field(primary_key=True, max_length=64)
-    unit_code: str = Field(max_length=64, index=True)
+    unit_code: str = Field(max_length=64)  # looked up through the unique index it begins
     campaign_code: str = Field(max_length=64)
     period: str = Field(max_length=16)
     version: int
