@@ -1,11 +1,12 @@
 """bench/intake: accepted reports per second and latency of POST /v1/reports.
 
-One reporting worker on the embedded broker (Tansu) and SQLite, driven by wrk at 1, 8 and
-64 connections, against a bare FastAPI endpoint that validates the same body and answers
+One reporting worker on the embedded broker (Tansu) and SQLite (with its outbox relay, a
+process the service starts beside itself, publishing all the while), driven by wrk at 1, 8
+and 64 connections, against a bare FastAPI endpoint that validates the same body and answers
 202, measured in the same run. The two take turns, several rounds at each client count, so
 that a machine whose speed drifts (a shared, virtual one) slows both alike: the rate is the
 mean over the rounds, p50 the median and p99 the worst round's.
-Run: `.venv/bin/python -m bench.intake [--seconds 5] [--rounds 3]`.
+Run: `.venv/bin/python -m bench.intake [--seconds 5] [--rounds 5]`.
 """
 
 import argparse
@@ -48,7 +49,7 @@ BODY = ('{"report_id": "%s", "campaign": "dai-hoi-xiv", "period": "2026-W04", "a
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=int, default=5, help="length of each wrk run")
-    parser.add_argument("--rounds", type=int, default=3, help="turns of each, per client count")
+    parser.add_argument("--rounds", type=int, default=5, help="turns of each, per client count")
     parser.add_argument("--units", type=int, default=114)
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench-intake-"))
