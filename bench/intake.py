@@ -63,7 +63,7 @@ def main() -> None:
         bare = _start_bare(processes, work)
         for url in (reporting, bare):  # warm up, unmeasured
             _wrk(url, _script(work, tokens), 64, 2)
-        before = _outcomes(reporting)
+        before = _caught_up(reporting)
         rows = []
         for connections in (1, 8, 64):
             runs: dict[str, list[dict[str, float]]] = {"durable": [], "bare": []}
@@ -75,12 +75,8 @@ def main() -> None:
             rows.append((connections, _combine(runs["durable"]), _combine(runs["bare"]),
                          [d["rate"] / b["rate"] for d, b in zip(runs["durable"], runs["bare"],
                                                                  strict=True)]))
-        after = _outcomes(reporting)
         finished = time.monotonic()
-        while after["published"] - before["published"] < after["stored"] - before["stored"] \
-                and time.monotonic() - finished < 30:  # the relay's last batches
-            time.sleep(0.1)
-            after["published"] = _outcomes(reporting)["published"]
+        after = _caught_up(reporting)
         outcomes = {name: after[name] - before[name] for name in after}
         _print(rows, outcomes | {"lag": time.monotonic() - finished})
     finally:
@@ -184,6 +180,16 @@ def _latency(output: str, percentile: str) -> float:
         return float("nan")
     scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}[match[2]]
     return float(match[1]) * scale
+
+
+def _caught_up(reporting: str, timeout: float = 30) -> dict[str, float]:
+    """The service's counters once the relay has published every report stored."""
+    deadline = time.monotonic() + timeout
+    found = _outcomes(reporting)
+    while found["published"] < found["stored"] and time.monotonic() < deadline:
+        time.sleep(0.1)
+        found = _outcomes(reporting)
+    return found
 
 
 def _outcomes(reporting: str) -> dict[str, float]:

@@ -61,7 +61,8 @@ class WriteLock:
         self.release()
 
 
-_WRITE_LOCKS: dict[int, WriteLock] = {}
+_WRITE_LOCKS: dict[object, WriteLock] = {}  # by database file: engines on one file share it
+_WRITE_LOCKS_GUARD = threading.Lock()
 
 
 def write_lock(engine: Engine) -> AbstractContextManager[object]:
@@ -96,12 +97,62 @@ async def write_lock_awaited(engine: Engine) -> AsyncIterator[None]:
 def _sqlite_lock(engine: Engine) -> WriteLock | None:
     if engine.dialect.name != "sqlite":
         return None
-    lock = _WRITE_LOCKS.get(id(engine))
+    path = _sqlite_path(engine)
+    key = path or engine  # an in-memory database is its engine's alone
+    lock = _WRITE_LOCKS.get(key)
     if lock is None:
-        path = engine.url.database
-        lock = _WRITE_LOCKS.setdefault(id(engine), WriteLock(
-            str(Path(path).resolve()) if path and path != ":memory:" else None))
+        with _WRITE_LOCKS_GUARD:
+            lock = _WRITE_LOCKS.get(key) or _WRITE_LOCKS.setdefault(key, WriteLock(path))
     return lock
+
+
+def _sqlite_path(engine: Engine) -> str | None:
+    path = engine.url.database
+    return str(Path(path).resolve()) if path and path != ":memory:" else None
+
+
+class Lease:
+    """Held by one process at a time, for as long as it works (a relay of an outbox, say):
+    an flock on a file beside a SQLite database, a session advisory lock on PostgreSQL. The
+    operating system or the server lets go when the process or its connection dies."""
+
+    def __init__(self, engine: Engine, name: str) -> None:
+        self._engine, self._name = engine, name
+        self._file: int | None = None
+        self._connection: Any = None
+
+    def try_acquire(self) -> bool:
+        """Take the lease if it is free (blocking I/O: call from a thread)."""
+        if self._engine.dialect.name == "postgresql":
+            connection = self._engine.raw_connection()
+            cursor = connection.cursor()
+            cursor.execute("SELECT pg_try_advisory_lock(hashtext(%s))", [self._name])
+            [(taken,)] = cursor.fetchall()
+            connection.commit()
+            if not taken:
+                connection.close()
+                return False
+            self._connection = connection
+            return True
+        path = _sqlite_path(self._engine)
+        if path is None:
+            return True
+        handle = os.open(f"{path}-{self._name}.lease", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(handle)
+            return False
+        self._file = handle
+        return True
+
+    def release(self) -> None:
+        if self._file is not None:
+            os.close(self._file)  # which lets go of the flock
+            self._file = None
+        if self._connection is not None:
+            self._connection.invalidate()  # closes it, and with it its advisory lock
+            self._connection = None
 
 
 def make_engine(url: str) -> Engine:

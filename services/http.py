@@ -1,8 +1,7 @@
 """The HTTP surface every service shares: error bodies, request middleware, health, metrics."""
 
 import asyncio
-import itertools
-import secrets
+import os
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
@@ -123,10 +122,6 @@ def _asgi(endpoint: Endpoint) -> ASGIApp:
     return app
 
 
-# Request ids: random per process, then counted, unique without a trip to the OS per request.
-_REQUEST_ID_PREFIX, _REQUEST_NUMBERS = secrets.token_hex(8), itertools.count(1)
-
-
 class _RequestMiddleware:
     """Request id, metrics by route template and status, and a 500 for what escapes.
 
@@ -143,7 +138,7 @@ class _RequestMiddleware:
             return
         given = next((value for name, value in scope["headers"] if name == b"x-request-id"),
                      b"").decode("ascii", "replace")[:200]
-        request_id = given or f"{_REQUEST_ID_PREFIX}{next(_REQUEST_NUMBERS):08x}"
+        request_id = given or os.urandom(16).hex()
         status = {"code": 500, "sent": False}
         started = time.perf_counter()
 

@@ -23,12 +23,14 @@ from sqlmodel import Column, Field, Session, SQLModel
 
 from services.broker import connect_producer, ensure_topics, ping
 from services.config import ServiceSettings
-from services.database import RawConnection, raw_transaction, write_lock
+from services.database import Lease, RawConnection, raw_transaction, write_lock
 from services.events import Topic
 from services.observability import ServiceMetrics
 
 log = structlog.get_logger()
 _PARTITIONER = DefaultPartitioner()
+MAX_UNDELETED = 5000  # published rows kept before a delete however recent: ten full batches
+LEASE_POLL_SECONDS = 1.0
 
 
 class OutboxMessage(SQLModel, table=True):
@@ -89,7 +91,6 @@ class RelayMetrics:
 
     def __init__(self, metrics: ServiceMetrics) -> None:
         self._metrics = metrics
-        self.is_connected = False
         self.backlog = Gauge("outbox_pending_messages", "Events not yet published.",
                              registry=metrics.registry)
         self.oldest_age = Gauge("outbox_oldest_age_seconds", "Age of the oldest pending event.",
@@ -100,10 +101,9 @@ class RelayMetrics:
             registry=metrics.registry)
 
     def connected(self) -> None:
-        self.is_connected = True
+        pass  # an in-process relay's readiness asks the broker itself (Relay.ready)
 
     def failed(self, error: str) -> None:
-        self.is_connected = False
         self._metrics.errors.labels("outbox_publish").inc()
 
     def pending(self, count: int, oldest_age: float) -> None:
@@ -121,12 +121,12 @@ class Relay:
     """Publishes outbox rows in id order; at least once, never lost."""
 
     def __init__(self, engine: Engine, settings: ServiceSettings, topics: Sequence[Topic],
-                 metrics: ServiceMetrics | RelayObserver, *,
+                 observer: RelayObserver, *,
                  on_topics_lost: Callable[[], object] | None = None, batch_size: int = 500,
                  idle_poll: float = 1.0, ack_timeout: float = 5.0,
                  delete_every: float = 0.25) -> None:
         self._engine, self._settings, self._topics = engine, settings, topics
-        self._observer = RelayMetrics(metrics) if isinstance(metrics, ServiceMetrics) else metrics
+        self._observer = observer
         self._on_topics_lost = on_topics_lost
         self._batch_size, self._idle_poll, self._ack_timeout = batch_size, idle_poll, ack_timeout
         self._wakeup = asyncio.Event()
@@ -134,7 +134,9 @@ class Relay:
         self._checked_at = 0.0
         self._published: list[Pending] = []  # acknowledged, not yet deleted, in id order
         self._published_since = 0.0  # when the first of them was acknowledged
-        self._delete_every = delete_every
+        # Deleting later and skipping meanwhile (see _advance) keeps each key's order only
+        # where rows commit in id order: on SQLite, whose one writer numbers and commits.
+        self._delete_every = delete_every if engine.dialect.name == "sqlite" else 0.0
         self._partitions: dict[tuple[str, bytes], tuple[int, int]] = {}  # -> (count, partition)
         self.producer: AIOKafkaProducer | None = None
 
@@ -150,8 +152,14 @@ class Relay:
             self._loop.call_soon_threadsafe(self._wakeup.set)
 
     async def run(self) -> None:
-        """Connect, then relay until cancelled, backing off while the broker is unreachable."""
+        """Take the outbox's lease, connect, then relay until cancelled, backing off while
+        the broker is unreachable."""
         self._loop = asyncio.get_running_loop()
+        lease = Lease(self._engine, "outbox-relay")
+        if not await asyncio.to_thread(lease.try_acquire):
+            log.warning("outbox.relay_waiting", reason="another process relays this outbox")
+            while not await asyncio.to_thread(lease.try_acquire):
+                await asyncio.sleep(LEASE_POLL_SECONDS)
         try:
             await self._relay()
         finally:
@@ -161,6 +169,7 @@ class Relay:
                 log.warning("outbox.delete_failed", error=repr(exc))
             if self.producer is not None:
                 await _close(self.producer)
+            lease.release()
 
     async def _relay(self) -> None:
         failures = 0
@@ -219,7 +228,8 @@ class Relay:
         """Publish the next batch; raise on the first failure. What the broker acknowledged
         is deleted by a later call, several batches at a time (see _advance): call `flush` to
         have it deleted now."""
-        rows = await asyncio.to_thread(self._advance)
+        rows, backlog, oldest_age = await asyncio.to_thread(self._advance)
+        self._observer.pending(backlog, oldest_age)
         if not rows:
             return 0
         futures: list[asyncio.Future[object] | None] = [None] * len(rows)
@@ -282,18 +292,18 @@ class Relay:
             pass
         await asyncio.to_thread(self._forget_published)
 
-    def _advance(self) -> list[Pending]:
-        """Delete the rows published, every so often, then read the next ones due.
+    def _advance(self) -> tuple[list[Pending], int, float]:
+        """Delete the rows published, every so often, then read the next ones due; with the
+        backlog and the age of its oldest row.
 
-        A delete is a write, and while it lasts the service's own writes wait: so published
-        rows are deleted a quarter of a second's worth at a time, and meanwhile skipped by
-        reading after the last of them. A row committed late with a lower id (PostgreSQL
-        numbers rows before their commit) is skipped until then, never lost: the read after a
-        delete starts from the first row again."""
-        if self._published and (len(self._published) >= 5000 or time.monotonic() -
-                                self._published_since >= self._delete_every):
+        On SQLite a delete is a write, and while it lasts the service's own writes wait: so
+        published rows are deleted `delete_every` seconds' worth at a time, and meanwhile
+        skipped by reading after the last of them. (A relay that stops without deleting them,
+        killed, say, publishes them again when it starts: at least once, as ever.)"""
+        if self._delete_due():
             self._forget_published()
-        after = self._published[-1].id if self._published else 0
+        published = self._published
+        after = published[-1].id if published else 0
         with raw_transaction(self._engine) as db:
             rows = [Pending(id, topic, key, value, db.moment(created_at))
                     for id, topic, key, value, created_at in db.select(
@@ -305,12 +315,16 @@ class Relay:
                 [(count, first)] = db.select(
                     "SELECT count(*), min(created_at) FROM outbox WHERE id > ?", [after])
                 oldest = db.moment(first)
-        self._observer.pending(count, _age(oldest) if oldest else 0.0)
-        return rows
+        return rows, count, _age(oldest) if oldest else 0.0
+
+    def _delete_due(self) -> bool:
+        return bool(self._published) and (
+            len(self._published) >= MAX_UNDELETED
+            or time.monotonic() - self._published_since >= self._delete_every)
 
     def _forget_published(self) -> None:
-        self._forget(self._published)
-        self._published = []
+        published, self._published = self._published, []
+        self._forget(published)
 
     def _forget(self, rows: list[Pending]) -> None:
         """Delete published rows. A delete lost to a power cut only publishes them again,

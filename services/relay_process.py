@@ -27,6 +27,7 @@ from services.outbox import Relay, RelayMetrics, RelayObserver
 
 log = structlog.get_logger()
 S = TypeVar("S", bound=ServiceSettings)
+STOP_SECONDS = 15  # for a relay told to stop to finish its trip: acks may take 5 s, then deletes
 
 
 class RelayProcess:
@@ -34,17 +35,20 @@ class RelayProcess:
     its reports into metrics."""
 
     def __init__(self, module: str, settings: ServiceSettings, metrics: ServiceMetrics) -> None:
-        self._module, self._settings = module, settings
+        self._module, self._settings, self._metrics = module, settings, metrics
         self._observer = RelayMetrics(metrics)
         self._process: asyncio.subprocess.Process | None = None
+        self._working, self._trouble = False, "it has not connected to the broker yet"
 
     async def ready(self) -> None:
-        """Readiness check: the relay runs, and its last trip to the broker went through."""
+        """Readiness check: the relay runs, and its last trip went through. It is told, not
+        asked: a broker gone while the relay idles shows within about seven seconds (a
+        look at the topics every two, which gives up after five)."""
         process = self._process
         if process is None or process.returncode is not None:
             raise ConnectionError("the outbox relay process is not running")
-        if not self._observer.is_connected:
-            raise ConnectionError("the outbox relay cannot reach the broker")
+        if not self._working:
+            raise ConnectionError(f"the outbox relay is failing: {self._trouble}")
 
     def wake(self) -> None:
         """Tell the relay that a transaction has just committed events (on the loop)."""
@@ -63,9 +67,11 @@ class RelayProcess:
                 reason = f"exited with {await self._run_once()}"
             except Exception as exc:  # it could not start, or said something unreadable
                 reason = repr(exc)
+            # a relay that ran a good while failed afresh: start it again soon
             failures = 1 if time.monotonic() - started > 60 else failures + 1
             delay = min(0.5 * 2 ** (failures - 1), 10.0)
-            self._observer.failed(reason)
+            self._working, self._trouble = False, f"the relay process {reason}"
+            self._metrics.errors.labels("outbox_relay_exit").inc()
             log.error("outbox.relay_stopped_unasked", reason=reason, restart_in=delay)
             await asyncio.sleep(delay)
 
@@ -81,11 +87,11 @@ class RelayProcess:
                 self._apply(json.loads(line))
             return await process.wait()
         finally:
-            self._observer.is_connected = False
+            self._working = False
             if process.returncode is None:  # cancelled: stop it, and let it finish its trip
                 process.terminate()
                 try:
-                    await asyncio.wait_for(process.wait(), 15)
+                    await asyncio.wait_for(process.wait(), STOP_SECONDS)
                 except TimeoutError:
                     process.kill()
                     await process.wait()
@@ -97,9 +103,12 @@ class RelayProcess:
             case {"pending": int(count), "oldest_age": float(age)}:
                 self._observer.pending(count, age)
             case {"connected": True}:
-                self._observer.connected()
+                self._working = True
             case {"failed": str(error)}:
+                self._working, self._trouble = False, error
                 self._observer.failed(error)
+            case _:
+                log.warning("outbox.relay_report_unknown", report=report)
 
 
 class _Reports:
@@ -109,8 +118,11 @@ class _Reports:
         self._out = out
 
     def _send(self, report: dict[str, Any]) -> None:
-        self._out.write(json.dumps(report, separators=(",", ":")).encode() + b"\n")
-        self._out.flush()
+        try:
+            self._out.write(json.dumps(report, separators=(",", ":")).encode() + b"\n")
+            self._out.flush()
+        except BrokenPipeError:  # the service is gone; its closed stdin stops the relay
+            pass
 
     def connected(self) -> None:
         self._send({"connected": True})

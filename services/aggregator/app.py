@@ -22,7 +22,7 @@ from services.aggregator.settings import AggregatorSettings
 from services.directory import Directory, Follower
 from services.events import AGGREGATOR_BREACHES
 from services.observability import ServiceMetrics
-from services.outbox import Relay
+from services.outbox import Relay, RelayMetrics
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 log = structlog.get_logger()
@@ -53,7 +53,8 @@ async def _lifespan(app: FastAPI, *, settings: AggregatorSettings,
         settings, engine, AggregatorMetrics(metrics),
         lambda session, applied: feeds.changes(session, app.state.directory, applied),
         app.state.hub)
-    relay = app.state.relay = Relay(engine, settings, (AGGREGATOR_BREACHES,), metrics)
+    relay = app.state.relay = Relay(engine, settings, (AGGREGATOR_BREACHES,),
+                                    RelayMetrics(metrics))
     watch = BreachWatch(engine, app.state.directory, relay, settings.breach_check_seconds)
     tasks = [asyncio.create_task(t.run(), name=type(t).__name__)
              for t in (app.state.follower, consumer, relay)]

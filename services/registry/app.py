@@ -14,7 +14,7 @@ from sqlmodel import Session
 from services import database, http
 from services.events import REGISTRY_TOPICS
 from services.observability import ServiceMetrics
-from services.outbox import Relay
+from services.outbox import Relay, RelayMetrics
 from services.registry import service
 from services.registry.api import router
 from services.registry.settings import RegistrySettings
@@ -41,7 +41,7 @@ async def _lifespan(app: FastAPI, *, settings: RegistrySettings,
     engine = database.make_engine(settings.database_url)
     await asyncio.to_thread(database.migrate, engine, MIGRATIONS)
     await asyncio.to_thread(_prepare, engine, settings)
-    relay = Relay(engine, settings, REGISTRY_TOPICS, metrics,
+    relay = Relay(engine, settings, REGISTRY_TOPICS, RelayMetrics(metrics),
                   on_topics_lost=partial(_republish, engine))
     app.state.engine, app.state.relay = engine, relay
     task = asyncio.create_task(relay.run(), name="outbox-relay")

@@ -55,7 +55,10 @@ INVALID = {"description": "Validation Error", "content": {"application/json": {
                      ref_template="#/components/schemas/{model}")}}}})
 async def submit_report(request: Request) -> Response:
     """Submit a unit's report for one period; answers with a receipt."""
-    given = {name: value for name, value in request.scope["headers"] if name in _WANTED}
+    given: dict[bytes, bytes] = {}
+    for name, value in request.scope["headers"]:  # one pass; the first of repeats counts
+        if name in _WANTED:
+            given.setdefault(name, value)
     idempotency_key = _idempotency_key(given.get(b"idempotency-key"))
     state = request.app.state
     try:

@@ -5,7 +5,6 @@ from functools import partial
 
 import structlog
 from sqlalchemy import Engine
-from sqlmodel import Session
 
 from services import database, relay_process
 from services.events import REPORTS
@@ -23,9 +22,7 @@ def build(settings: ReportingSettings, observer: RelayObserver) -> Relay:
 
 
 def _republish(engine: Engine) -> None:
-    with database.write_lock(engine), Session(engine) as session:  # the service waits
-        count = service.republish_all(session)
-    log.info("reporting.republished", reports=count)
+    log.info("reporting.republished", reports=service.republish_all(engine))
 
 
 if __name__ == "__main__":

@@ -56,11 +56,12 @@ class Page(BaseModel, Generic[T]):
 
 
 def receipt_of(event: ReportSubmitted) -> Receipt:
-    """An event's receipt; the event was validated, so its fields are not checked again."""
-    return Receipt.model_construct(report_id=event.report_id, unit=event.unit_code,
-                   campaign=event.campaign_code, period=event.period, version=event.version,
-                   supersedes=event.supersedes, received_at=event.received_at,
-                   deadline=event.deadline, on_time=event.on_time)
+    """An event's receipt, its fields taken as they are: the event was built from checked
+    parts, or read from one stored."""
+    return Receipt.model_construct(
+        report_id=event.report_id, unit=event.unit_code, campaign=event.campaign_code,
+        period=event.period, version=event.version, supersedes=event.supersedes,
+        received_at=event.received_at, deadline=event.deadline, on_time=event.on_time)
 
 
 def report_of(event: ReportSubmitted) -> ReportOut:

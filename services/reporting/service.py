@@ -5,15 +5,15 @@ import os
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlmodel import Session
+from sqlalchemy import Engine
 
 from services import periods
-from services.database import RawConnection
+from services.database import RawConnection, raw_transaction, write_lock
 from services.directory import Directory
 from services.events import REPORTS, CampaignSnapshot, ReportSubmitted, UnitSnapshot
 from services.events.reports import LoudspeakerBroadcast
 from services.http import ApiError
-from services.outbox import enqueue, enqueue_raw
+from services.outbox import enqueue_raw
 from services.reporting import store
 from services.reporting.schemas import Receipt, ReportIn, receipt_of
 
@@ -206,12 +206,12 @@ def new_event(draft: Draft, latest: store.Stored | None) -> ReportSubmitted:
         activities=draft.body.activities, note=draft.body.note)
 
 
-def republish_all(session: Session) -> int:
-    """Queue every stored report's event again (the broker lost its topics)."""
-    count = 0
-    for report in store.all_reports(session):
-        enqueue(session, REPORTS, report.unit_code,
-                ReportSubmitted.model_validate_json(report.event))
-        count += 1
-    session.commit()
-    return count
+def republish_all(engine: Engine) -> int:
+    """Queue every stored report's event again (the broker lost its topics), in the order
+    received. The reports are read first: intake waits only while their events are added."""
+    with raw_transaction(engine) as db:
+        events = [(unit, event.encode()) for unit, event in db.select(
+            "SELECT unit_code, event FROM reports ORDER BY received_at, version")]
+    with write_lock(engine), raw_transaction(engine) as db:
+        enqueue_raw(db, REPORTS, events)
+    return len(events)

@@ -86,6 +86,3 @@ def list_reports(session: Session, *, unit_code: str | None, campaign_code: str 
     ordered = query.order_by(col(Report.received_at).desc(), col(Report.id))
     return session.exec(ordered.limit(limit).offset(offset)).all(), total
 
-
-def all_reports(session: Session) -> Sequence[Report]:
-    return session.exec(select(Report).order_by(col(Report.received_at))).all()
