@@ -139,9 +139,13 @@ class TestAccepting:
             own.stop()
             accepted = stack.submit(token, report(report_id="offline-1"))
             assert accepted.status_code == 201
+            until(lambda: _ready(stack) == 503)  # the relay says it cannot publish
+            broker_check = httpx.get(stack.reporting.url + "/readyz").json()["checks"]["broker"]
+            assert "outbox relay" in broker_check
             own.start()
             [event] = stack.events_of(unit, 1, timeout=60)
             assert event.value is not None and event.value["report_id"] == "offline-1"
+            until(lambda: _ready(stack) == 200)
         finally:
             own.stop()
 
@@ -336,6 +340,10 @@ class TestMetrics:
         assert _value(text, "report_revisions_total") >= 1
         assert _value(text, "report_replays_total") >= 1
         assert "outbox_pending_messages" in text and "outbox_oldest_age_seconds" in text
+
+
+def _ready(stack: Stack) -> int:
+    return httpx.get(stack.reporting.url + "/readyz", timeout=10).status_code
 
 
 def _metrics(stack: Stack) -> str:
