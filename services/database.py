@@ -4,6 +4,7 @@ import asyncio
 import fcntl
 import os
 import threading
+import weakref
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import (
     AbstractContextManager,
@@ -61,7 +62,8 @@ class WriteLock:
         self.release()
 
 
-_WRITE_LOCKS: dict[object, WriteLock] = {}  # by database file: engines on one file share it
+_WRITE_LOCKS: dict[str, WriteLock] = {}  # by database file: engines on one file share one
+_ENGINE_LOCKS: "weakref.WeakKeyDictionary[Engine, WriteLock]" = weakref.WeakKeyDictionary()
 _WRITE_LOCKS_GUARD = threading.Lock()
 
 
@@ -97,12 +99,15 @@ async def write_lock_awaited(engine: Engine) -> AsyncIterator[None]:
 def _sqlite_lock(engine: Engine) -> WriteLock | None:
     if engine.dialect.name != "sqlite":
         return None
-    path = _sqlite_path(engine)
-    key = path or engine  # an in-memory database is its engine's alone
-    lock = _WRITE_LOCKS.get(key)
+    lock = _ENGINE_LOCKS.get(engine)  # finding the file's costs a trip to the file system
     if lock is None:
         with _WRITE_LOCKS_GUARD:
-            lock = _WRITE_LOCKS.get(key) or _WRITE_LOCKS.setdefault(key, WriteLock(path))
+            path = _sqlite_path(engine)
+            if path is None:  # an in-memory database is its engine's alone
+                lock = WriteLock(None)
+            elif (lock := _WRITE_LOCKS.get(path)) is None:
+                lock = _WRITE_LOCKS[path] = WriteLock(path)
+            _ENGINE_LOCKS[engine] = lock
     return lock
 
 

@@ -93,23 +93,23 @@ class ServiceProcess:
 
 def children_of(pid: int) -> list[int]:
     """Live child processes of a process, from /proc."""
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except (FileNotFoundError, ProcessLookupError, IndexError):
-            continue
-        if int(fields[1]) == pid and fields[0] != "Z":  # state, parent pid
-            found.append(int(stat.parent.name))
-    return found
+    return [int(stat.parent.name) for stat in Path("/proc").glob("[0-9]*/stat")
+            if (state := _state(stat)) is not None and state[1] == pid and state[0] != "Z"]
 
 
 def alive(pid: int) -> bool:
     """Whether a process runs (a zombie does not)."""
+    state = _state(Path(f"/proc/{pid}/stat"))
+    return state is not None and state[0] != "Z"
+
+
+def _state(stat: Path) -> tuple[str, int] | None:
+    """A process's state letter and parent pid, or None once it is gone."""
     try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+        fields = stat.read_text().rsplit(")", 1)[1].split()  # after the command's name
     except (FileNotFoundError, ProcessLookupError):
-        return False
+        return None
+    return fields[0], int(fields[1])
 
 
 def make_service(name: str, *, tmp: Path, bootstrap: str, idempotence: bool,

@@ -2,7 +2,7 @@
 
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 import structlog
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -55,17 +55,12 @@ INVALID = {"description": "Validation Error", "content": {"application/json": {
                      ref_template="#/components/schemas/{model}")}}}})
 async def submit_report(request: Request) -> Response:
     """Submit a unit's report for one period; answers with a receipt."""
-    given: dict[bytes, bytes] = {}
-    for name, value in request.scope["headers"]:  # one pass; the first of repeats counts
-        if name in _WANTED:
-            given.setdefault(name, value)
+    given = _headers(request)
     idempotency_key = _idempotency_key(given.get(b"idempotency-key"))
     state = request.app.state
     try:
-        raw = await _body(request, state.settings.max_body_bytes,
-                          given.get(b"content-length", b""))
-        who = service.authenticate(state.directory, token_of(
-            given.get(b"authorization", b"").decode("latin-1")))
+        raw = await _body(request, state.settings.max_body_bytes, given)
+        who = _caller(state, given)
         unit = service.reporting_unit(state.directory, who, datetime.now(periods.LOCAL_ZONE).date())
         body = _parse(raw)
         draft = service.prepare(state.directory, unit, body, idempotency_key,
@@ -85,6 +80,21 @@ async def submit_report(request: Request) -> Response:
 _WANTED = frozenset((b"authorization", b"content-length", b"idempotency-key"))
 
 
+def _headers(request: Request) -> dict[bytes, bytes]:
+    """The headers intake reads, in one pass over the raw ones (Starlette's look-up scans
+    them anew for each): the first of repeats counts, as there."""
+    given: dict[bytes, bytes] = {}
+    for name, value in request.scope["headers"]:
+        if name in _WANTED:
+            given.setdefault(name, value)
+    return given
+
+
+def _caller(state: Any, given: dict[bytes, bytes]) -> Caller:
+    authorization = given.get(b"authorization", b"").decode("latin-1")
+    return service.authenticate(state.directory, token_of(authorization))
+
+
 def _idempotency_key(header: bytes | None) -> str | None:
     if header is None:
         return None
@@ -96,9 +106,8 @@ def _idempotency_key(header: bytes | None) -> str | None:
     return key
 
 
-async def _body(request: Request, limit: int, declared: bytes | None = None) -> bytes:
-    if declared is None:
-        declared = request.headers.get("content-length", "").encode("latin-1")
+async def _body(request: Request, limit: int, given: dict[bytes, bytes]) -> bytes:
+    declared = given.get(b"content-length", b"")
     if declared.isdigit() and int(declared) > limit:
         raise ApiError(413, "body_too_large", f"the body exceeds {limit} bytes")
     raw = b""
@@ -163,8 +172,9 @@ async def submit_bulk(request: Request, campaign: Annotated[str, Query(max_lengt
                       ) -> JSONResponse:
     """Submit several periods' reports as CSV; answers with a result per row."""
     state = request.app.state
-    raw = await _body(request, state.settings.max_bulk_bytes)
-    who = caller(request)
+    given = _headers(request)
+    raw = await _body(request, state.settings.max_bulk_bytes, given)
+    who = _caller(state, given)
     unit = service.reporting_unit(state.directory, who, datetime.now(periods.LOCAL_ZONE).date())
     rows: list[bulk.RowResult] = []
     counts = {"accepted": 0, "replayed": 0, "rejected": 0}

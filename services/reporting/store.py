@@ -85,4 +85,3 @@ def list_reports(session: Session, *, unit_code: str | None, campaign_code: str 
     total = session.exec(select(func.count()).select_from(query.subquery())).one()
     ordered = query.order_by(col(Report.received_at).desc(), col(Report.id))
     return session.exec(ordered.limit(limit).offset(offset)).all(), total
-

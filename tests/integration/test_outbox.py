@@ -3,12 +3,16 @@
 import asyncio
 import json
 import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.partitioner import DefaultPartitioner
 from pydantic import BaseModel
+from sqlalchemy import Engine
 
 from services import database
 from services.broker import connect_producer
@@ -22,29 +26,59 @@ MIGRATIONS = Path(__file__).resolve().parents[2] / "services" / "reporting" / "m
 KEYS = [f"xa-{n:02d}" for n in range(7)]
 
 
-def test_rows_reach_the_partition_of_their_key_in_order_and_leave_the_outbox(
-        broker, database_url) -> None:
-    topic = Topic(f"test.outbox.{uuid.uuid4().hex[:8]}", BaseModel, "unit", "test",
-                  partitions=3)
+@dataclass
+class Outbox:
+    """A fresh topic and a migrated database on the leg's broker and backend."""
+
+    topic: Topic
+    engine: Engine
+    settings: ServiceSettings
+    metrics: ServiceMetrics
+
+    def relay(self, **options: Any) -> Relay:
+        return Relay(self.engine, self.settings, (self.topic,), RelayMetrics(self.metrics),
+                     **options)
+
+    def add(self, rows: list[tuple[str, str]]) -> None:
+        """Commit (key, JSON value) rows to the outbox, in one transaction."""
+        with database.write_lock(self.engine), database.raw_transaction(self.engine) as db:
+            enqueue_raw(db, self.topic, [(k, v.encode()) for k, v in rows])
+
+    def left(self) -> int:
+        with database.raw_transaction(self.engine) as db:
+            [(count,)] = db.select("SELECT count(*) FROM outbox")
+            return int(count)
+
+    def published(self) -> float | None:
+        return self.metrics.registry.get_sample_value("messages_published_total",
+                                                      {"topic": self.topic.name})
+
+
+@pytest.fixture
+def outbox(broker, database_url) -> Iterator[Outbox]:
     engine = database.make_engine(database_url("outbox"))
     database.migrate(engine, MIGRATIONS)
+    yield Outbox(Topic(f"test.outbox.{uuid.uuid4().hex[:8]}", BaseModel, "unit", "test",
+                       partitions=3), engine,
+                 ServiceSettings(port=1, database_url="unused", kafka_bootstrap=broker.bootstrap,
+                                 kafka_idempotence=broker.supports_idempotence),
+                 ServiceMetrics("outbox_test"))
+    engine.dispose()
+
+
+def test_rows_reach_the_partition_of_their_key_in_order_and_leave_the_outbox(
+        broker, outbox) -> None:
     # 3 commits of 400 rows, one over the 16 KB record-batch size, several batches per key
     rows = [(KEYS[n % len(KEYS)], f'{{"n": {n}, "pad": "{"x" * (20_000 if n == 5 else 300)}"}}')
             for n in range(1200)]
     for start in range(0, len(rows), 400):
-        with database.write_lock(engine), database.raw_transaction(engine) as db:
-            enqueue_raw(db, topic, [(key, value.encode()) for key, value in
-                                    rows[start:start + 400]])
+        outbox.add(rows[start:start + 400])
 
-    settings = ServiceSettings(port=1, database_url="unused", kafka_bootstrap=broker.bootstrap,
-                               kafka_idempotence=broker.supports_idempotence)
-    metrics = ServiceMetrics("outbox_test")
-    relay = Relay(engine, settings, (topic,), RelayMetrics(metrics))
-    asyncio.run(_relay_all(relay, settings, topic))
-    records = asyncio.run(_consume(broker.bootstrap, topic.name, len(rows)))
+    relay = outbox.relay()
+    asyncio.run(_relay_all(relay, outbox.settings, outbox.topic))
+    records = asyncio.run(_consume(broker.bootstrap, outbox.topic.name, len(rows)))
 
-    assert metrics.registry.get_sample_value("messages_published_total",
-                                             {"topic": topic.name}) == len(rows)
+    assert outbox.published() == len(rows)
     assert len(records) == len(rows)
     for key in KEYS:
         mine = [(partition, number) for k, partition, number in records if k == key]
@@ -52,10 +86,8 @@ def test_rows_reach_the_partition_of_their_key_in_order_and_leave_the_outbox(
         assert {partition for partition, _ in mine} == {expected}, key  # as send() would
         assert [number for _, number in mine] == [
             n for n, (k, _) in enumerate(rows) if k == key]  # in the order committed
-    with database.raw_transaction(engine) as db:
-        assert db.select("SELECT count(*) FROM outbox") == [(0,)]
-    assert metrics.registry.get_sample_value("outbox_pending_messages") == 0
-    engine.dispose()
+    assert outbox.left() == 0
+    assert outbox.metrics.registry.get_sample_value("outbox_pending_messages") == 0
 
 
 async def _relay_all(relay: Relay, settings: ServiceSettings, topic: Topic) -> None:
@@ -86,33 +118,20 @@ async def _consume(bootstrap: str, topic: str, count: int) -> list[tuple[str, in
 
 
 def test_published_rows_are_not_sent_twice_while_they_wait_to_be_deleted(
-        broker, database_url) -> None:
-    topic = Topic(f"test.outbox.{uuid.uuid4().hex[:8]}", BaseModel, "unit", "test",
-                  partitions=3)
-    engine = database.make_engine(database_url("outbox"))
-    database.migrate(engine, MIGRATIONS)
-    settings = ServiceSettings(port=1, database_url="unused", kafka_bootstrap=broker.bootstrap,
-                               kafka_idempotence=broker.supports_idempotence)
-    metrics = ServiceMetrics("outbox_test")
-    relay = Relay(engine, settings, (topic,), RelayMetrics(metrics), delete_every=60)
+        broker, outbox) -> None:
+    relay = outbox.relay(delete_every=60)
 
-    def add(numbers: range) -> None:
-        with database.write_lock(engine), database.raw_transaction(engine) as db:
-            enqueue_raw(db, topic, [("xa-00", f'{{"n": {n}}}'.encode()) for n in numbers])
-
-    def left() -> int:
-        with database.raw_transaction(engine) as db:
-            [(count,)] = db.select("SELECT count(*) FROM outbox")
-            return int(count)
+    def numbered(numbers: range) -> list[tuple[str, str]]:
+        return [("xa-00", f'{{"n": {n}}}') for n in numbers]
 
     async def steps() -> list[int]:
-        relay.producer = await connect_producer(settings, (topic,))
+        relay.producer = await connect_producer(outbox.settings, (outbox.topic,))
         try:
-            add(range(3))
+            outbox.add(numbered(range(3)))
             sent = [await relay.drain_once()]
-            add(range(3, 5))
+            outbox.add(numbered(range(3, 5)))
             sent += [await relay.drain_once(), await relay.drain_once()]
-            kept = left()
+            kept = outbox.left()
             await relay.flush()
             return [*sent, kept]
         finally:
@@ -121,10 +140,8 @@ def test_published_rows_are_not_sent_twice_while_they_wait_to_be_deleted(
     *sent, kept = asyncio.run(steps())
     assert sent == [3, 2, 0]  # each row once, though none was deleted in between...
     # ...on SQLite, which deletes a while later; elsewhere they go at once (see Relay._advance)
-    assert kept == (5 if engine.dialect.name == "sqlite" else 0)
-    assert left() == 0  # flush deletes what was published
-    assert [n for _, _, n in asyncio.run(_consume(broker.bootstrap, topic.name, 5))] == [
+    assert kept == (5 if outbox.engine.dialect.name == "sqlite" else 0)
+    assert outbox.left() == 0  # flush deletes what was published
+    assert [n for _, _, n in asyncio.run(_consume(broker.bootstrap, outbox.topic.name, 5))] == [
         0, 1, 2, 3, 4]
-    assert metrics.registry.get_sample_value("messages_published_total",
-                                             {"topic": topic.name}) == 5
-    engine.dispose()
+    assert outbox.published() == 5

@@ -4,7 +4,8 @@ import asyncio
 import sys
 import threading
 import time
-from contextlib import AbstractContextManager
+from collections.abc import AsyncIterator
+from contextlib import AbstractContextManager, asynccontextmanager
 from pathlib import Path
 
 from services import database
@@ -23,6 +24,23 @@ def _free(lock: AbstractContextManager[object]) -> bool:
     return not taker.is_alive()
 
 
+@asynccontextmanager
+async def _ticking() -> AsyncIterator[list[int]]:
+    """Counts the event loop's turns (every 5 ms while it is free) for as long as it lasts."""
+    ticks = [0]
+
+    async def tick() -> None:
+        while True:
+            ticks[0] += 1
+            await asyncio.sleep(0.005)
+
+    ticker = asyncio.create_task(tick())
+    try:
+        yield ticks
+    finally:
+        ticker.cancel()
+
+
 async def test_the_loop_keeps_serving_while_a_thread_holds_the_write_lock(tmp_path) -> None:
     engine = _engine(tmp_path)
     lock = database.write_lock(engine)
@@ -30,21 +48,11 @@ async def test_the_loop_keeps_serving_while_a_thread_holds_the_write_lock(tmp_pa
     holder = threading.Thread(target=lambda: (lock.__enter__(), release.wait(),
                                               lock.__exit__(None, None, None)))
     holder.start()
-    ticks = 0
-
-    async def tick() -> None:
-        nonlocal ticks
-        while True:
-            ticks += 1
-            await asyncio.sleep(0.005)
-
-    ticker = asyncio.create_task(tick())
     asyncio.get_running_loop().call_later(0.2, release.set)
-    async with database.write_lock_awaited(engine):
+    async with _ticking() as ticks, database.write_lock_awaited(engine):
         assert release.is_set()  # we got the lock only after the thread let it go
-    ticker.cancel()
     holder.join()
-    assert ticks >= 10  # the loop ran while we waited
+    assert ticks[0] >= 10  # the loop ran while we waited
     assert _free(lock)  # and the lock is free again
     engine.dispose()
 
@@ -97,19 +105,9 @@ async def test_the_write_lock_is_shared_with_other_processes(tmp_path) -> None:
     holder = await asyncio.create_subprocess_exec(
         sys.executable, "-c", HOLDER, str(engine.url), "0.3", stdout=asyncio.subprocess.PIPE)
     assert holder.stdout is not None and await holder.stdout.readline() == b"held\n"
-    ticks = 0
-
-    async def tick() -> None:
-        nonlocal ticks
-        while True:
-            ticks += 1
-            await asyncio.sleep(0.005)
-
-    ticker = asyncio.create_task(tick())
     held_since = time.monotonic()
-    async with database.write_lock_awaited(engine):
+    async with _ticking() as ticks, database.write_lock_awaited(engine):
         assert time.monotonic() - held_since >= 0.25  # only once the other process let go
-    ticker.cancel()
-    assert ticks >= 10  # the loop ran while we waited
+    assert ticks[0] >= 10  # the loop ran while we waited
     assert await holder.wait() == 0
     engine.dispose()
