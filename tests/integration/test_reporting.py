@@ -140,11 +140,12 @@ class TestAccepting:
             accepted = stack.submit(token, report(report_id="offline-1"))
             assert accepted.status_code == 201
             until(lambda: _ready(stack) == 503)  # the relay says it cannot publish
-            broker_check = httpx.get(stack.reporting.url + "/readyz").json()["checks"]["broker"]
-            assert "outbox relay" in broker_check
+            assert "outbox relay" in _readiness(stack)["checks"]["broker"]
             own.start()
-            [event] = stack.events_of(unit, 1, timeout=60)
-            assert event.value is not None and event.value["report_id"] == "offline-1"
+            events = stack.events_of(unit, 1, timeout=60)
+            # Tansu keeps nothing: back, it has lost its topics, and the service publishes
+            # every report again, this one perhaps with its pending first copy (at least once)
+            assert {e.value["report_id"] for e in events if e.value} == {"offline-1"}
             until(lambda: _ready(stack) == 200)
         finally:
             own.stop()
@@ -158,7 +159,7 @@ class TestAccepting:
         assert stack.submit(token, report(report_id="after-relay-died")).status_code == 201
         [event] = stack.events_of(unit, 1)
         assert event.value is not None and event.value["report_id"] == "after-relay-died"
-        until(lambda: httpx.get(stack.reporting.url + "/readyz").status_code == 200)
+        until(lambda: _ready(stack) == 200)
 
     @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL], ids=["stopped", "killed"])
     def test_the_relay_stops_with_the_service(self, service_factory, sig) -> None:
@@ -330,10 +331,13 @@ class TestMetrics:
         stack.submit(token, report(report_id="m2", note="sửa")).raise_for_status()
         stack.submit(token, report(report_id="m2", note="sửa")).raise_for_status()
         stack.submit(token, report(campaign="khong-co"))
-        # the relay, a process of its own, tells the service what it published
-        until(lambda: _value(_metrics(stack), 'messages_published_total{topic="' + REPORTS +
-                             '"}') >= 2 and _value(_metrics(stack),
-                                                   "outbox_publish_duration_seconds_count") >= 2)
+
+        def relayed() -> bool:  # the relay, a process of its own, tells the service
+            text = _metrics(stack)
+            return min(_value(text, f'messages_published_total{{topic="{REPORTS}"}}'),
+                       _value(text, "outbox_publish_duration_seconds_count")) >= 2
+
+        until(relayed)
         text = _metrics(stack)
         assert _value(text, 'reports_accepted_total{timeliness="late"}') >= 2
         assert _value(text, 'reports_rejected_total{reason="campaign_unknown"}') >= 1
@@ -344,6 +348,10 @@ class TestMetrics:
 
 def _ready(stack: Stack) -> int:
     return httpx.get(stack.reporting.url + "/readyz", timeout=10).status_code
+
+
+def _readiness(stack: Stack) -> dict[str, Any]:
+    return dict(httpx.get(stack.reporting.url + "/readyz", timeout=10).json())
 
 
 def _metrics(stack: Stack) -> str:
