@@ -12,10 +12,11 @@ run: $(VENV)/.installed  ## install, then start the whole system on embedded def
 
 test: install-test lint unit integration  ## install what the tests need, then run them all
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml package.json package-lock.json
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e .
+	npm ci --ignore-scripts --no-audit --no-fund --loglevel=error  # assets the services serve
 	touch $@
 
 $(VENV)/.installed-dev: $(VENV)/.installed
@@ -29,7 +30,7 @@ lint:
 	$(BIN)/ruff check services deploy tests bench
 	$(BIN)/mypy services deploy tests bench
 
-unit:
+unit:  ## the fast tier: rules and handlers on the runner's in-memory seam, no broker
 	$(BIN)/pytest -q -m "not integration" tests/unit tests/contract
 
 integration:

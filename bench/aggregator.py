@@ -27,7 +27,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from bench.intake import _start, _units, _wait, _wait_known
 from deploy.brokers import ROOT, launch
-from services.broker import ensure_topics
+from services.bus.kafka import ensure_topics
 from services.config import ServiceSettings
 from services.events import REPORTS
 

@@ -23,7 +23,7 @@ from typing import Any
 from deploy.brokers import ROOT, launch
 from deploy.topology import SERVICES, Service, service_env
 
-UNITS_CSV = ROOT.parent / "shared" / "data" / "haiphong-commune-level-units.csv"
+UNITS_CSV = ROOT / "deploy" / "reference" / "haiphong-commune-level-units.csv"  # its README
 UNITS_ACTIVE_FROM = "2025-07-01"  # Resolution 1669/NQ-UBTVQH15 took effect on this day
 DEMO_UNIT = "phuong-thuy-nguyen"
 

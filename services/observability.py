@@ -6,7 +6,7 @@ from collections.abc import MutableMapping
 from typing import Any
 
 import structlog
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 _SECRET_KEYS = frozenset({"token", "authorization", "password", "admin_token", "secret"})
 
@@ -75,3 +75,17 @@ class ServiceMetrics:
             registry=self.registry)
         self.errors = Counter(
             "errors_total", "Errors by where they happened.", ["kind"], registry=self.registry)
+        self.consumer_lag = Gauge(
+            "consumer_lag_messages", "Messages on the consumer's topics not yet handled.",
+            ["consumer"], registry=self.registry)
+        self.consumer_batch = Histogram(
+            "consumer_batch_messages", "Messages per batch handed to a handler.", ["consumer"],
+            buckets=(1, 10, 100, 1000, 10_000, 100_000), registry=self.registry)
+        self.consumer_latency = Histogram(
+            "consumer_batch_duration_seconds", "From a batch's arrival to its offsets "
+            "committed (handler, transaction, commit).", ["consumer"],
+            buckets=(0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10, 60),
+            registry=self.registry)
+        self.dead_letters = Counter(
+            "consumer_dead_letters_total", "Unreadable messages set aside with their error.",
+            ["consumer"], registry=self.registry)

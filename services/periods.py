@@ -12,6 +12,16 @@ _WEEK = re.compile(r"([0-9]{4})-W([0-9]{2})")  # ASCII digits only, whole string
 _MONTH = re.compile(r"([0-9]{4})-([0-9]{2})")
 
 
+def today() -> date:
+    """Today in Hai Phong."""
+    return datetime.now(LOCAL_ZONE).date()
+
+
+def local_day(moment: datetime) -> date:
+    """The day a moment falls on in Hai Phong."""
+    return moment.astimezone(LOCAL_ZONE).date()
+
+
 class PeriodError(ValueError):
     """The period string does not name a period of the campaign's kind."""
 

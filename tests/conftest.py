@@ -57,11 +57,12 @@ class Services:
         self.started: list[ServiceProcess] = []
 
     def __call__(self, name: str, *, on: Any = None, database: str | None = None,
-                 **extra: str) -> ServiceProcess:
+                 fault: str | None = None, **extra: str) -> ServiceProcess:
         target = on or self.broker
         process = make_service(name, tmp=self.folder, bootstrap=target.bootstrap,
                                idempotence=target.supports_idempotence,
-                               database_url=database or self.databases(name), **extra)
+                               database_url=database or self.databases(name), fault=fault,
+                               **extra)
         self.started.append(process)
         return process.start()
 

@@ -38,6 +38,7 @@ class ServiceProcess:
     port: int
     process: subprocess.Popen[bytes] | None = None
     admin_token: str | None = None
+    fault: str | None = None  # a fault of tests.faults to run the service with
 
     @property
     def url(self) -> str:
@@ -45,7 +46,10 @@ class ServiceProcess:
 
     def start(self, *, wait: str = "/readyz", timeout: float = 60) -> "ServiceProcess":
         log = self.log_path.open("ab")
-        self.process = subprocess.Popen([sys.executable, "-m", self.service.module],
+        command = [sys.executable, "-m", self.service.module]
+        if self.fault is not None:
+            command[2:] = ["tests.faults", self.fault, self.service.module]
+        self.process = subprocess.Popen(command,
                                         env=os.environ | self.env, stdout=log,
                                         stderr=subprocess.STDOUT)
         self.wait_for(wait, timeout)
@@ -113,7 +117,7 @@ def _state(stat: Path) -> tuple[str, int] | None:
 
 
 def make_service(name: str, *, tmp: Path, bootstrap: str, idempotence: bool,
-                 database_url: str, **extra: str) -> ServiceProcess:
+                 database_url: str, fault: str | None = None, **extra: str) -> ServiceProcess:
     """A service process (not started) wired to the given broker and database."""
     service = next(s for s in SERVICES if s.name == name)
     port = free_port()
@@ -122,7 +126,7 @@ def make_service(name: str, *, tmp: Path, bootstrap: str, idempotence: bool,
                       idempotence=idempotence, admin_token=admin)
     env |= {f"{service.prefix}_{k.upper()}": v for k, v in extra.items()}
     return ServiceProcess(service, env, tmp / f"{name}-{uuid.uuid4().hex[:6]}.log", port,
-                          admin_token=admin)
+                          admin_token=admin, fault=fault)
 
 
 @dataclass

@@ -1,1 +1,1 @@
-"""The aggregator service (skeleton until its own issue fills it)."""
+"""The aggregator: report events folded into live campaign progress, its feeds and gauges."""

@@ -1,78 +1,96 @@
 """Wiring of the aggregator service. Nothing is built at import time."""
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from functools import partial
-from pathlib import Path
 
 import structlog
 from fastapi import FastAPI
+from sqlalchemy import Engine
 from sqlmodel import Session
 
-from services import database, http
-from services.aggregator import feeds
 from services.aggregator.api import router
 from services.aggregator.breaches import BreachWatch
-from services.aggregator.consumer import ReportConsumer
+from services.aggregator.handlers import ReportFold
 from services.aggregator.hub import ProgressHub
-from services.aggregator.metrics import AggregatorMetrics, CampaignCollector, CampaignFigures
+from services.aggregator.metrics import AggregatorMetrics, CampaignGauges
+from services.aggregator.migrations import MIGRATIONS
 from services.aggregator.settings import AggregatorSettings
-from services.directory import Directory, Follower
-from services.events import AGGREGATOR_BREACHES
-from services.observability import ServiceMetrics
-from services.outbox import Relay, RelayMetrics
+from services.bus.consumer import Consumer, KafkaSource
+from services.bus.directory import Directory, follower
+from services.bus.relay_process import RelayProcess
+from services.events import AGGREGATOR_DEAD_LETTERS, REPORTS
+from services.web.app import Blueprint, Worker, build_app
 
-MIGRATIONS = Path(__file__).parent / "migrations"
 log = structlog.get_logger()
 
 
 def create_app(settings: AggregatorSettings) -> FastAPI:
-    """Live campaign progress: the report consumer, its aggregates and the feeds."""
-    metrics = ServiceMetrics("aggregator")
-    app = FastAPI(title="Campaign progress", version="1",
-                  lifespan=partial(_lifespan, settings=settings, metrics=metrics))
-    app.state.directory, app.state.hub = Directory(), ProgressHub()
-    metrics.registry.register(CampaignCollector(partial(_campaign_figures, app)))
-    http.install(app, metrics, {"database": lambda: database.ready(app.state.engine),
-                                "broker": lambda: app.state.consumer.ready(),
-                                "registry": lambda: app.state.follower.ready()})
-    app.include_router(router)
-    return app
+    """Live campaign progress: the report fold, its aggregates, the feeds and the gauges."""
+    directory = Directory()
+
+    def wire(app: FastAPI, engine: Engine) -> list[Worker]:
+        state = app.state
+        state.directory, state.hub = directory, ProgressHub()
+        metrics = AggregatorMetrics(state.metrics)
+        state.relay = RelayProcess("services.aggregator.relay", settings, state.metrics)
+        state.follower = follower(settings, directory, state.metrics)
+        gauges = _GaugeRefresh(engine, directory, CampaignGauges(state.metrics),
+                               settings.gauge_refresh_seconds)
+        fold = ReportFold(directory, hub=state.hub, metrics=metrics, on_folded=gauges.touch)
+        state.consumer = Consumer(
+            fold, KafkaSource(settings, (REPORTS,), group=fold.name,
+                              session_timeout_ms=settings.kafka_session_timeout_ms),
+            state.metrics, engine=engine, dead_letters=AGGREGATOR_DEAD_LETTERS,
+            max_batch=settings.max_batch, wake_relay=state.relay.wake)
+        watch = BreachWatch(engine, directory, state.relay, settings.breach_check_seconds)
+        return [state.relay, state.follower, state.consumer,
+                _AfterCatchUp(state.follower.caught_up, watch), gauges]
+
+    return build_app(Blueprint(
+        name="aggregator", title="Campaign progress", settings=settings, routers=[router],
+        migrations=MIGRATIONS, wire=wire,
+        checks={"broker": lambda app: app.state.consumer.ready(),
+                "outbox relay": lambda app: app.state.relay.ready(),
+                "registry": lambda app: app.state.follower.caught_up_ready()},
+        identify=lambda app: directory.caller))
 
 
-@asynccontextmanager
-async def _lifespan(app: FastAPI, *, settings: AggregatorSettings,
-                    metrics: ServiceMetrics) -> AsyncIterator[None]:
-    engine = database.make_engine(settings.database_url)
-    await asyncio.to_thread(database.migrate, engine, MIGRATIONS)
-    app.state.engine = engine
-    app.state.follower = Follower(settings, app.state.directory, metrics)
-    consumer = app.state.consumer = ReportConsumer(
-        settings, engine, AggregatorMetrics(metrics),
-        lambda session, applied: feeds.changes(session, app.state.directory, applied),
-        app.state.hub)
-    relay = app.state.relay = Relay(engine, settings, (AGGREGATOR_BREACHES,),
-                                    RelayMetrics(metrics))
-    watch = BreachWatch(engine, app.state.directory, relay, settings.breach_check_seconds)
-    tasks = [asyncio.create_task(t.run(), name=type(t).__name__)
-             for t in (app.state.follower, consumer, relay)]
-    tasks.append(asyncio.create_task(watch.run(app.state.follower.caught_up)))
-    log.info("aggregator.started", port=settings.port)
-    try:
-        yield
-    finally:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        engine.dispose()
-        log.info("aggregator.stopped")
+class _AfterCatchUp:
+    """Runs the breach watch once the registry is read: judging with half of it would
+    invent breaches."""
+
+    def __init__(self, caught_up: asyncio.Event, watch: BreachWatch) -> None:
+        self._caught_up, self._watch = caught_up, watch
+
+    async def run(self) -> None:
+        await self._watch.run(self._caught_up)
 
 
-def _campaign_figures(app: FastAPI) -> list[CampaignFigures]:
-    engine = getattr(app.state, "engine", None)
-    if engine is None:
-        return []
-    with Session(engine) as session:
-        return feeds.campaign_figures(session, app.state.directory, datetime.now(UTC))
+class _GaugeRefresh:
+    """Keeps the campaign gauges current off the event loop: a scrape reads figures already
+    computed, never the database. Refreshed every `interval` seconds once something was
+    folded, and at least once a minute (deadlines pass with no event)."""
+
+    def __init__(self, engine: Engine, directory: Directory, gauges: CampaignGauges,
+                 interval: float) -> None:
+        self._engine, self._directory, self._gauges = engine, directory, gauges
+        self._interval, self._dirty, self._refreshed = interval, True, 0.0
+
+    def touch(self) -> None:
+        self._dirty = True
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(self._interval)
+            if not (self._dirty or loop.time() - self._refreshed > 60):
+                continue
+            self._dirty, self._refreshed = False, loop.time()
+            try:
+                await asyncio.to_thread(self._refresh)
+            except Exception as exc:  # the next round tries again
+                log.warning("gauges.refresh_failed", error=repr(exc))
+
+    def _refresh(self) -> None:
+        with Session(self._engine) as session:
+            self._gauges.refresh(session, self._directory, datetime.now(UTC))

@@ -2,12 +2,14 @@
 
 Checked every so often (deadlines pass with no event to mark them); each breach has a
 stable id, is stored with its event in one transaction and so announced once, whatever the
-restarts. Loudspeaker breaches are checked only for units that reported: a unit that did
-not report is announced as missing, not once per silent day.
+restarts. Loudspeaker breaches are judged by the feeds' own rule (service.judged_units): only
+units that reported; a unit that did not report is announced as missing, not once per silent
+day.
 """
 
 import asyncio
 from datetime import UTC, date, datetime
+from typing import Protocol
 
 import structlog
 from sqlalchemy import Engine
@@ -16,10 +18,10 @@ from sqlmodel import Session, col, select
 from services import periods
 from services.aggregator import service, store
 from services.aggregator.models import Breach
+from services.bus.directory import Directory
+from services.bus.outbox import enqueue_raw
 from services.database import raw_in, write_lock
-from services.directory import Directory
 from services.events import AGGREGATOR_BREACHES, BreachDetected, CampaignSnapshot, UnitSnapshot
-from services.outbox import Relay, enqueue_raw
 
 log = structlog.get_logger()
 
@@ -48,16 +50,15 @@ def _period_breaches(session: Session, directory: Directory, campaign: CampaignS
             period=name, deadline=deadline, detected_at=now, **figures)
 
     found = [breach(u, "report_missing", name) for c, u in expected.items() if c not in reported]
-    duty = service.compliance({c: u for c, u in expected.items() if c in reported}, campaign,
+    duty = service.compliance(expected, reported, campaign,
                               store.broadcasts(session, campaign.code, start, end), start, end,
-                              now.astimezone(periods.LOCAL_ZONE).date())
-    for failing in duty["failing"]:
-        unit = expected[failing["code"]]
-        found += [breach(unit, "loudspeaker_weekly", w["week"], broadcasts=w["broadcasts"],
-                         target=w["target"]) for w in failing["weeks_below"]]
-        found += [breach(unit, "loudspeaker_peak_day", str(d["day"]), day=d["day"],
-                         broadcasts=d["broadcasts"], target=d["target"])
-                  for d in failing["days_below"]]
+                              periods.local_day(now))
+    for failing in duty.failing:
+        unit = expected[failing.code]
+        found += [breach(unit, "loudspeaker_weekly", w.week, broadcasts=w.broadcasts,
+                         target=w.target) for w in failing.weeks_below]
+        found += [breach(unit, "loudspeaker_peak_day", str(d.day), day=d.day,
+                         broadcasts=d.broadcasts, target=d.target) for d in failing.days_below]
     return found
 
 
@@ -73,10 +74,16 @@ def record(session: Session, found: list[BreachDetected]) -> list[BreachDetected
     return fresh
 
 
+class Wakeable(Protocol):
+    """The outbox relay, as far as the watch needs it."""
+
+    def wake(self) -> None: ...
+
+
 class BreachWatch:
     """Looks for new breaches every `interval` seconds."""
 
-    def __init__(self, engine: Engine, directory: Directory, relay: Relay,
+    def __init__(self, engine: Engine, directory: Directory, relay: Wakeable,
                  interval: float) -> None:
         self._engine, self._directory, self._relay = engine, directory, relay
         self._interval = interval

@@ -1,20 +1,29 @@
-"""The aggregator's metrics; labels stay bounded (never a unit code)."""
+"""The aggregator's metrics; labels stay bounded (never a unit code).
+
+The campaign gauges are computed from the database, which a scrape must never wait on (the
+/metrics route runs on the event loop): `CampaignGauges.refresh` computes them, called from
+a thread every few seconds and after folds, and a scrape reads the figures it left.
+"""
 
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from collections.abc import Iterator
+from datetime import datetime
 
-from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client import Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
+from sqlmodel import Session
 
+from services.aggregator import feeds
+from services.aggregator.feeds import CampaignFigures
+from services.bus.directory import Directory
 from services.events import ReportSubmitted
 from services.observability import ServiceMetrics
 
 
 class AggregatorMetrics:
-    """Consumer health and campaign progress for Grafana."""
+    """What the fold did; lag, batches and dead letters are the shared runner's
+    (`consumer_*{consumer="aggregator"}`)."""
 
     def __init__(self, base: ServiceMetrics) -> None:
         registry = base.registry
@@ -22,41 +31,38 @@ class AggregatorMetrics:
         self.applied = Counter("aggregator_reports_applied_total", "Report versions that "
                                "became the standing version of their unit and period.",
                                registry=registry)
-        self.dead_letters = Counter("aggregator_dead_letters_total", "Messages sent to the "
-                                    "dead-letter topic.", registry=registry)
-        self.lag = Gauge("aggregator_consumer_lag_messages", "Report messages not yet folded.",
-                         registry=registry)
         self.latency = Histogram(
             "aggregator_processing_latency_seconds", "From intake to the aggregates.",
             buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 30, 300),
             registry=registry)
-        self.batch_seconds = Histogram("aggregator_batch_duration_seconds", "Time to fold and "
-                                       "commit one batch.", registry=registry)
 
-    def observe_batch(self, applied: list[ReportSubmitted], started: datetime) -> None:
+    def observe_applied(self, applied: list[ReportSubmitted]) -> None:
+        """Count the versions that became standing, and how long each took from intake."""
         now = time.time()
         self.applied.inc(len(applied))
         for event in applied:
             self.latency.observe(max(0.0, now - event.received_at.timestamp()))
-        self.batch_seconds.observe((datetime.now(UTC) - started).total_seconds())
 
 
-@dataclass
-class CampaignFigures:
-    campaign: str
-    completeness: dict[str, float]
-    timeliness: dict[str, float]
-    below_weekly: int
-    below_daily: int
-    activities: dict[tuple[str, str, str], int]
+class CampaignGauges:
+    """The campaign gauges for Grafana: figures kept in memory, refreshed off the event loop
+    by `refresh`, read by a scrape without touching the database."""
+
+    def __init__(self, base: ServiceMetrics) -> None:
+        self.figures: list[CampaignFigures] = []
+        base.registry.register(CampaignCollector(self))
+
+    def refresh(self, session: Session, directory: Directory, now: datetime) -> None:
+        """Recompute every campaign's figures (blocking: call from a thread)."""
+        self.figures = feeds.campaign_figures(session, directory, now)  # one swap: atomic
 
 
 class CampaignCollector(Collector):
-    """Campaign gauges computed at scrape time from the aggregates (labels stay bounded:
-    campaign, unit kind, activity kind, platform, language; never a unit code)."""
+    """Campaign gauges from the figures last refreshed (labels stay bounded: campaign, unit
+    kind, activity kind, platform, language; never a unit code)."""
 
-    def __init__(self, figures: Callable[[], list[CampaignFigures]]) -> None:
-        self._figures = figures
+    def __init__(self, gauges: CampaignGauges) -> None:
+        self._gauges = gauges
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         ratios = GaugeMetricFamily("campaign_completeness_ratio", "Units that reported / "
@@ -66,12 +72,12 @@ class CampaignCollector(Collector):
                                    "expected, latest due period.",
                                    labels=["campaign", "unit_kind"])
         below = GaugeMetricFamily("campaign_units_below_broadcast_target", "Commune-level "
-                                  "units below a loudspeaker target, latest due period.",
-                                  labels=["campaign", "rule"])
+                                  "units that reported and are below a loudspeaker target, "
+                                  "latest due period.", labels=["campaign", "rule"])
         activities = GaugeMetricFamily("campaign_activities", "Activities counted over the "
                                        "campaign.", labels=["campaign", "kind", "platform",
                                                             "language"])
-        for f in self._figures():
+        for f in self._gauges.figures:
             for kind, share in f.completeness.items():
                 ratios.add_metric([f.campaign, kind], share)
             for kind, share in f.timeliness.items():

@@ -17,8 +17,11 @@ class PeriodReport(SQLModel, table=True):
     unit_kind: str = Field(max_length=32)
     report_id: str = Field(max_length=64)
     version: int
-    on_time: bool
-    received_at: datetime = Field(sa_type=DateTime(timezone=True))
+    on_time: bool  # the first report arrived by the deadline (see service.timeliness)
+    received_at: datetime = Field(sa_type=DateTime(timezone=True))  # of the standing version
+    # The earliest reception known for this key; null for a revision folded from a message
+    # that predates the field, with no version 1 seen (then `on_time` is the message's own).
+    first_received_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
     period_start: date
     period_end: date
 

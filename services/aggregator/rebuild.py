@@ -2,8 +2,9 @@
 
 For a new deployment, or after a rule changed: stop the aggregator, run this against its
 database (AGGREGATOR_* settings), start the aggregator again. The aggregate tables are
-emptied, the report topic is read from its beginning to its current end and folded exactly
-as the live path folds it, so the figures come out the same.
+emptied, and the report topic is read from its beginning until a fetch at its end returns
+nothing, through the same runner and handler as the live path, so the figures come out
+the same.
 """
 
 import asyncio
@@ -11,18 +12,19 @@ import sys
 import time
 
 import sqlalchemy as sa
-from aiokafka import AIOKafkaConsumer, TopicPartition
 from sqlalchemy import Engine
 from sqlmodel import Session
 
 from services import database
-from services.aggregator import service
-from services.aggregator.app import MIGRATIONS
-from services.aggregator.consumer import RecordReader, collector_paused
+from services.aggregator.handlers import ReportFold
+from services.aggregator.migrations import MIGRATIONS
 from services.aggregator.settings import AggregatorSettings
 from services.aggregator.store import COUNTS, DAYS, HEADS
+from services.bus.consumer import Consumer, KafkaSource
+from services.bus.directory import Directory
 from services.config import load_settings
-from services.events import REPORTS
+from services.events import AGGREGATOR_DEAD_LETTERS, REPORTS
+from services.observability import ServiceMetrics
 
 
 async def rebuild(settings: AggregatorSettings, *, bar: bool = True) -> dict[str, int]:
@@ -30,15 +32,22 @@ async def rebuild(settings: AggregatorSettings, *, bar: bool = True) -> dict[str
     engine = database.make_engine(settings.database_url)
     database.migrate(engine, MIGRATIONS)
     _empty(engine)
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, group_id=None,
-                                enable_auto_commit=False, auto_offset_reset="earliest")
-    await consumer.start()
+    metrics = ServiceMetrics("aggregator-rebuild")
+    progress = _Progress(bar)
+    consumer = Consumer(ReportFold(Directory(), announce=False),
+                        KafkaSource(settings, (REPORTS,), group=None), metrics,
+                        engine=engine, dead_letters=AGGREGATOR_DEAD_LETTERS,
+                        max_batch=settings.max_batch, on_batch=progress.add)
     try:
-        counts = await _fold_all(consumer, engine, bar)
+        await consumer.drain()
+        progress.done()
+        with Session(engine) as session:
+            standing = session.execute(sa.select(sa.func.count()).select_from(HEADS)
+                                       ).scalar_one()
     finally:
-        await consumer.stop()
         engine.dispose()
-    return counts
+    return {"messages": progress.count, "standing": standing,
+            "unreadable": consumer.dead_letter_count}
 
 
 def _empty(engine: Engine) -> None:
@@ -47,49 +56,22 @@ def _empty(engine: Engine) -> None:
             connection.execute(table.delete())
 
 
-async def _fold_all(consumer: AIOKafkaConsumer, engine: Engine, bar: bool) -> dict[str, int]:
-    metadata = await consumer._client.fetch_all_metadata()
-    partitions = [TopicPartition(REPORTS.name, p)
-                  for p in sorted(metadata.partitions_for_topic(REPORTS.name) or ())]
-    consumer.assign(partitions)
-    await consumer.seek_to_beginning(*partitions)
-    starts = await consumer.beginning_offsets(partitions)
-    ends = await consumer.end_offsets(partitions)
-    total = sum(ends[p] - starts[p] for p in partitions)
-    counts = {"messages": 0, "unreadable": 0}
-    while await _behind(consumer, ends):
-        for records in (await consumer.getmany(timeout_ms=500, max_records=10_000)).values():
-            records = [r for r in records if r.offset < ends[TopicPartition(r.topic,
-                                                                             r.partition)]]
-            reader = RecordReader()
-            with collector_paused(), Session(engine) as session:
-                service.fold(session, reader.arrivals(records))
-                session.commit()
-            counts["messages"] += len(records)
-            counts["unreadable"] += len(reader.dead)
-            if bar:
-                _draw(counts["messages"], total)
-    with Session(engine) as session:
-        counts["standing"] = session.execute(sa.select(sa.func.count()).select_from(HEADS)
-                                             ).scalar_one()
-    return counts
+class _Progress:
+    """Messages folded so far, drawn on stderr."""
 
+    def __init__(self, bar: bool) -> None:
+        self.bar, self.count, self._started = bar, 0, time.monotonic()
 
-async def _behind(consumer: AIOKafkaConsumer, ends: dict[TopicPartition, int]) -> bool:
-    for partition, end in ends.items():
-        if await consumer.position(partition) < end:
-            return True
-    return False
+    def add(self, messages: int) -> None:
+        self.count += messages
+        if self.bar:
+            rate = self.count / max(time.monotonic() - self._started, 1e-6)
+            sys.stderr.write(f"\r[rebuild] {self.count} messages folded ({rate:,.0f}/s)")
+            sys.stderr.flush()
 
-
-def _draw(done: int, total: int, width: int = 40) -> None:
-    share = done / total if total else 1.0
-    filled = int(share * width)
-    sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} "
-                     f"({share:.0%})")
-    if done >= total:
-        sys.stderr.write("\n")
-    sys.stderr.flush()
+    def done(self) -> None:
+        if self.bar:
+            sys.stderr.write("\n")
 
 
 def main() -> None:
@@ -102,3 +84,4 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+

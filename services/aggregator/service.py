@@ -1,7 +1,8 @@
-"""The aggregator's decisions: which report version counts, and what the feeds say."""
+"""The aggregator's decisions: which report version counts, when a unit was on time, and
+what the feeds say."""
 
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Container, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -11,6 +12,17 @@ from sqlmodel import Session
 from services import periods
 from services.aggregator import store
 from services.aggregator.models import ActivityCount
+from services.aggregator.schemas import (
+    CoveragePublic,
+    DayBelowPublic,
+    FailingUnitPublic,
+    LanguageCoverage,
+    LoudspeakerPublic,
+    PlatformCoverage,
+    RatioPublic,
+    TotalsPublic,
+    WeekBelowPublic,
+)
 from services.database import raw_in
 from services.events import (
     COMMUNE_LEVEL,
@@ -22,6 +34,7 @@ from services.events import (
     UnitSnapshot,
 )
 from services.events.reports import LoudspeakerBroadcast, Mobilisation
+from services.refusals import Invalid, NotFound
 
 DETAILS = ("platform", "format", "language", "channel")
 ACTIVITY_KINDS = tuple(kind.value for kind in ActivityKind)
@@ -38,35 +51,69 @@ def fold(session: Session, arrivals: Iterable[Arrival]) -> list[ReportSubmitted]
     Idempotent: a duplicate or an older version changes nothing, whatever the order of
     arrival. Only a version that can still count is read in full, so one superseded within
     the batch is skipped unread, as a duplicate is; an unreadable newest version gives way to
-    the next. A revision replaces all that its predecessor contributed. Returns the versions
-    that became standing."""
+    the next. A revision replaces all that its predecessor contributed, but not when the
+    unit first reported (see `timeliness`). Returns the versions that became standing."""
     found: dict[store.Key, list[tuple[int, Callable[[], ReportSubmitted | None]]]] = {}
     for key, version, read in arrivals:
         found.setdefault(key, []).append((version, read))
-    standing = store.standing_versions(session, set(found))
-    winners = []
+    standing = store.standing(session, set(found))
+    winners: list[tuple[ReportSubmitted, Timeliness]] = []
     for key, versions in found.items():
-        versions.sort(key=lambda v: -v[0])  # stable: of equal versions, the first to arrive
-        for version, read in versions:
-            if version <= standing.get(key, 0):
-                break
-            event = read()
-            if event is not None:
-                winners.append(event)
-                break
+        before = standing.get(key)
+        event = _newest_readable(versions, before.version if before else 0)
+        if event is not None:
+            winners.append((event, timeliness(event, before)))
     if winners:
         store.replace(raw_in(session), *_rows(winners))
-    return winners
+    return [event for event, _ in winners]
 
 
-def _rows(events: Iterable[ReportSubmitted]) -> tuple[list[tuple[Any, ...]], ...]:
+def _newest_readable(versions: list[tuple[int, Callable[[], ReportSubmitted | None]]],
+                     standing: int) -> ReportSubmitted | None:
+    versions.sort(key=lambda v: -v[0])  # stable: of equal versions, the first to arrive
+    for version, read in versions:
+        if version <= standing:
+            return None
+        event = read()
+        if event is not None:
+            return event
+    return None
+
+
+@dataclass(frozen=True)
+class Timeliness:
+    """When a unit first reported for a period, and whether that was by the deadline."""
+
+    first_received_at: datetime | None
+    on_time: bool
+
+
+def timeliness(event: ReportSubmitted, before: store.Standing | None) -> Timeliness:
+    """A unit is on time for a period when its first report arrived at or before the
+    deadline; a late revision of an on-time report stays on time.
+
+    The first reception is the earliest seen: the event's `first_received_at` (for a version
+    1, its `received_at`) or the one stored. A revision from before that field existed tells
+    nothing of the first report; if no first reception is known either, its own `on_time`
+    counts, or the stored one's: any version received in time means the first one was."""
+    own = event.first_received_at or (event.received_at if event.version == 1 else None)
+    known = [t for t in (own, before.first_received_at if before else None) if t is not None]
+    if known:
+        first = min(known)
+        return Timeliness(first, first <= event.deadline)
+    return Timeliness(None, event.on_time or bool(before and before.on_time))
+
+
+def _rows(winners: Iterable[tuple[ReportSubmitted, Timeliness]]
+          ) -> tuple[list[tuple[Any, ...]], ...]:
     """Rows for store.replace: each event's head, its counts and its days."""
     heads: list[tuple[Any, ...]] = []
     counts: list[tuple[Any, ...]] = []
     days: list[tuple[Any, ...]] = []
-    for e in events:
+    for e, judged in winners:
         heads.append((e.campaign_code, e.period, e.unit_code, e.unit_kind, e.report_id,
-                      e.version, e.on_time, e.received_at, e.period_start, e.period_end))
+                      e.version, judged.on_time, e.received_at, judged.first_received_at,
+                      e.period_start, e.period_end))
         counts += [(e.campaign_code, e.period, e.unit_code, *key, e.unit_kind, *figures)
                    for key, figures in _counts(e).items()]
         days += [(e.campaign_code, e.unit_code, day, e.period, n)
@@ -110,6 +157,26 @@ class Period:
     kind: str | None = None
 
 
+def campaign_or_raise(campaigns: Mapping[str, CampaignSnapshot], code: str
+                      ) -> CampaignSnapshot:
+    """The campaign of that code; NotFound if the registry has none."""
+    campaign = campaigns.get(code)
+    if campaign is None:
+        raise NotFound.on("campaign", "campaign_unknown", f"no campaign with code {code!r}")
+    return campaign
+
+
+def period_or_raise(campaigns: Mapping[str, CampaignSnapshot], code: str, name: str,
+                    kind: str | None = None) -> Period:
+    """A period of a known campaign; Invalid if the name is not one of its periods."""
+    campaign = campaign_or_raise(campaigns, code)
+    try:
+        start, end = periods.bounds(name, campaign.reporting_period)
+    except periods.PeriodError as exc:
+        raise Invalid.on("period", "period_format", str(exc)) from None
+    return Period(campaign, name, start, end, kind)
+
+
 def due_periods(campaign: CampaignSnapshot, now: datetime
                 ) -> Iterator[tuple[str, date, date, datetime]]:
     """The campaign's periods whose deadline has passed."""
@@ -129,32 +196,39 @@ def expected_units(units: Iterable[UnitSnapshot], campaign: CampaignSnapshot, st
                    end: date, kind: str | None = None) -> dict[str, UnitSnapshot]:
     """Active at some point in the period and of a kind the campaign expects reports from."""
     return {
-        u.code: u for u in units
+        u.code: u for u in list(units)  # a copy at once: the registry follower may add more
         if (kind is None or u.kind == kind)
         and u.kind in campaign.targets and campaign.targets[u.kind].reports_each_period
         and u.active_from <= end and (u.active_until is None or u.active_until >= start)
     }
 
 
-def ratios(expected: dict[str, UnitSnapshot], reported: dict[str, bool]) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Ratios:
+    """Completeness and timeliness of a period, city-wide and per unit kind."""
+
+    city: RatioPublic
+    by_unit_kind: dict[str, RatioPublic]
+
+
+def ratios(expected: dict[str, UnitSnapshot], reported: dict[str, bool]) -> Ratios:
     """Completeness and timeliness, per unit kind and city-wide."""
-    by_kind: dict[str, dict[str, Any]] = {}
-    for kind in sorted({u.kind for u in expected.values()}):
-        codes = [c for c, u in expected.items() if u.kind == kind]
-        by_kind[kind] = _ratio(codes, reported)
-    return {"city": _ratio(list(expected), reported), "by_unit_kind": by_kind}
+    kinds = sorted({u.kind for u in expected.values()})
+    return Ratios(city=_ratio(list(expected), reported), by_unit_kind={
+        kind: _ratio([c for c, u in expected.items() if u.kind == kind], reported)
+        for kind in kinds})
 
 
-def _ratio(codes: list[str], reported: dict[str, bool]) -> dict[str, Any]:
+def _ratio(codes: list[str], reported: dict[str, bool]) -> RatioPublic:
     done = [c for c in codes if c in reported]
     on_time = [c for c in done if reported[c]]
     total = len(codes)
-    return {"expected": total, "reported": len(done), "on_time": len(on_time),
-            "completeness": round(len(done) / total, 4) if total else None,
-            "timeliness": round(len(on_time) / total, 4) if total else None}
+    return RatioPublic(expected=total, reported=len(done), on_time=len(on_time),
+                       completeness=round(len(done) / total, 4) if total else None,
+                       timeliness=round(len(on_time) / total, 4) if total else None)
 
 
-def totals(rows: Iterable[ActivityCount]) -> dict[str, Any]:
+def totals(rows: Iterable[ActivityCount]) -> TotalsPublic:
     """Totals by activity kind, with the platform, format, language and channel breakdowns."""
     by_kind: Counter[str] = Counter()
     breakdown: dict[str, Counter[str]] = {name: Counter() for name in DETAILS}
@@ -165,49 +239,53 @@ def totals(rows: Iterable[ActivityCount]) -> dict[str, Any]:
             if getattr(row, name):
                 breakdown[name][f"{row.kind}:{getattr(row, name)}"] += row.count
         people, shares = people + row.people_mobilised, shares + row.shares
-    return {"by_activity_kind": dict(sorted(by_kind.items())),
-            **{f"by_{name}": dict(sorted(counter.items())) for name, counter in breakdown.items()},
-            "people_mobilised": people, "shares": shares}
+    return TotalsPublic(
+        by_activity_kind=dict(sorted(by_kind.items())),
+        **{f"by_{name}": dict(sorted(counter.items())) for name, counter in breakdown.items()},
+        people_mobilised=people, shares=shares)
 
 
-def compliance(expected: dict[str, UnitSnapshot], campaign: CampaignSnapshot,
-               broadcasts: dict[str, dict[date, int]], start: date, end: date,
-               today: date) -> dict[str, Any]:
-    """Loudspeaker duty of commune-level units: each ISO week of the period against the
-    weekly target, each peak-window day against the daily target. Days after `today`
-    cannot fail yet; more than the target is never a breach."""
-    failing, checked = [], 0
-    for code, unit in sorted(expected.items()):
-        targets = campaign.targets.get(unit.kind)
-        if unit.kind not in COMMUNE_LEVEL or targets is None:
-            continue
-        checked += 1
-        verdict = _unit_compliance(unit, targets, campaign, broadcasts.get(code, {}),
-                                   start, min(end, today))
-        if verdict["weeks_below"] or verdict["days_below"]:
+def judged_units(expected: dict[str, UnitSnapshot], reported: Container[str]
+                 ) -> dict[str, UnitSnapshot]:
+    """The units whose loudspeaker duty is judged: expected commune-level units that
+    reported. One that did not report is missing, and counted as that alone."""
+    return {code: unit for code, unit in expected.items()
+            if unit.kind in COMMUNE_LEVEL and code in reported}
+
+
+def compliance(expected: dict[str, UnitSnapshot], reported: Container[str],
+               campaign: CampaignSnapshot, broadcasts: dict[str, dict[date, int]],
+               start: date, end: date, today: date) -> LoudspeakerPublic:
+    """Loudspeaker duty of the judged units (see `judged_units`): each ISO week of the
+    period against the weekly target, each peak-window day against the daily target. Days
+    after `today` cannot fail yet; more than the target is never a breach."""
+    judged = judged_units(expected, reported)
+    failing = []
+    for code, unit in sorted(judged.items()):
+        verdict = _unit_compliance(unit, campaign.targets.get(unit.kind) or KindTargets(),
+                                   campaign, broadcasts.get(code, {}), start, min(end, today))
+        if verdict.weeks_below or verdict.days_below:
             failing.append(verdict)
-    return {"units_checked": checked, "units_failing": len(failing),
-            "units_below_weekly": sum(1 for f in failing if f["weeks_below"]),
-            "units_below_daily": sum(1 for f in failing if f["days_below"]),
-            "failing": failing}
+    return LoudspeakerPublic(
+        units_checked=len(judged), units_failing=len(failing),
+        units_below_weekly=sum(1 for f in failing if f.weeks_below),
+        units_below_daily=sum(1 for f in failing if f.days_below), failing=failing)
 
 
 def _unit_compliance(unit: UnitSnapshot, targets: KindTargets, campaign: CampaignSnapshot,
-                     days: dict[date, int], start: date, last: date) -> dict[str, Any]:
-    weeks_below, days_below = [], []
-    for monday in _whole_weeks(start, last):
-        total = sum(days.get(monday + timedelta(d), 0) for d in range(7))
-        if targets.loudspeaker_per_week is not None and total < targets.loudspeaker_per_week:
-            weeks_below.append({"week": periods.name_of(monday, ReportingPeriod.iso_week),
-                                "broadcasts": total, "target": targets.loudspeaker_per_week})
-    for day in _peak_days(campaign, start, last):
-        count = days.get(day, 0)
-        if targets.loudspeaker_per_peak_day is not None and \
-                count < targets.loudspeaker_per_peak_day:
-            days_below.append({"day": day, "broadcasts": count,
-                               "target": targets.loudspeaker_per_peak_day})
-    return {"code": unit.code, "name": unit.name, "kind": unit.kind,
-            "weeks_below": weeks_below, "days_below": days_below}
+                     days: dict[date, int], start: date, last: date) -> FailingUnitPublic:
+    weekly, daily = targets.loudspeaker_per_week, targets.loudspeaker_per_peak_day
+    weeks = [(monday, sum(days.get(monday + timedelta(d), 0) for d in range(7)))
+             for monday in _whole_weeks(start, last)]
+    return FailingUnitPublic(
+        code=unit.code, name=unit.name, kind=unit.kind,
+        weeks_below=[] if weekly is None else [
+            WeekBelowPublic(week=periods.name_of(monday, ReportingPeriod.iso_week),
+                            broadcasts=total, target=weekly)
+            for monday, total in weeks if total < weekly],
+        days_below=[] if daily is None else [
+            DayBelowPublic(day=day, broadcasts=days.get(day, 0), target=daily)
+            for day in _peak_days(campaign, start, last) if days.get(day, 0) < daily])
 
 
 def _whole_weeks(start: date, last: date) -> list[date]:
@@ -230,12 +308,13 @@ def _peak_days(campaign: CampaignSnapshot, start: date, last: date) -> list[date
     return sorted(days)
 
 
-PLATFORMS = ("facebook", "zalo", "youtube", "tiktok")
-LANGUAGES = ("en", "zh", "ja", "ko")
+PLATFORMS = tuple(PlatformCoverage.model_fields)
+LANGUAGES = tuple(LanguageCoverage.model_fields)
 
 
-def coverage(rows: Iterable[ActivityCount]) -> dict[str, Any]:
-    """Which of the four platforms and four languages the city and each unit kind covered."""
+def coverage(rows: Iterable[ActivityCount]) -> dict[str, CoveragePublic]:
+    """Which of the four platforms and four languages the city and each unit kind covered
+    (a unit kind appears once it posted on a platform or in a language)."""
     seen: dict[str, set[str]] = defaultdict(set, city=set())
     for row in rows:
         if row.count <= 0:
@@ -245,6 +324,7 @@ def coverage(rows: Iterable[ActivityCount]) -> dict[str, Any]:
                 seen[scope].add(f"platform:{row.platform}")
             if row.language:
                 seen[scope].add(f"language:{row.language}")
-    return {scope: {"platforms": {p: f"platform:{p}" in found for p in PLATFORMS},
-                    "languages": {lang: f"language:{lang}" in found for lang in LANGUAGES}}
-            for scope, found in sorted(seen.items())}
+    return {scope: CoveragePublic(
+        platforms=PlatformCoverage(**{p: f"platform:{p}" in found for p in PLATFORMS}),
+        languages=LanguageCoverage(**{lang: f"language:{lang}" in found for lang in LANGUAGES}))
+        for scope, found in sorted(seen.items())}

@@ -17,5 +17,5 @@ class AggregatorSettings(ServiceSettings):
                                         "missed deadlines and loudspeaker targets.")
     max_batch: int = Field(10_000, ge=1, le=100_000, description="Most report messages "
                            "folded in one transaction.")
-    crash_after_write: bool = Field(False, description="Test only: exit right after a batch "
-                                    "is written and before its offsets are committed.")
+    gauge_refresh_seconds: float = Field(5, gt=0, description="How often the campaign "
+                                         "gauges are recomputed after reports arrive.")

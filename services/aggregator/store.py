@@ -1,7 +1,8 @@
 """Aggregator queries and writes. Functions here never commit."""
 
 from collections.abc import Iterable, Sequence
-from datetime import date
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -17,25 +18,43 @@ COUNTS: Table = ActivityCount.__table__  # type: ignore[attr-defined]
 DAYS: Table = DailyBroadcast.__table__  # type: ignore[attr-defined]
 
 
-def standing_versions(session: Session, keys: set[Key]) -> dict[Key, int]:
-    """The version that counts now for each (campaign, period, unit)."""
+@dataclass(frozen=True)
+class Standing:
+    """What the fold needs of a key's standing report: its version and its timeliness."""
+
+    version: int
+    first_received_at: datetime | None
+    on_time: bool
+
+
+def standing(session: Session, keys: set[Key]) -> dict[Key, Standing]:
+    """The standing report of each (campaign, period, unit) that has one."""
     if not keys:
         return {}
     c = HEADS.c
-    query = sa.select(c.campaign_code, c.period, c.unit_code, c.version).where(
-        c.unit_code.in_({unit for _, _, unit in keys}))
-    found = {(r.campaign_code, r.period, r.unit_code): r.version for r in session.execute(query)}
-    return {key: version for key, version in found.items() if key in keys}
+    query = sa.select(c.campaign_code, c.period, c.unit_code, c.version, c.first_received_at,
+                      c.on_time).where(c.unit_code.in_({unit for _, _, unit in keys}))
+    found = {}
+    for campaign, period, unit, version, first, on_time in session.execute(query):
+        if (campaign, period, unit) in keys:  # the query matched units only
+            found[campaign, period, unit] = Standing(version, _utc(first), bool(on_time))
+    return found
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    """SQLite hands timestamps back naive, in UTC."""
+    return moment.replace(tzinfo=UTC) if moment is not None and moment.tzinfo is None \
+        else moment
 
 
 # The fold's writes, in the driver's own SQL: SQLAlchemy's work per row would cost more than
 # the row.
 HEAD_COLUMNS = ("campaign_code", "period", "unit_code", "unit_kind", "report_id", "version",
-                "on_time", "received_at", "period_start", "period_end")
+                "on_time", "received_at", "first_received_at", "period_start", "period_end")
 COUNT_COLUMNS = ("campaign_code", "period", "unit_code", "kind", "platform", "format",
                  "language", "channel", "unit_kind", "count", "people_mobilised", "shares")
 DAY_COLUMNS = ("campaign_code", "unit_code", "day", "period", "count")
-_RECEIVED_AT = HEAD_COLUMNS.index("received_at")
+_TIMES = (HEAD_COLUMNS.index("received_at"), HEAD_COLUMNS.index("first_received_at"))
 _KEY = "campaign_code = ? AND period = ? AND unit_code = ?"
 
 
@@ -48,11 +67,18 @@ def replace(db: RawConnection, heads: list[tuple[Any, ...]], counts: list[tuple[
     db.many(f"DELETE FROM {DAYS.name} WHERE {_KEY}", keys)
     updates = ", ".join(f"{name} = excluded.{name}" for name in HEAD_COLUMNS[3:])
     db.many(f"{_insert(HEADS, HEAD_COLUMNS)} ON CONFLICT (campaign_code, period, unit_code) "
-            f"DO UPDATE SET {updates}",
-            [(*h[:_RECEIVED_AT], db.timestamp(h[_RECEIVED_AT]), *h[_RECEIVED_AT + 1:])
-             for h in heads])
+            f"DO UPDATE SET {updates}", [_stamped(db, head) for head in heads])
     db.many(_insert(COUNTS, COUNT_COLUMNS), counts)
     db.many(_insert(DAYS, DAY_COLUMNS), days)
+
+
+def _stamped(db: RawConnection, head: tuple[Any, ...]) -> tuple[Any, ...]:
+    """A head row with its timestamps as the database takes them."""
+    row = list(head)
+    for at in _TIMES:
+        if row[at] is not None:
+            row[at] = db.timestamp(row[at])
+    return tuple(row)
 
 
 def _insert(table: Table, columns: tuple[str, ...]) -> str:
@@ -61,7 +87,8 @@ def _insert(table: Table, columns: tuple[str, ...]) -> str:
 
 
 def reported(session: Session, campaign: str, period: str) -> dict[str, bool]:
-    """The units that reported for a period, and whether their standing report was on time."""
+    """The units that reported for a period, and whether each was on time (its first report
+    by the deadline)."""
     c = HEADS.c
     query = sa.select(c.unit_code, c.on_time).where(c.campaign_code == campaign,
                                                     c.period == period)

@@ -135,6 +135,11 @@ class ReportSubmitted(BaseModel):
     supersedes: str | None = Field(None, description="The report id this revision replaces.")
     received_at: UtcDatetime = Field(description="When intake accepted it (UTC).")
     deadline: UtcDatetime = Field(description="The period's deadline (UTC).")
-    on_time: bool = Field(description="Received at or before the deadline.")
+    on_time: bool = Field(description="The period counts as on time: the unit's first report "
+                          "for it was received at or before the deadline (a late correction "
+                          "of an on-time report stays on time).")
+    first_received_at: UtcDatetime | None = Field(
+        None, description="When the unit's first report for this period was received (UTC); "
+        "equals `received_at` for version 1. Absent from messages written before it existed.")
     activities: list[Activity] = Field(description="What the unit did in the period.")
     note: str | None = Field(None, description="Free text from the unit.")

@@ -1,4 +1,4 @@
-"""The campaign's vocabulary (../shared/DOMAIN.md) as enumerations shared by every event."""
+"""The campaign's vocabulary (unit and activity kinds) as enumerations every event shares."""
 
 from enum import StrEnum
 

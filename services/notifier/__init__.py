@@ -1,1 +1,2 @@
-"""The notifier service (skeleton until its own issue fills it)."""
+"""The notifier service: receipts, reminders and alerts (not built yet: only its probes
+and the registry read model)."""

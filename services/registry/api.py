@@ -1,20 +1,17 @@
-"""The registry's HTTP routes: thin, each one a service call."""
+"""The registry's HTTP routes: thin, each one a service call. They raise domain refusals
+(services.refusals); services.web.errors gives each its status."""
 
-from collections.abc import Iterator
-from contextlib import nullcontext
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
-from sqlmodel import Session
 
-from services.database import write_lock
+from services import periods
 from services.events import UnitKind
-from services.http import ApiError
+from services.refusals import Forbidden, TooLarge
 from services.registry import importing, service, store
-from services.registry.auth import AdminDep, CallerDep, ReaderDep
 from services.registry.schemas import (
     CampaignBody,
     CampaignCreate,
@@ -23,135 +20,136 @@ from services.registry.schemas import (
     CredentialIssued,
     CredentialPublic,
     ImportReport,
-    Page,
     UnitCreate,
     UnitPublic,
     UnitRetire,
     UnitUpdate,
 )
+from services.web.auth import AdminDep, CallerDep, ReaderDep
+from services.web.db import SessionDep
+from services.web.errors import ErrorBody, documented
+from services.web.schemas import Page
 
 MAX_IMPORT_BYTES = 5 * 1024 * 1024
 router = APIRouter(prefix="/v1")
 
 
-def get_session(request: Request) -> Iterator[Session]:
-    """One session per request; writes take the database's write lock (SQLite) so that a
-    read-then-write never works from a stale snapshot. Wakes the relay once done."""
-    engine = request.app.state.engine
-    lock = write_lock(engine) if request.method != "GET" else nullcontext()
-    with lock, Session(engine, expire_on_commit=False) as session:
-        yield session
-    request.app.state.relay.wake()
-
-
-SessionDep = Annotated[Session, Depends(get_session)]
-
-
-@router.get("/units", tags=["units"])
+@router.get("/units", tags=["units"], responses=documented(401, 403, 422))
 def list_units(session: SessionDep, _: ReaderDep, kind: UnitKind | None = None,
                active: bool | None = None, limit: Annotated[int, Query(ge=1, le=1000)] = 100,
                offset: Annotated[int, Query(ge=0)] = 0) -> Page[UnitPublic]:
     """List units, optionally by kind and by whether they are active today."""
-    items, total = store.list_units(session, kind=kind, active=active, active_on=service.today(),
+    items, total = store.list_units(session, kind=kind, active=active, active_on=periods.today(),
                                     limit=limit, offset=offset)
     return Page(items=[service.unit_public(u) for u in items], total=total)
 
 
-@router.post("/units", status_code=201, tags=["units"])
+@router.post("/units", status_code=201, tags=["units"],
+             responses=documented(401, 403, 409, 422))
 def create_unit(data: UnitCreate, session: SessionDep, _: AdminDep) -> UnitPublic:
     """Register a unit."""
     return service.unit_public(service.create_unit(session, data))
 
 
 @router.post("/units/import", tags=["units"], response_model=ImportReport,
+             responses=documented(401, 403, 409, 413) | {422: {
+                 "model": ImportReport | ErrorBody, "description": "Bad rows, and nothing "
+                 "imported (a report per row), or a bad query (an error)"}},
              openapi_extra={"requestBody": {"content": {"text/csv": {}}}})
 async def import_units(request: Request, session: SessionDep, _: AdminDep,
                        good_rows: bool = False, active_from: date | None = None) -> JSONResponse:
     """Import units from CSV; a file with bad rows imports nothing unless good_rows=true."""
     raw = await request.body()
     if len(raw) > MAX_IMPORT_BYTES:
-        raise ApiError(413, "too_large", f"the file exceeds {MAX_IMPORT_BYTES} bytes")
+        raise TooLarge("too_large", f"the file exceeds {MAX_IMPORT_BYTES} bytes")
     report = await run_in_threadpool(
         importing.import_units, session, raw, good_rows=good_rows,
-        active_from=active_from or service.today())
+        active_from=active_from or periods.today())
     return JSONResponse(report.model_dump(mode="json"), status_code=200 if report.imported else 422)
 
 
-@router.get("/units/{code}", tags=["units"])
+@router.get("/units/{code}", tags=["units"], responses=documented(401, 403, 404, 422))
 def get_unit(code: str, session: SessionDep, caller: CallerDep) -> UnitPublic:
     """One unit; a unit credential may read only its own."""
     if caller.scope == "unit" and caller.unit_code != code:
-        raise ApiError(403, "forbidden", "a unit credential reads only its own unit")
+        raise Forbidden("forbidden", "a unit credential reads only its own unit")
     return service.unit_public(service.get_unit_or_raise(session, code))
 
 
-@router.patch("/units/{code}", tags=["units"])
+@router.patch("/units/{code}", tags=["units"],
+              responses=documented(401, 403, 404, 409, 422))
 def update_unit(code: str, data: UnitUpdate, session: SessionDep, _: AdminDep) -> UnitPublic:
     """Change a unit's fields."""
     return service.unit_public(service.update_unit(session, code, data))
 
 
-@router.post("/units/{code}/retire", tags=["units"])
+@router.post("/units/{code}/retire", tags=["units"],
+             responses=documented(401, 403, 404, 409, 422))
 def retire_unit(code: str, data: UnitRetire, session: SessionDep, _: AdminDep) -> UnitPublic:
     """Set the last day a unit is expected to report."""
     return service.unit_public(service.retire_unit(session, code, data.active_until))
 
 
-@router.delete("/units/{code}", status_code=204, tags=["units"])
+@router.delete("/units/{code}", status_code=204, tags=["units"],
+               responses=documented(401, 403, 404, 422))
 def delete_unit(code: str, session: SessionDep, _: AdminDep) -> Response:
     """Delete a unit entered by mistake (publishes a tombstone)."""
     service.delete_unit(session, code)
     return Response(status_code=204)
 
 
-@router.get("/campaigns", tags=["campaigns"])
+@router.get("/campaigns", tags=["campaigns"], responses=documented(401))
 def list_campaigns(session: SessionDep, _: CallerDep) -> Page[CampaignPublic]:
     """Every campaign."""
     items = [service.campaign_public(c) for c in store.all_campaigns(session)]
     return Page(items=items, total=len(items))
 
 
-@router.post("/campaigns", status_code=201, tags=["campaigns"])
+@router.post("/campaigns", status_code=201, tags=["campaigns"],
+             responses=documented(401, 403, 409, 422))
 def create_campaign(data: CampaignCreate, session: SessionDep, _: AdminDep) -> CampaignPublic:
     """Register a campaign."""
     return service.campaign_public(service.create_campaign(session, data))
 
 
-@router.get("/campaigns/{code}", tags=["campaigns"])
+@router.get("/campaigns/{code}", tags=["campaigns"], responses=documented(401, 404, 422))
 def get_campaign(code: str, session: SessionDep, _: CallerDep) -> CampaignPublic:
     """One campaign."""
     return service.campaign_public(service.get_campaign_or_raise(session, code))
 
 
-@router.put("/campaigns/{code}", tags=["campaigns"])
+@router.put("/campaigns/{code}", tags=["campaigns"],
+            responses=documented(401, 403, 404, 409, 422))
 def replace_campaign(code: str, data: CampaignBody, session: SessionDep,
                      _: AdminDep) -> CampaignPublic:
     """Replace a campaign's calendar and targets."""
     return service.campaign_public(service.replace_campaign(session, code, data))
 
 
-@router.post("/credentials", status_code=201, tags=["credentials"])
+@router.post("/credentials", status_code=201, tags=["credentials"],
+             responses=documented(401, 403, 404, 409, 422))
 def issue_credential(data: CredentialCreate, session: SessionDep,
                      _: AdminDep) -> CredentialIssued:
     """Issue a unit or leadership token; the token is shown only in this response."""
     return service.issue_credential(session, data)
 
 
-@router.get("/credentials", tags=["credentials"])
+@router.get("/credentials", tags=["credentials"], responses=documented(401, 403))
 def list_credentials(session: SessionDep, _: AdminDep) -> Page[CredentialPublic]:
     """Every credential, without tokens."""
     items = [service.credential_public(c) for c in store.all_credentials(session)]
     return Page(items=items, total=len(items))
 
 
-@router.post("/credentials/{credential_id}/revoke", tags=["credentials"])
+@router.post("/credentials/{credential_id}/revoke", tags=["credentials"],
+             responses=documented(401, 403, 404, 422))
 def revoke_credential(credential_id: str, session: SessionDep,
                       _: AdminDep) -> CredentialPublic:
     """Revoke a credential."""
     return service.credential_public(service.revoke_credential(session, credential_id))
 
 
-@router.post("/admin/republish", tags=["operations"])
+@router.post("/admin/republish", tags=["operations"], responses=documented(401, 403, 409))
 def republish(session: SessionDep, _: AdminDep) -> dict[str, int]:
     """Publish every snapshot again (after the broker lost its topics)."""
     return service.republish_all(session)

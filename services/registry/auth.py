@@ -1,62 +1,31 @@
-"""Who is calling: the admin token from settings, or an issued credential."""
+"""Who calls the registry: the admin token of its settings, or a credential it issued.
+
+The bearer-token check itself is the shared one (services.web.auth); this only says how a
+token becomes a caller here, as `app.state.identify`.
+"""
 
 import hmac
-from dataclasses import dataclass
-from typing import Annotated
 
-from fastapi import Depends, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import Engine
 from sqlmodel import Session
 
-from services.http import ApiError
 from services.registry import service
-
-_bearer = HTTPBearer(auto_error=False)
-
-
-@dataclass(frozen=True)
-class Caller:
-    scope: str  # "admin", "leadership" or "unit"
-    unit_code: str | None = None
-    credential_id: str | None = None
+from services.registry.settings import RegistrySettings
+from services.web.auth import Caller, Identify
 
 
-def _unauthorized(message: str) -> ApiError:
-    return ApiError(401, "unauthenticated", message)
+def identifier(settings: RegistrySettings, engine: Engine) -> Identify:
+    """The registry's token -> caller look-up: the admin token, else a valid credential."""
+    admin = settings.admin_token.get_secret_value().encode()
 
+    def identify(token: str) -> Caller | None:
+        if hmac.compare_digest(token.encode(), admin):
+            return Caller(scope="admin")
+        with Session(engine) as session:
+            credential = service.authenticate(session, token)
+        if credential is None:
+            return None
+        return Caller(scope="unit" if credential.scope == "unit" else "leadership",
+                      unit_code=credential.unit_code, credential_id=credential.id)
 
-def identify(request: Request,
-             credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
-             ) -> Caller:
-    """Resolve the bearer token to a caller, or refuse with 401."""
-    if credentials is None:
-        raise _unauthorized("an Authorization: Bearer token is required")
-    token = credentials.credentials
-    admin = request.app.state.settings.admin_token.get_secret_value()
-    if hmac.compare_digest(token.encode(), admin.encode()):
-        return Caller(scope="admin")
-    with Session(request.app.state.engine) as session:
-        credential = service.authenticate(session, token)
-    if credential is None:
-        raise _unauthorized("the token is unknown or revoked")
-    return Caller(scope=credential.scope, unit_code=credential.unit_code,
-                  credential_id=credential.id)
-
-
-def require_admin(caller: Annotated[Caller, Depends(identify)]) -> Caller:
-    """Only the administrator writes."""
-    if caller.scope != "admin":
-        raise ApiError(403, "forbidden", "this action needs the admin credential")
-    return caller
-
-
-def require_reader(caller: Annotated[Caller, Depends(identify)]) -> Caller:
-    """Admin and leadership read everything."""
-    if caller.scope not in ("admin", "leadership"):
-        raise ApiError(403, "forbidden", "this read needs a leadership or admin credential")
-    return caller
-
-
-CallerDep = Annotated[Caller, Depends(identify)]
-AdminDep = Annotated[Caller, Depends(require_admin)]
-ReaderDep = Annotated[Caller, Depends(require_reader)]
+    return identify

@@ -1,7 +1,7 @@
 """Request and response bodies of the registry's HTTP API."""
 
 from datetime import date, datetime
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -43,7 +43,6 @@ def _http_url(value: str) -> str:
 
 
 Url = Annotated[str, StringConstraints(max_length=2000), AfterValidator(_http_url)]
-T = TypeVar("T")
 
 
 class _Body(BaseModel):
@@ -115,11 +114,6 @@ class UnitPublic(BaseModel):
     revision: int
     created_at: datetime
     updated_at: datetime
-
-
-class Page(BaseModel, Generic[T]):
-    items: list[T]
-    total: int
 
 
 class ImportProblem(BaseModel):

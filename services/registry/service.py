@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from services import periods
+from services.bus.outbox import enqueue
 from services.events import (
     CAMPAIGNS,
     CREDENTIALS,
@@ -25,8 +26,7 @@ from services.events import (
     CredentialSnapshot,
     UnitSnapshot,
 )
-from services.http import ApiError
-from services.outbox import enqueue
+from services.refusals import Conflict, FieldProblem, Invalid, NotFound
 from services.registry import store
 from services.registry.models import Campaign, Credential, Unit
 from services.registry.names import name_key, slug, tone_slug
@@ -49,13 +49,9 @@ CONTACT_FIELDS = tuple(Contacts.model_fields)
 CHANNEL_FIELDS = tuple(Channels.model_fields)
 
 
-def today() -> date:
-    """Today in Hai Phong."""
-    return datetime.now(periods.LOCAL_ZONE).date()
-
-
-def not_found(what: str, code: str) -> ApiError:
-    return ApiError(404, f"{what}_not_found", f"no {what} with code {code!r}")
+def not_found(what: str, code: str) -> NotFound:
+    """The refusal for an entity that does not exist."""
+    return NotFound(f"{what}_not_found", f"no {what} with code {code!r}")
 
 
 # --- units -------------------------------------------------------------------------------
@@ -78,6 +74,7 @@ def unit_snapshot(unit: Unit) -> UnitSnapshot:
 
 
 def get_unit_or_raise(session: Session, code: str, *, for_update: bool = False) -> Unit:
+    """The unit with this code, or NotFound."""
     unit = store.get_unit(session, code, for_update=for_update)
     if unit is None:
         raise not_found("unit", code)
@@ -88,10 +85,10 @@ def create_unit(session: Session, data: UnitCreate) -> Unit:
     """Register a new unit and publish its snapshot."""
     code = data.code or derive_code(session, data.name, taken=set())
     if store.get_unit(session, code) is not None:
-        raise ApiError(409, "code_taken", f"a unit with code {code!r} exists",
-                       [{"field": "code", "rule": "unique", "message": "code already used"}])
+        raise Conflict("code_taken", f"a unit with code {code!r} exists",
+                       [FieldProblem("code", "unique", "code already used")])
     fields = unit_fields(data)
-    fields["active_from"] = fields["active_from"] or today()
+    fields["active_from"] = fields["active_from"] or periods.today()
     unit = Unit(code=code, **fields)
     check_unique_name(session, unit)
     stage_unit(session, unit, new=True)
@@ -138,11 +135,12 @@ def derive_code(session: Session, name: str, *, taken: set[str]) -> str:
     for candidate in (slug(name), tone_slug(name)):
         if candidate and candidate not in taken and store.get_unit(session, candidate) is None:
             return candidate
-    raise ApiError(409, "code_taken", "no free code can be made from this name; give one",
-                   [{"field": "code", "rule": "unique", "message": "give a code"}])
+    raise Conflict("code_taken", "no free code can be made from this name; give one",
+                   [FieldProblem("code", "unique", "give a code")])
 
 
 def unit_fields(data: UnitCreate | UnitUpdate, *, partial: bool = False) -> dict[str, Any]:
+    """A body's fields as the Unit table's columns (only those sent, when partial)."""
     given = data.model_dump(exclude_unset=partial, exclude={"code", "contacts", "channels"})
     if partial:
         given = {k: v for k, v in given.items() if v is not None or k == "active_until"}
@@ -156,6 +154,7 @@ def unit_fields(data: UnitCreate | UnitUpdate, *, partial: bool = False) -> dict
 
 
 def apply_changes(unit: Unit, changes: dict[str, Any]) -> bool:
+    """Set the changed fields; whether anything changed."""
     changed = False
     for field, value in changes.items():
         if getattr(unit, field) != value:
@@ -165,23 +164,24 @@ def apply_changes(unit: Unit, changes: dict[str, Any]) -> bool:
 
 
 def check_span(unit: Unit) -> None:
+    """Refuse a unit whose last active day comes before its first."""
     if unit.active_until is not None and unit.active_until < unit.active_from:
-        raise ApiError(422, "invalid", "active_until must not be before active_from",
-                       [{"field": "active_until", "rule": "after_active_from",
-                         "message": "active_until must not be before active_from"}])
+        message = "active_until must not be before active_from"
+        raise Invalid("invalid", message, [FieldProblem("active_until", "after_active_from",
+                                                        message)])
 
 
 def check_unique_name(session: Session, unit: Unit) -> None:
+    """Refuse a name (tone placement ignored) or admin code another unit has."""
     other = store.unit_by_name_key(session, unit.name_key)
     if other is not None and other.code != unit.code:
-        raise ApiError(409, "name_taken", f"unit {other.code!r} already has this name",
-                       [{"field": "name", "rule": "unique", "message": f"same as {other.code}"}])
+        raise Conflict("name_taken", f"unit {other.code!r} already has this name",
+                       [FieldProblem("name", "unique", f"same as {other.code}")])
     if unit.admin_code:
         holder = store.unit_by_admin_code(session, unit.admin_code)
         if holder is not None and holder.code != unit.code:
-            raise ApiError(409, "admin_code_taken", f"unit {holder.code!r} has this admin code",
-                           [{"field": "admin_code", "rule": "unique",
-                             "message": f"same as {holder.code}"}])
+            raise Conflict("admin_code_taken", f"unit {holder.code!r} has this admin code",
+                           [FieldProblem("admin_code", "unique", f"same as {holder.code}")])
 
 
 def stage_unit(session: Session, unit: Unit, *, new: bool) -> None:
@@ -194,27 +194,30 @@ def stage_unit(session: Session, unit: Unit, *, new: bool) -> None:
 
 
 def commit(session: Session) -> None:
-    """Commit, turning a lost race on a unique key into a 409."""
+    """Commit, turning a lost race on a unique key into a conflict."""
     try:
         session.commit()
     except IntegrityError as exc:
         session.rollback()
-        raise ApiError(409, "conflict", "another change took this value first") from exc
+        raise Conflict("conflict", "another change took this value first") from exc
 
 
 # --- campaigns ---------------------------------------------------------------------------
 
 
 def campaign_public(campaign: Campaign) -> CampaignPublic:
+    """The API view of a campaign."""
     return CampaignPublic.model_validate(campaign.model_dump())
 
 
 def campaign_snapshot(campaign: Campaign) -> CampaignSnapshot:
+    """The event view of a campaign."""
     return CampaignSnapshot(**campaign_public(campaign).model_dump(exclude={"created_at"}))
 
 
 def get_campaign_or_raise(session: Session, code: str, *,
                           for_update: bool = False) -> Campaign:
+    """The campaign with this code, or NotFound."""
     campaign = store.get_campaign(session, code, for_update=for_update)
     if campaign is None:
         raise not_found("campaign", code)
@@ -224,8 +227,8 @@ def get_campaign_or_raise(session: Session, code: str, *,
 def create_campaign(session: Session, data: CampaignCreate) -> Campaign:
     """Register a campaign and publish its snapshot."""
     if store.get_campaign(session, data.code) is not None:
-        raise ApiError(409, "code_taken", f"a campaign with code {data.code!r} exists",
-                       [{"field": "code", "rule": "unique", "message": "code already used"}])
+        raise Conflict("code_taken", f"a campaign with code {data.code!r} exists",
+                       [FieldProblem("code", "unique", "code already used")])
     campaign = Campaign(code=data.code, **_campaign_fields(data))
     _save_campaign(session, campaign)
     log.info("campaign.created", campaign=data.code)
@@ -276,10 +279,12 @@ def hash_token(token: str) -> str:
 
 
 def credential_public(credential: Credential) -> CredentialPublic:
+    """The API view of a credential (never the token)."""
     return CredentialPublic.model_validate(credential.model_dump())
 
 
 def credential_snapshot(credential: Credential) -> CredentialSnapshot:
+    """The event view of a credential (the token's hash only)."""
     return CredentialSnapshot(**credential.model_dump(exclude={"token_prefix"}))
 
 

@@ -1,1 +1,1 @@
-"""The reporting service (skeleton until its own issue fills it)."""
+"""The reporting service: report intake, retry-safe and durable, published through its outbox."""

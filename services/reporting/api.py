@@ -1,72 +1,75 @@
-"""The reporting HTTP routes: thin, each one a service call."""
+"""The reporting HTTP routes: thin, each one a service call. They raise domain refusals
+(services.refusals); services.web.errors gives each its status."""
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import structlog
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
-from sqlmodel import Session
 
-from services import periods
 from services.events import ReportSubmitted, UnitSnapshot
-from services.http import ApiError, bearer_token, field_errors, token_of
+from services.refusals import (
+    FieldProblem,
+    Forbidden,
+    Invalid,
+    Malformed,
+    NotFound,
+    Refusal,
+    TooLarge,
+    Unavailable,
+)
 from services.reporting import bulk, service, store
 from services.reporting.metrics import IntakeMetrics
 from services.reporting.models import Report
-from services.reporting.schemas import Page, Receipt, ReportIn, ReportOut, report_of
-from services.reporting.service import Caller
+from services.reporting.schemas import (
+    BulkResult,
+    Receipt,
+    ReportIn,
+    ReportOut,
+    RowResult,
+    report_of,
+)
+from services.web.auth import SECURITY, Caller, CallerDep, identify, token_of
+from services.web.db import SessionDep
+from services.web.errors import ErrorBody, documented, invalid_body
+from services.web.schemas import Page
 
 log = structlog.get_logger()
 router = APIRouter(prefix="/v1", tags=["reports"])
 
 
-def caller(request: Request) -> Caller:
-    """The credential behind the request's bearer token."""
-    token = bearer_token(request)
-    return service.authenticate(request.app.state.directory, token)
-
-
-CallerDep = Annotated[Caller, Depends(caller)]
-
-
-def get_session(request: Request) -> Iterator[Session]:
-    with Session(request.app.state.engine) as session:
-        yield session
-
-
-SessionDep = Annotated[Session, Depends(get_session)]
-
-
-# The hot path is answered directly (see app.py and http.install), so it takes only the
-# request and reads its header and body itself; this route is what the OpenAPI document shows.
+# The hot path is answered directly (see app.py and services.web.edge.install), so it takes
+# only the request and reads its headers and body itself; this route is what the OpenAPI
+# document shows.
 IDEMPOTENCY_KEY = {"in": "header", "name": "idempotency-key", "required": False, "schema": {
     "anyOf": [{"maxLength": 200, "type": "string"}, {"type": "null"}], "title": "Idempotency-Key"}}
-INVALID = {"description": "Validation Error", "content": {"application/json": {
-    "schema": {"$ref": "#/components/schemas/HTTPValidationError"}}}}
+RECEIPTS: dict[int | str, dict[str, Any]] = {
+    201: {"model": Receipt, "description": "Stored: its receipt"},
+    200: {"model": Receipt, "description": "A replay: the first receipt again", "headers": {
+        "idempotent-replayed": {"description": "`true`", "schema": {"type": "string"}}}}}
 
 
 @router.post("/reports", status_code=201,
-             responses={200: {"description": "a replay"}, 422: INVALID},
-             openapi_extra={"parameters": [IDEMPOTENCY_KEY], "requestBody": {"content": {
-                 "application/json": {"schema": ReportIn.model_json_schema(
-                     ref_template="#/components/schemas/{model}")}}}})
+             responses=RECEIPTS | documented(400, 401, 403, 409, 413, 422, 503),
+             openapi_extra={"parameters": [IDEMPOTENCY_KEY], "security": SECURITY,
+                            "requestBody": {"content": {"application/json": {
+                                "schema": ReportIn.model_json_schema(
+                                    ref_template="#/components/schemas/{model}")}}}})
 async def submit_report(request: Request) -> Response:
     """Submit a unit's report for one period; answers with a receipt."""
     given = _headers(request)
     idempotency_key = _idempotency_key(given.get(b"idempotency-key"))
     state = request.app.state
     try:
-        raw = await _body(request, state.settings.max_body_bytes, given)
-        who = _caller(state, given)
-        unit = service.reporting_unit(state.directory, who, datetime.now(periods.LOCAL_ZONE).date())
+        raw = await _body(request, state.settings.max_body_bytes, given.get(b"content-length"))
+        unit = service.reporting_unit(state.directory, _caller(state, given))
         body = _parse(raw)
         draft = service.prepare(state.directory, unit, body, idempotency_key,
                                 datetime.now(UTC))
         receipt, replayed = await state.writer.submit(draft)
-    except ApiError as refusal:
+    except Refusal as refusal:
         state.intake_metrics.rejected.labels(refusal.code).inc()
         raise
     _count(state.intake_metrics, receipt, replayed)
@@ -92,7 +95,7 @@ def _headers(request: Request) -> dict[bytes, bytes]:
 
 def _caller(state: Any, given: dict[bytes, bytes]) -> Caller:
     authorization = given.get(b"authorization", b"").decode("latin-1")
-    return service.authenticate(state.directory, token_of(authorization))
+    return identify(state.identify, token_of(authorization))
 
 
 def _idempotency_key(header: bytes | None) -> str | None:
@@ -100,21 +103,21 @@ def _idempotency_key(header: bytes | None) -> str | None:
         return None
     key = header.decode("latin-1")
     if len(key) > 200:
-        message = "String should have at most 200 characters"
-        raise ApiError(422, "invalid", "the request breaks a rule", [{
-            "field": "header.idempotency-key", "rule": "string_too_long", "message": message}])
+        raise Invalid("invalid", "the request breaks a rule", [FieldProblem(
+            "header.idempotency-key", "string_too_long",
+            "String should have at most 200 characters")])
     return key
 
 
-async def _body(request: Request, limit: int, given: dict[bytes, bytes]) -> bytes:
-    declared = given.get(b"content-length", b"")
-    if declared.isdigit() and int(declared) > limit:
-        raise ApiError(413, "body_too_large", f"the body exceeds {limit} bytes")
+async def _body(request: Request, limit: int, declared: bytes | None) -> bytes:
+    """The body, refused as soon as it is known to exceed `limit` (declared or streamed)."""
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise TooLarge("body_too_large", f"the body exceeds {limit} bytes")
     raw = b""
     async for chunk in request.stream():
         raw += chunk
         if len(raw) > limit:
-            raise ApiError(413, "body_too_large", f"the body exceeds {limit} bytes")
+            raise TooLarge("body_too_large", f"the body exceeds {limit} bytes")
     return raw
 
 
@@ -122,14 +125,11 @@ def _parse(raw: bytes) -> ReportIn:
     try:
         raw.decode("utf-8")
     except UnicodeDecodeError:
-        raise ApiError(400, "not_utf8", "the body must be UTF-8 encoded JSON") from None
+        raise Malformed("not_utf8", "the body must be UTF-8 encoded JSON") from None
     try:
         return ReportIn.model_validate_json(raw)
     except ValidationError as exc:
-        fields = field_errors(exc.errors())
-        if any(f["rule"] == "json_invalid" for f in fields):
-            raise ApiError(400, "malformed_json", "the body is not valid JSON", fields) from None
-        raise ApiError(422, "invalid", "the report breaks a rule", fields) from None
+        raise invalid_body(exc.errors(), "the report breaks a rule") from None
 
 
 def _count(metrics: IntakeMetrics, receipt: Receipt, replayed: bool) -> None:
@@ -141,16 +141,16 @@ def _count(metrics: IntakeMetrics, receipt: Receipt, replayed: bool) -> None:
         metrics.revisions.inc()
 
 
-@router.get("/reports/{report_id}")
+@router.get("/reports/{report_id}", responses=documented(401, 404, 422))
 def get_report(report_id: str, session: SessionDep, who: CallerDep) -> ReportOut:
     """One report; a unit reads only its own."""
     report = session.get(Report, report_id)
     if report is None or (who.scope == "unit" and report.unit_code != who.unit_code):
-        raise ApiError(404, "report_not_found", f"no report {report_id!r} for this credential")
+        raise NotFound("report_not_found", f"no report {report_id!r} for this credential")
     return report_of(ReportSubmitted.model_validate_json(report.event))
 
 
-@router.get("/reports")
+@router.get("/reports", responses=documented(401, 403, 422))
 def list_reports(session: SessionDep, who: CallerDep, unit: str | None = None,
                  campaign: str | None = None, period: str | None = None,
                  limit: Annotated[int, Query(ge=1, le=500)] = 50,
@@ -158,7 +158,7 @@ def list_reports(session: SessionDep, who: CallerDep, unit: str | None = None,
     """Reports, newest first; a unit lists only its own, leadership any unit's."""
     if who.scope == "unit":
         if unit not in (None, who.unit_code):
-            raise ApiError(403, "forbidden", "a unit token lists only its own reports")
+            raise Forbidden("forbidden", "a unit token lists only its own reports")
         unit = who.unit_code
     items, total = store.list_reports(session, unit_code=unit, campaign_code=campaign,
                                       period=period, limit=limit, offset=offset)
@@ -166,29 +166,31 @@ def list_reports(session: SessionDep, who: CallerDep, unit: str | None = None,
     return Page(items=reports, total=total)
 
 
-@router.post("/reports/bulk", response_model=bulk.BulkResult,
+@router.post("/reports/bulk", response_model=BulkResult,
+             responses=documented(400, 401, 403, 413, 503) | {422: {
+                 "model": BulkResult | ErrorBody, "description": "Every period refused (a "
+                 "result per row), or a file that cannot be read (an error)"}},
              openapi_extra={"requestBody": {"content": {"text/csv": {}}}})
-async def submit_bulk(request: Request, campaign: Annotated[str, Query(max_length=64)]
-                      ) -> JSONResponse:
+async def submit_bulk(request: Request, who: CallerDep,
+                      campaign: Annotated[str, Query(max_length=64)]) -> JSONResponse:
     """Submit several periods' reports as CSV; answers with a result per row."""
     state = request.app.state
-    given = _headers(request)
-    raw = await _body(request, state.settings.max_bulk_bytes, given)
-    who = _caller(state, given)
-    unit = service.reporting_unit(state.directory, who, datetime.now(periods.LOCAL_ZONE).date())
-    rows: list[bulk.RowResult] = []
+    declared = request.headers.get("content-length", "").encode("latin-1")
+    raw = await _body(request, state.settings.max_bulk_bytes, declared)
+    unit = service.reporting_unit(state.directory, who)
+    rows: list[RowResult] = []
     counts = {"accepted": 0, "replayed": 0, "rejected": 0}
     for group in bulk.read(raw, campaign):
         outcome = await _submit_group(request, unit, group)
         rows += outcome
         counts[outcome[0].status] += 1
-    result = bulk.BulkResult(**counts, rows=sorted(rows, key=lambda r: r.line))
+    result = BulkResult(**counts, rows=sorted(rows, key=lambda r: r.line))
     ok = counts["accepted"] + counts["replayed"] > 0
     return JSONResponse(result.model_dump(mode="json"), status_code=200 if ok else 422)
 
 
 async def _submit_group(request: Request, unit: UnitSnapshot,
-                        group: bulk.Group) -> list[bulk.RowResult]:
+                        group: bulk.Group) -> list[RowResult]:
     state = request.app.state
     if group.body is None:
         state.intake_metrics.rejected.labels("invalid").inc()
@@ -196,9 +198,9 @@ async def _submit_group(request: Request, unit: UnitSnapshot,
     try:
         draft = service.prepare(state.directory, unit, group.body, None, datetime.now(UTC))
         receipt, replayed = await state.writer.submit(draft)
-    except ApiError as refusal:
-        if refusal.status >= 500:  # the client should retry the file, not fix a row
-            raise
+    except Unavailable:  # the client should retry the file, not fix a row
+        raise
+    except Refusal as refusal:
         state.intake_metrics.rejected.labels(refusal.code).inc()
         return bulk.rejected(group, refusal)
     _count(state.intake_metrics, receipt, replayed)

@@ -9,34 +9,21 @@ whole, with each row's reason; the other periods go through.
 
 import csv
 import io
-from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import date
+from typing import Any, Literal
 
-from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from services.events import Activity
-from services.http import ApiError, field_errors
-from services.reporting.schemas import ReportIn
+from services.refusals import FieldProblem, Invalid, Malformed, Refusal
+from services.reporting.schemas import ReportIn, RowProblem, RowResult
+from services.web.errors import field_errors
 
 COLUMNS = ("period", "kind", "count", "day", "channel", "platform", "format", "language",
            "people_mobilised", "shares", "evidence_url", "report_id", "note")
 _ACTIVITY: TypeAdapter[Activity] = TypeAdapter(Activity)
-
-
-class RowResult(BaseModel):
-    line: int
-    period: str
-    status: str  # accepted, replayed or rejected
-    report_id: str | None = None
-    errors: list[dict[str, str]] = []
-
-
-class BulkResult(BaseModel):
-    accepted: int
-    replayed: int
-    rejected: int
-    rows: list[RowResult]
+_DAY: TypeAdapter[date] = TypeAdapter(date)
 
 
 @dataclass
@@ -46,45 +33,58 @@ class Group:
     period: str
     lines: list[int] = field(default_factory=list)
     rows: list[dict[str, str]] = field(default_factory=list)
-    errors: dict[int, list[dict[str, str]]] = field(default_factory=dict)
+    errors: dict[int, list[FieldProblem]] = field(default_factory=dict)  # by line
     body: ReportIn | None = None
 
 
 def read(raw: bytes, campaign: str) -> list[Group]:
-    """Parse and check the file; raise 400/422 for a file that cannot be read at all."""
+    """Parse and check the file, one group per period; a file that cannot be read at all
+    (not UTF-8, not CSV, a wrong header) is refused whole."""
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise ApiError(400, "not_utf8", "the CSV file must be UTF-8") from None
-    reader = csv.DictReader(io.StringIO(text, newline=""))
-    _check_header(reader.fieldnames or ())
+        raise Malformed("not_utf8", "the CSV file must be UTF-8") from None
     groups: dict[str, Group] = {}
-    records: list[tuple[int, dict[str, str]]] = []
-    try:
-        records.extend((reader.line_num, record) for record in reader)
-    except csv.Error as exc:
-        raise ApiError(422, "bad_csv", f"line {reader.line_num}: {exc}") from None
-    for line, record in records:
-        cells = {k: v.strip() for k, v in record.items() if k and v and v.strip()}
+    for line, cells, overflows in _records(text):
         period = cells.get("period", "")
         group = groups.setdefault(period, Group(period))
         group.lines.append(line)
         group.rows.append(cells)
+        if overflows:
+            _fail(group, line, "row", "extra_cells", "more cells than columns; quote a cell "
+                  "that holds a comma")
     for group in groups.values():
         group.body = _report(group, campaign)
     return list(groups.values())
 
 
-def _check_header(columns: Iterable[str]) -> None:
-    names = list(columns)
+def _records(text: str) -> list[tuple[int, dict[str, str], bool]]:
+    """Each row's first line (a quoted cell may span several), its non-empty cells by
+    column, and whether it has text beyond the last column. Blank lines are skipped."""
+    rows = csv.reader(io.StringIO(text, newline=""))
+    records: list[tuple[int, dict[str, str], bool]] = []
+    try:
+        header = [name.strip() for name in next(rows, [])]
+        _check_header(header)
+        start = rows.line_num + 1
+        for row in rows:
+            if row:
+                cells = {name: value.strip() for name, value in zip(header, row, strict=False)
+                         if value.strip()}
+                records.append((start, cells, any(v.strip() for v in row[len(header):])))
+            start = rows.line_num + 1
+    except csv.Error as exc:
+        raise Invalid("bad_csv", f"line {rows.line_num}: {exc}") from None
+    return records
+
+
+def _check_header(names: list[str]) -> None:
     unknown = [c for c in names if c not in COLUMNS]
     missing = [c for c in ("period", "kind") if c not in names]
     if unknown or missing:
-        fields = [{"field": c, "rule": "unknown_column", "message": "not a known column"}
-                  for c in unknown]
-        fields += [{"field": c, "rule": "missing_column", "message": "required column"}
-                   for c in missing]
-        raise ApiError(422, "bad_header", "the CSV header is wrong", fields)
+        fields = [FieldProblem(c, "unknown_column", "not a known column") for c in unknown]
+        fields += [FieldProblem(c, "missing_column", "required column") for c in missing]
+        raise Invalid("bad_header", "the CSV header is wrong", fields)
 
 
 def _report(group: Group, campaign: str) -> ReportIn | None:
@@ -100,30 +100,48 @@ def _report(group: Group, campaign: str) -> ReportIn | None:
     if daily:
         activities.append(_activity(group, loudspeaker_lines[0], {
             "kind": "loudspeaker_broadcast", "daily_counts": daily}, raw=True))
-    ids = {c["report_id"] for c in group.rows if "report_id" in c}
-    if len(ids) > 1:
-        _fail(group, group.lines[0], "report_id", "one_id_per_period",
-              "rows of one period must share one report_id")
+    report_id = _report_id(group)
     notes = [c["note"] for c in group.rows if "note" in c]
     if group.errors:
         return None
     try:
-        return ReportIn(report_id=next(iter(ids), None), campaign=campaign,
-                        period=group.period, activities=activities,
-                        note="\n".join(notes) or None)
+        return ReportIn(report_id=report_id, campaign=campaign, period=group.period,
+                        activities=activities, note="\n".join(notes) or None)
     except ValidationError as exc:
-        for error in field_errors(exc.errors()):
-            _fail(group, group.lines[0], error["field"], error["rule"], error["message"])
+        for problem in field_errors(exc.errors()):
+            _fail(group, group.lines[0], problem.field, problem.rule, problem.message)
         return None
 
 
+def _report_id(group: Group) -> str | None:
+    """The period's report_id, from the first row that gives one; a row giving another is
+    at fault."""
+    given = [(line, c["report_id"]) for line, c in zip(group.lines, group.rows, strict=True)
+             if "report_id" in c]
+    for line, other in given[1:]:
+        if other != given[0][1]:
+            _fail(group, line, "report_id", "one_id_per_period", f"rows of one period must "
+                  f"share one report_id; line {given[0][0]} gives {given[0][1]!r}")
+    return given[0][1] if given else None
+
+
 def _add_day(group: Group, line: int, cells: dict[str, str], daily: dict[str, int]) -> None:
+    """Add a loudspeaker row's count to its day; each row names one day."""
     count = cells.get("count", "")
-    if "day" not in cells or not (count.isascii() and count.isdigit()):
-        _fail(group, line, "day", "missing", "a loudspeaker row needs a day and a whole "
-              "non-negative count")
+    if not (count.isascii() and count.isdigit()):
+        _fail(group, line, "count", "whole_number", "a loudspeaker row needs its day's count, "
+              "a whole non-negative number")
+    if "day" not in cells:
+        _fail(group, line, "day", "missing", "a loudspeaker row needs the day it counts")
         return
-    daily[cells["day"]] = daily.get(cells["day"], 0) + int(count)
+    try:
+        day = _DAY.validate_python(cells["day"]).isoformat()
+    except ValidationError as exc:
+        for problem in field_errors(exc.errors()):
+            _fail(group, line, "day", problem.rule, problem.message)
+        return
+    if line not in group.errors:
+        daily[day] = daily.get(day, 0) + int(count)
 
 
 def _activity(group: Group, line: int, cells: dict[str, Any], *, raw: bool = False) -> Any:
@@ -134,25 +152,26 @@ def _activity(group: Group, line: int, cells: dict[str, Any], *, raw: bool = Fal
     try:
         return _ACTIVITY.validate_python(data)
     except ValidationError as exc:
-        for error in field_errors(exc.errors()):
-            _fail(group, line, error["field"], error["rule"], error["message"])
+        for problem in field_errors(exc.errors()):
+            _fail(group, line, problem.field, problem.rule, problem.message)
         return None
 
 
 def _fail(group: Group, line: int, field_name: str, rule: str, message: str) -> None:
-    group.errors.setdefault(line, []).append(
-        {"field": field_name, "rule": rule, "message": message})
+    group.errors.setdefault(line, []).append(FieldProblem(field_name, rule, message))
 
 
-def rejected(group: Group, refusal: ApiError | None = None) -> list[RowResult]:
+def rejected(group: Group, refusal: Refusal | None = None) -> list[RowResult]:
     """Every row of a refused period, each with its own reasons or the period's."""
-    shared = refusal.fields or [{"field": "", "rule": refusal.code, "message": refusal.message}] \
+    shared = (refusal.fields or [FieldProblem("", refusal.code, refusal.message)]) \
         if refusal else []
     return [RowResult(line=line, period=group.period, status="rejected",
-                      errors=group.errors.get(line, []) + shared) for line in group.lines]
+                      errors=[RowProblem(**p.as_dict()) for p in group.errors.get(line, [])
+                              + shared]) for line in group.lines]
 
 
 def accepted(group: Group, report_id: str, replayed: bool) -> list[RowResult]:
-    status = "replayed" if replayed else "accepted"
+    """Every row of a stored (or replayed) period, with its report's id."""
+    status: Literal["accepted", "replayed"] = "replayed" if replayed else "accepted"
     return [RowResult(line=line, period=group.period, status=status, report_id=report_id)
             for line in group.lines]

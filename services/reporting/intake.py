@@ -19,7 +19,7 @@ from services.database import (
     raw_transaction_flushed_aside,
     write_lock_awaited,
 )
-from services.http import ApiError
+from services.refusals import Conflict, Unavailable
 from services.reporting import service
 from services.reporting.schemas import Receipt
 from services.reporting.service import Draft
@@ -57,7 +57,8 @@ class IntakeWriter:
                 outcomes = await self._write([draft for draft, _ in batch])
             except Exception as exc:  # the database is unreachable: every waiter hears it
                 log.error("intake.write_failed", error=repr(exc), batch=len(batch))
-                outcomes = [ApiError(503, "storage_unavailable", "try again shortly")] * len(batch)
+                outcomes = [Unavailable("storage_unavailable", "try again shortly")
+                            for _ in batch]
             for (_, future), outcome in zip(batch, outcomes, strict=True):
                 _settle(future, outcome)
             self._wake_relay()
@@ -87,7 +88,7 @@ class IntakeWriter:
                 return outcome
             except IntegrityError:
                 continue
-        return ApiError(409, "concurrent_revision", "another revision was stored at the same "
+        return Conflict("concurrent_revision", "another revision was stored at the same "
                         "moment; send the report again")
 
 

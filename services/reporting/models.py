@@ -7,7 +7,8 @@ from sqlmodel import Column, Field, SQLModel
 
 
 class ReportHead(SQLModel, table=True):
-    """The newest version of each unit's report for a campaign period."""
+    """The newest version of each unit's report for a campaign period, and when its first
+    version arrived (timeliness counts the first report)."""
 
     __tablename__ = "report_heads"
 
@@ -17,6 +18,7 @@ class ReportHead(SQLModel, table=True):
     report_id: str = Field(max_length=64)
     version: int
     content_sha256: str = Field(max_length=64)
+    first_received_at: datetime = Field(sa_type=DateTime(timezone=True))
 
 
 class Report(SQLModel, table=True):

@@ -1,21 +1,23 @@
-"""The reporting service's outbox relay, run by the service as a process of its own (see
-services.relay_process): `python -m services.reporting.relay`, settings on stdin."""
+"""The reporting service's outbox relay, a process of its own (services.bus.relay_process):
+`python -m services.reporting.relay`, settings on stdin. When the broker lost the report
+topic, every stored report is published again."""
 
 from functools import partial
 
 import structlog
 from sqlalchemy import Engine
 
-from services import database, relay_process
+from services import database
+from services.bus import relay_process
+from services.bus.outbox import Relay, RelayObserver
+from services.config import ServiceSettings
 from services.events import REPORTS
-from services.outbox import Relay, RelayObserver
 from services.reporting import service
-from services.reporting.settings import ReportingSettings
 
 log = structlog.get_logger()
 
 
-def build(settings: ReportingSettings, observer: RelayObserver) -> Relay:
+def build(settings: ServiceSettings, observer: RelayObserver) -> Relay:
     engine = database.make_engine(settings.database_url)
     return Relay(engine, settings, (REPORTS,), observer,
                  on_topics_lost=partial(_republish, engine))
@@ -26,4 +28,4 @@ def _republish(engine: Engine) -> None:
 
 
 if __name__ == "__main__":
-    relay_process.serve(ReportingSettings, build)
+    relay_process.serve(build)

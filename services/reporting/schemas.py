@@ -1,13 +1,12 @@
 """Request and response bodies of the reporting HTTP API."""
 
 from datetime import date, datetime
-from typing import Annotated, Generic, TypeVar
+from typing import Annotated, Literal
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, StringConstraints
 
 from services.events import Activity, ReportSubmitted
 
-T = TypeVar("T")
 ReportId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")]
 
 
@@ -38,7 +37,11 @@ class Receipt(BaseModel):
     supersedes: str | None
     received_at: datetime
     deadline: datetime
-    on_time: bool
+    on_time: bool = Field(description="The period is on time: the unit's first report for it "
+                          "arrived by the deadline (a late correction keeps it on time).")
+    first_received_at: datetime | None = Field(
+        None, description="When the unit's first report for the period arrived; null only "
+        "for reports stored before it was kept.")
 
 
 class ReportOut(Receipt):
@@ -50,9 +53,30 @@ class ReportOut(Receipt):
     note: str | None
 
 
-class Page(BaseModel, Generic[T]):
-    items: list[T]
-    total: int
+class RowProblem(BaseModel):
+    field: str = Field(description="The column (or report field) at fault; empty for the "
+                       "whole period.")
+    rule: str = Field(description="The rule broken, a stable code.")
+    message: str
+
+
+class RowResult(BaseModel):
+    """What became of one row of a bulk file."""
+
+    line: int = Field(description="Line of the CSV file, the header being line 1.")
+    period: str
+    status: Literal["accepted", "replayed", "rejected"]
+    report_id: str | None = None
+    errors: list[RowProblem] = Field(default_factory=list)
+
+
+class BulkResult(BaseModel):
+    """A bulk file's outcome: reports (periods) accepted, replayed and rejected, and each row."""
+
+    accepted: int
+    replayed: int
+    rejected: int
+    rows: list[RowResult]
 
 
 def receipt_of(event: ReportSubmitted) -> Receipt:
@@ -61,9 +85,11 @@ def receipt_of(event: ReportSubmitted) -> Receipt:
     return Receipt.model_construct(
         report_id=event.report_id, unit=event.unit_code, campaign=event.campaign_code,
         period=event.period, version=event.version, supersedes=event.supersedes,
-        received_at=event.received_at, deadline=event.deadline, on_time=event.on_time)
+        received_at=event.received_at, deadline=event.deadline, on_time=event.on_time,
+        first_received_at=event.first_received_at)
 
 
 def report_of(event: ReportSubmitted) -> ReportOut:
+    """A stored event as the API shows it."""
     return ReportOut(**receipt_of(event).model_dump(), period_start=event.period_start,
                      period_end=event.period_end, activities=event.activities, note=event.note)

@@ -1,4 +1,7 @@
-"""Intake decisions: who may report, whether a report is sound, and which version it is."""
+"""Intake decisions: who may report, whether a report is sound, and which version it is.
+
+Refusals are domain refusals (services.refusals); the HTTP edge gives them their status.
+"""
 
 import hashlib
 import os
@@ -8,21 +11,15 @@ from datetime import date, datetime
 from sqlalchemy import Engine
 
 from services import periods
+from services.bus.directory import Directory
+from services.bus.outbox import enqueue_raw
 from services.database import RawConnection, raw_transaction, write_lock
-from services.directory import Directory
 from services.events import REPORTS, CampaignSnapshot, ReportSubmitted, UnitSnapshot
 from services.events.reports import LoudspeakerBroadcast
-from services.http import ApiError
-from services.outbox import enqueue_raw
+from services.refusals import Conflict, Forbidden, Invalid, Refusal, TooLarge
 from services.reporting import store
 from services.reporting.schemas import Receipt, ReportIn, receipt_of
-
-
-@dataclass(frozen=True)
-class Caller:
-    scope: str  # "unit" or "leadership"
-    unit_code: str | None
-    credential_id: str
+from services.web.auth import Caller
 
 
 @dataclass(frozen=True)
@@ -40,62 +37,55 @@ class Draft:
     received_at: datetime
 
 
-def rule(status: int, code: str, field: str, message: str) -> ApiError:
-    """A refusal that names the field and the rule it broke."""
-    return ApiError(status, code, message, [{"field": field, "rule": code, "message": message}])
-
-
-def authenticate(directory: Directory, token: str | None) -> Caller:
-    """The caller a bearer token belongs to, or 401."""
-    if not token:
-        raise ApiError(401, "unauthenticated", "an Authorization: Bearer token is required")
-    credential = directory.credential(token)
-    if credential is None:
-        raise ApiError(401, "unauthenticated", "the token is unknown or revoked")
-    return Caller(credential.scope, credential.unit_code, credential.id)
-
-
-def reporting_unit(directory: Directory, caller: Caller, today: date) -> UnitSnapshot:
-    """The unit a caller reports for; 403 for readers, deleted and retired units."""
+def reporting_unit(directory: Directory, caller: Caller) -> UnitSnapshot:
+    """The unit a caller reports for; readers and units the registry lacks are refused.
+    Whether the unit may report for a period is judged with the period (see prepare)."""
     if caller.scope != "unit" or caller.unit_code is None:
-        raise ApiError(403, "forbidden", "only a unit's own token submits its reports")
+        raise Forbidden("forbidden", "only a unit's own token submits its reports")
     unit = directory.units.get(caller.unit_code)
     if unit is None:
-        raise ApiError(403, "unit_unknown", "the token's unit is not in the registry")
-    if unit.active_until is not None and unit.active_until < today:
-        raise ApiError(403, "unit_retired", f"the unit was retired on {unit.active_until}")
-    if unit.active_from > today:
-        raise ApiError(403, "unit_not_active", f"the unit reports from {unit.active_from}")
+        raise Forbidden("unit_unknown", "the token's unit is not in the registry")
     return unit
 
 
 def prepare(directory: Directory, unit: UnitSnapshot, body: ReportIn,
             idempotency_key: str | None, received_at: datetime) -> Draft:
-    """Check a report against its campaign and period; 422 names the rule broken."""
+    """Check a report against its unit, campaign and period; a refusal names the rule."""
     if body.unit is not None and body.unit != unit.code:
-        raise rule(403, "unit_mismatch", "unit", "a unit token reports only for its own unit")
-    campaign = _running_campaign(directory, body.campaign,
-                                 received_at.astimezone(periods.LOCAL_ZONE))
+        raise Forbidden.on("unit", "unit_mismatch", "a unit token reports only for its own unit")
+    campaign = _running_campaign(directory, body.campaign, periods.local_day(received_at))
     if unit.kind not in campaign.targets:
-        raise rule(422, "unit_kind_not_expected", "campaign",
-                   f"campaign {campaign.code} expects no reports from {unit.kind} units")
+        raise Invalid.on("campaign", "unit_kind_not_expected",
+                         f"campaign {campaign.code} expects no reports from {unit.kind} units")
     start, end = _period(campaign, body.period)
+    _check_active(unit, body.period, start, end)
     _check_days(body, start, end)
     report_id = body.report_id or _id_from_key(unit.code, idempotency_key)
     return Draft(report_id, unit, campaign, body.period, start, end, body,
                  _content_hash(body), received_at)
 
 
-def _running_campaign(directory: Directory, code: str, now: datetime) -> CampaignSnapshot:
+def _check_active(unit: UnitSnapshot, period: str, start: date, end: date) -> None:
+    """A unit reports for a period it was active on at least one day of, whatever the day
+    it sends the report: the aggregator expects that period's report from it."""
+    if unit.active_until is not None and unit.active_until < start:
+        raise Forbidden.on("period", "unit_retired", f"the unit's last active day was "
+                           f"{unit.active_until}, before {period} began")
+    if unit.active_from > end:
+        raise Forbidden.on("period", "unit_not_active", f"the unit reports from "
+                           f"{unit.active_from}, after {period} ended")
+
+
+def _running_campaign(directory: Directory, code: str, today: date) -> CampaignSnapshot:
     campaign = directory.campaigns.get(code)
     if campaign is None:
-        raise rule(422, "campaign_unknown", "campaign", f"no campaign with code {code!r}")
-    if now.date() < campaign.starts_on:
-        raise rule(422, "campaign_not_running", "campaign",
-                   f"campaign {code} starts on {campaign.starts_on}")
-    if campaign.closes_on is not None and now.date() > campaign.closes_on:
-        raise rule(422, "campaign_not_running", "campaign",
-                   f"campaign {code} stopped taking reports on {campaign.closes_on}")
+        raise Invalid.on("campaign", "campaign_unknown", f"no campaign with code {code!r}")
+    if today < campaign.starts_on:
+        raise Invalid.on("campaign", "campaign_not_running",
+                         f"campaign {code} starts on {campaign.starts_on}")
+    if campaign.closes_on is not None and today > campaign.closes_on:
+        raise Invalid.on("campaign", "campaign_not_running",
+                         f"campaign {code} stopped taking reports on {campaign.closes_on}")
     return campaign
 
 
@@ -103,11 +93,11 @@ def _period(campaign: CampaignSnapshot, period: str) -> tuple[date, date]:
     try:
         start, end = periods.bounds(period, campaign.reporting_period)
     except periods.PeriodError as exc:
-        raise rule(422, "period_format", "period", str(exc)) from None
+        raise Invalid.on("period", "period_format", str(exc)) from None
     if end < campaign.starts_on or start > campaign.ends_on:
-        raise rule(422, "period_outside_campaign", "period",
-                   f"{period} is outside the campaign ({campaign.starts_on} to "
-                   f"{campaign.ends_on})")
+        raise Invalid.on("period", "period_outside_campaign",
+                         f"{period} is outside the campaign ({campaign.starts_on} to "
+                         f"{campaign.ends_on})")
     return start, end
 
 
@@ -116,8 +106,8 @@ def _check_days(body: ReportIn, start: date, end: date) -> None:
         if isinstance(activity, LoudspeakerBroadcast):
             outside = sorted(d for d in activity.daily_counts if not start <= d <= end)
             if outside:
-                raise rule(422, "day_outside_period", f"activities.{index}.daily_counts",
-                           f"{outside[0]} is not in the period ({start} to {end})")
+                raise Invalid.on(f"activities.{index}.daily_counts", "day_outside_period",
+                                 f"{outside[0]} is not in the period ({start} to {end})")
 
 
 def _id_from_key(unit_code: str, key: str | None) -> str | None:
@@ -132,12 +122,12 @@ MAX_REPORT_BYTES = 512 * 1024  # well under Kafka's 1 MiB message limit, whateve
 def _content_hash(body: ReportIn) -> str:
     content = body.model_dump_json(exclude={"report_id", "unit"}).encode()
     if len(content) > MAX_REPORT_BYTES:
-        raise rule(413, "report_too_large", "activities",
-                   f"a report may take at most {MAX_REPORT_BYTES} bytes; split it")
+        raise TooLarge.on("activities", "report_too_large",
+                          f"a report may take at most {MAX_REPORT_BYTES} bytes; split it")
     return hashlib.sha256(content).hexdigest()
 
 
-Outcome = tuple[Receipt, bool] | ApiError
+Outcome = tuple[Receipt, bool] | Refusal
 
 
 def accept_batch(db: RawConnection, drafts: list[Draft]) -> list[Outcome]:
@@ -157,7 +147,8 @@ def accept_batch(db: RawConnection, drafts: list[Draft]) -> list[Outcome]:
             payload = outcome.model_dump_json().encode()
             fresh.append((outcome, draft.content_sha256, payload))
             stored = store.Stored(outcome.report_id, outcome.unit_code, outcome.version,
-                                  draft.content_sha256)
+                                  draft.content_sha256,
+                                  first_received_at=outcome.first_received_at)
             known[outcome.report_id] = latest[_key(draft)] = stored
             batch[outcome.report_id] = receipt_of(outcome)
             outcomes.append((batch[outcome.report_id], False))
@@ -178,8 +169,8 @@ def _decide(db: RawConnection, draft: Draft, known: dict[str, store.Stored],
     earlier = known.get(draft.report_id) if draft.report_id else None
     if earlier is not None:
         if earlier.unit_code != draft.unit.code or earlier.content_sha256 != draft.content_sha256:
-            return rule(409, "report_id_reused", "report_id",
-                        "this report id was used for a different report; choose a new id")
+            return Conflict.on("report_id", "report_id_reused",
+                               "this report id was used for a different report; choose a new id")
         return _receipt(db, earlier, batch), True
     previous = latest.get(_key(draft))
     if previous is not None and draft.report_id is None and \
@@ -193,8 +184,10 @@ def _receipt(db: RawConnection, report: store.Stored, batch: dict[str, Receipt])
 
 
 def new_event(draft: Draft, latest: store.Stored | None) -> ReportSubmitted:
-    """The event of a new report: numbered after `latest`, on time or not."""
+    """The event of a new report: numbered after `latest`; on time when the period's first
+    report arrived by the deadline, so a late correction of an on-time report stays on time."""
     deadline = periods.deadline(draft.end, draft.campaign.deadline)
+    first = (latest.first_received_at if latest else None) or draft.received_at
     # Every part was validated on the way in (ReportIn, the directory): skip doing it twice.
     return ReportSubmitted.model_construct(
         report_id=draft.report_id or f"rpt-{os.urandom(12).hex()}",
@@ -202,7 +195,7 @@ def new_event(draft: Draft, latest: store.Stored | None) -> ReportSubmitted:
         campaign_code=draft.campaign.code, period=draft.period, period_start=draft.start,
         period_end=draft.end, version=latest.version + 1 if latest else 1,
         supersedes=latest.id if latest else None, received_at=draft.received_at,
-        deadline=deadline, on_time=draft.received_at <= deadline,
+        deadline=deadline, on_time=first <= deadline, first_received_at=first,
         activities=draft.body.activities, note=draft.body.note)
 
 

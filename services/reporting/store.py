@@ -2,6 +2,8 @@
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import func
 from sqlmodel import Session, col, select
@@ -21,6 +23,7 @@ class Stored:
     version: int
     content_sha256: str
     event: str | None = None  # the JSON of its event, where the query read it
+    first_received_at: datetime | None = None  # of its key's version 1, where it was read
 
 
 # The writer's queries run on a raw connection: see database.RawConnection.
@@ -35,16 +38,23 @@ def reports_by_id(db: RawConnection, ids: list[str]) -> dict[str, Stored]:
 
 def latest_versions(db: RawConnection, keys: set[tuple[str, str, str]]
                     ) -> dict[tuple[str, str, str], Stored]:
-    """The newest stored version for each (unit, campaign, period), from the heads table."""
+    """The newest stored version for each (unit, campaign, period), from the heads table,
+    with when the key's first version arrived."""
     units = list({u for u, _, _ in keys})
     if not units:
         return {}
     rows = db.select("SELECT unit_code, campaign_code, period, report_id, version, "
-                     f"content_sha256 FROM report_heads WHERE unit_code IN ({_marks(len(units))})",
-                     units)
-    return {(unit, campaign, period): Stored(report_id, unit, version, digest)
-            for unit, campaign, period, report_id, version, digest in rows
+                     "content_sha256, first_received_at FROM report_heads "
+                     f"WHERE unit_code IN ({_marks(len(units))})", units)
+    return {(unit, campaign, period): Stored(report_id, unit, version, digest,
+                                             first_received_at=_utc(db, first))
+            for unit, campaign, period, report_id, version, digest, first in rows
             if (unit, campaign, period) in keys}
+
+
+def _utc(db: RawConnection, value: Any) -> datetime:
+    moment = db.moment(value)  # naive UTC from SQLite, aware in the session's zone elsewhere
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def receipt(db: RawConnection, report: Stored) -> Receipt:
@@ -62,12 +72,14 @@ def insert_reports(db: RawConnection, reports: list[tuple[ReportSubmitted, str, 
               [(e.report_id, e.unit_code, e.campaign_code, e.period, e.version, e.supersedes,
                 db.timestamp(e.received_at), e.on_time, digest, payload.decode())
                for e, digest, payload in reports])
-    heads = {(e.unit_code, e.campaign_code, e.period): (e.report_id, e.version, digest)
-             for e, digest, _ in reports}  # the last version of a key in the batch wins
+    heads = {(e.unit_code, e.campaign_code, e.period): (
+        e.report_id, e.version, digest, db.timestamp(e.first_received_at or e.received_at))
+        for e, digest, _ in reports}  # the last version of a key in the batch wins
+    # A head's first_received_at is written with its version 1 and never changes after.
     db.many("INSERT INTO report_heads (unit_code, campaign_code, period, report_id, version, "
-              "content_sha256) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (unit_code, campaign_code, "
-              "period) DO UPDATE SET report_id = excluded.report_id, version = excluded.version, "
-              "content_sha256 = excluded.content_sha256",
+              "content_sha256, first_received_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT "
+              "(unit_code, campaign_code, period) DO UPDATE SET report_id = excluded.report_id, "
+              "version = excluded.version, content_sha256 = excluded.content_sha256",
               [key + head for key, head in heads.items()])
 
 
@@ -77,6 +89,7 @@ def _marks(count: int) -> str:
 
 def list_reports(session: Session, *, unit_code: str | None, campaign_code: str | None,
                  period: str | None, limit: int, offset: int) -> tuple[Sequence[Report], int]:
+    """One page of the matching reports, newest first, and how many match in all."""
     query = select(Report)
     for column, value in ((Report.unit_code, unit_code), (Report.campaign_code, campaign_code),
                           (Report.period, period)):

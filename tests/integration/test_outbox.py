@@ -15,11 +15,11 @@ from pydantic import BaseModel
 from sqlalchemy import Engine
 
 from services import database
-from services.broker import connect_producer
+from services.bus.kafka import connect_producer, ensure_topics
+from services.bus.outbox import Relay, RelayMetrics, enqueue_raw
 from services.config import ServiceSettings
 from services.events import Topic
 from services.observability import ServiceMetrics
-from services.outbox import Relay, RelayMetrics, enqueue_raw
 
 pytestmark = pytest.mark.integration
 MIGRATIONS = Path(__file__).resolve().parents[2] / "services" / "reporting" / "migrations"
@@ -91,7 +91,8 @@ def test_rows_reach_the_partition_of_their_key_in_order_and_leave_the_outbox(
 
 
 async def _relay_all(relay: Relay, settings: ServiceSettings, topic: Topic) -> None:
-    relay.producer = await connect_producer(settings, (topic,))  # creates the topic
+    await ensure_topics(settings, (topic,))
+    relay.producer = await connect_producer(settings)
     try:
         await relay.flush()  # publishes every row, and deletes them
     finally:
@@ -125,7 +126,8 @@ def test_published_rows_are_not_sent_twice_while_they_wait_to_be_deleted(
         return [("xa-00", f'{{"n": {n}}}') for n in numbers]
 
     async def steps() -> list[int]:
-        relay.producer = await connect_producer(outbox.settings, (outbox.topic,))
+        await ensure_topics(outbox.settings, (outbox.topic,))
+        relay.producer = await connect_producer(outbox.settings)
         try:
             outbox.add(numbered(range(3)))
             sent = [await relay.drain_once()]

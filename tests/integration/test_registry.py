@@ -1,12 +1,12 @@
 """The registry end to end: HTTP in, snapshots on the compacted topics out."""
 
 import uuid
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
 from deploy.brokers import launch
+from deploy.local import UNITS_CSV
 from tests.rig import BROKER, ServiceProcess, TopicReader, latest
 
 pytestmark = pytest.mark.integration
@@ -14,8 +14,6 @@ pytestmark = pytest.mark.integration
 UNITS = "registry.units.v1"
 CAMPAIGNS = "registry.campaigns.v1"
 CREDENTIALS = "registry.credentials.v1"
-UNITS_CSV = Path(__file__).resolve().parents[3] / "shared" / "data" / \
-    "haiphong-commune-level-units.csv"
 
 
 def new_unit(**fields: object) -> dict[str, object]:

@@ -51,6 +51,13 @@ class Stack:
                           headers=auth | {"content-type": "application/json"} | headers,
                           timeout=30)
 
+    def upload(self, token: str, csv: str) -> httpx.Response:
+        """A bulk CSV file for the campaign."""
+        return httpx.post(self.reporting.url + "/v1/reports/bulk",
+                          params={"campaign": "dai-hoi-xiv"}, content=csv.encode(),
+                          headers={"authorization": f"Bearer {token}",
+                                   "content-type": "text/csv"}, timeout=30)
+
     def events_of(self, unit: str, count: int, timeout: float = 20) -> list[Record]:
         records = self.reader.read(REPORTS, timeout=timeout, until=lambda rs: len(
             [r for r in rs if r.key == unit]) >= count)
@@ -117,9 +124,11 @@ class TestAccepting:
         first = stack.submit(token, report(report_id="w04-v1")).json()
         second = stack.submit(token, report(report_id="w04-v2", note="bổ sung")).json()
         assert (second["version"], second["supersedes"]) == (2, "w04-v1")
+        assert first["first_received_at"] == second["first_received_at"] == first["received_at"]
         events = stack.events_of(unit, 2)
         assert [(e.value["version"], e.value["supersedes"]) for e in events] == [
             (1, None), (2, "w04-v1")]
+        assert {e.value["first_received_at"] for e in events} == {first["received_at"]}
         listed = stack.reporting.client(token).get("/v1/reports").json()
         assert {r["report_id"] for r in listed["items"]} == {first["report_id"], "w04-v2"}
 
@@ -177,8 +186,8 @@ class TestAccepting:
             self, stack) -> None:
         unit, token = stack.unit()
         assert stack.submit(token, report()).status_code == 201
-        stack.registry.admin().post(f"/v1/units/{unit}/retire",
-                                    json={"active_until": "2026-02-28"}).raise_for_status()
+        stack.registry.admin().post(f"/v1/units/{unit}/retire",  # the last day of 2026-W04
+                                    json={"active_until": "2026-01-25"}).raise_for_status()
         started = time.monotonic()
         until(lambda: stack.submit(token, report(period="2026-W05")).status_code == 403)
         assert time.monotonic() - started < 5
@@ -262,9 +271,39 @@ class TestRefusing:
         assert _rule(refused) == (422, "campaign_not_running")
 
     def test_retired_unit_and_leadership_tokens_cannot_submit(self, stack) -> None:
-        _, token = stack.unit(active_until="2026-01-31")
+        _, token = stack.unit(active_until="2026-01-18")  # the last day of 2026-W03
         assert _rule(stack.submit(token, report())) == (403, "unit_retired")
         assert _rule(stack.submit(stack.leadership(), report())) == (403, "forbidden")
+
+    def test_unit_not_yet_active_cannot_report_for_an_earlier_period(self, stack) -> None:
+        _, token = stack.unit(active_from="2026-01-26")  # the first day of 2026-W05
+        refused = stack.submit(token, report())
+        assert _rule(refused) == (403, "unit_not_active")
+        assert "reports from 2026-01-26" in refused.json()["error"]["message"]
+        assert stack.submit(token, report(period="2026-W05", activities=[
+            {"kind": "banner", "count": 1}])).status_code == 201
+
+
+class TestRetirement:
+    def test_retired_unit_still_reports_the_periods_it_was_active_in(self, stack) -> None:
+        # Retired on the last day of 2026-W04, months ago: that week's report is still due.
+        unit, token = stack.unit(active_until="2026-01-25")
+        accepted = stack.submit(token, report(report_id="last-week"))
+        assert accepted.status_code == 201, accepted.text
+        refused = stack.submit(token, report(period="2026-W05"))
+        assert _rule(refused) == (403, "unit_retired")
+        assert "last active day was 2026-01-25" in refused.json()["error"]["message"]
+        [event] = stack.events_of(unit, 1)
+        assert event.value is not None and event.value["period"] == "2026-W04"
+
+    def test_bulk_applies_the_unit_s_active_days_to_each_period(self, stack) -> None:
+        _, token = stack.unit(active_until="2026-01-25")
+        result = stack.upload(token, "period,kind,count\n2026-W04,banner,1\n"
+                                     "2026-W05,banner,1\n").json()
+        assert (result["accepted"], result["rejected"]) == (1, 1)
+        by_line = {r["line"]: r for r in result["rows"]}
+        assert by_line[2]["status"] == "accepted"
+        assert [e["rule"] for e in by_line[3]["errors"]] == ["unit_retired"]
 
 
 class TestIsolation:
@@ -293,15 +332,9 @@ class TestBulk:
            "2026-W04,foreign_language_item,1,,,bulletin,fr,w04,\n"
            "2026-W05,loudspeaker_broadcast,1,2026-01-20,,,,w05,\n")
 
-    def upload(self, stack: Stack, token: str, csv: str) -> httpx.Response:
-        return httpx.post(stack.reporting.url + "/v1/reports/bulk",
-                          params={"campaign": "dai-hoi-xiv"}, content=csv.encode(),
-                          headers={"authorization": f"Bearer {token}",
-                                   "content-type": "text/csv"}, timeout=30)
-
     def test_bulk_csv_reports_several_periods_with_a_result_per_row(self, stack) -> None:
         unit, token = stack.unit()
-        response = self.upload(stack, token, self.CSV)
+        response = stack.upload(token, self.CSV)
         assert response.status_code == 200, response.text
         result = response.json()
         assert (result["accepted"], result["rejected"]) == (1, 2)
@@ -314,12 +347,12 @@ class TestBulk:
         assert event.value is not None and event.value["report_id"] == "w03"
         broadcast = event.value["activities"][1]
         assert broadcast["daily_counts"] == {"2026-01-13": 2, "2026-01-14": 1}
-        again = self.upload(stack, token, self.CSV).json()
+        again = stack.upload(token, self.CSV).json()
         assert (again["accepted"], again["replayed"]) == (0, 1)
 
     def test_bulk_file_with_a_bad_header_is_refused(self, stack) -> None:
         _, token = stack.unit()
-        refused = self.upload(stack, token, "tuan,kind\n2026-W03,banner\n")
+        refused = stack.upload(token, "tuan,kind\n2026-W03,banner\n")
         assert _rule(refused) == (422, "bad_header")
         assert {f["field"] for f in refused.json()["error"]["fields"]} == {"tuan", "period"}
 

@@ -53,7 +53,9 @@ def test_logs_are_json_with_request_and_entity_ids(registry) -> None:
 
 def test_sigterm_stops_the_service_cleanly(registry) -> None:
     assert registry.stop(signal.SIGTERM) == 0
-    assert '"registry.stopped"' in registry.logs()
+    stopped = [line for line in map(json.loads, registry.logs().splitlines())
+               if line["event"] == "service.stopped"]
+    assert [line["service"] for line in stopped] == ["registry"]
 
 
 def test_bad_setting_stops_start_up_naming_the_variable() -> None:

@@ -1,4 +1,5 @@
-"""The aggregator's fold over one batch of report messages, on a real SQLite database."""
+"""The aggregator's handler over one batch of report messages, run by the real runner on an
+in-memory source and a real SQLite database."""
 
 import json
 import re
@@ -7,13 +8,15 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from aiokafka.structs import ConsumerRecord
 from sqlmodel import Session
 
-from services.aggregator import service, store
-from services.aggregator.app import MIGRATIONS
-from services.aggregator.consumer import RecordReader
-from services.events import ReportSubmitted
+from services.aggregator import store
+from services.aggregator.handlers import ReportFold
+from services.aggregator.migrations import MIGRATIONS
+from services.bus.consumer import MemorySource
+from services.bus.directory import Directory
+from services.events import AGGREGATOR_DEAD_LETTERS, REPORTS, ReportSubmitted
+from tests.handlers import Recorder, outbox, run
 
 
 @pytest.fixture
@@ -31,17 +34,17 @@ def message(unit: str, version: int, **changes: Any) -> bytes:
     return json.dumps(event | changes).encode()
 
 
-def records(*values: bytes) -> list[ConsumerRecord]:
-    return [ConsumerRecord("reporting.reports.v1", 0, offset, 0, 0, b"k", value, None, 1,
-                           len(value), []) for offset, value in enumerate(values)]
-
-
-def fold(engine, *values: bytes) -> tuple[list[ReportSubmitted], RecordReader]:
-    reader = RecordReader()
-    with Session(engine) as session:
-        applied = service.fold(session, reader.arrivals(records(*values)))
-        session.commit()
-    return applied, reader
+def fold(engine, *values: bytes) -> tuple[list[ReportSubmitted], list[dict[str, Any]]]:
+    """One batch through the runner: the versions that became standing, and the dead
+    letters the outbox holds afterwards."""
+    source = MemorySource()
+    for value in values:
+        source.put(REPORTS, "k", value)
+    handler = Recorder(ReportFold(Directory()))
+    run(handler, source, engine=engine, dead_letters=AGGREGATOR_DEAD_LETTERS)
+    applied = [event for result in handler.results for event in result[0]]
+    return applied, [value for topic, _, value in outbox(engine)
+                     if topic == AGGREGATOR_DEAD_LETTERS.name]
 
 
 def banners(engine) -> dict[str, int]:
@@ -52,25 +55,26 @@ def banners(engine) -> dict[str, int]:
 
 def test_only_the_newest_version_of_a_batch_is_read_and_counted(engine) -> None:
     superseded = message("xa-a", 1, activities="not a list")  # never needed, never read
-    applied, reader = fold(engine, superseded, message("xa-a", 3), message("xa-a", 2),
-                           message("xa-b", 1))
+    applied, dead = fold(engine, superseded, message("xa-a", 3), message("xa-a", 2),
+                         message("xa-b", 1))
     assert sorted((e.unit_code, e.version) for e in applied) == [("xa-a", 3), ("xa-b", 1)]
-    assert reader.dead == []
+    assert dead == []
     assert banners(engine) == {"xa-a": 3, "xa-b": 1}
 
 
 def test_redelivery_and_older_versions_change_nothing(engine) -> None:
     fold(engine, message("xa-a", 2))
-    applied, reader = fold(engine, message("xa-a", 2), message("xa-a", 1))
-    assert applied == [] and reader.dead == []
+    applied, dead = fold(engine, message("xa-a", 2), message("xa-a", 1))
+    assert applied == [] and dead == []
     assert banners(engine) == {"xa-a": 2}
 
 
 def test_an_unreadable_newest_version_gives_way_to_the_one_before(engine) -> None:
-    applied, reader = fold(engine, message("xa-a", 1), message("xa-a", 2, on_time="maybe"),
-                           b"{not json")
+    applied, dead = fold(engine, message("xa-a", 1), message("xa-a", 2, on_time="maybe"),
+                         b"{not json")
     assert [(e.unit_code, e.version) for e in applied] == [("xa-a", 1)]
-    errors = {letter.offset: letter.error for _, letter in reader.dead}
+    errors = {letter["offset"]: letter["error"] for letter in dead}
+    assert {letter["consumer"] for letter in dead} == {"aggregator"}
     assert sorted(errors) == [1, 2]
     assert errors[1].startswith("1 validation error for ReportSubmitted\non_time")
     assert "Invalid JSON" in errors[2]

@@ -1,18 +1,17 @@
 """CSV import decisions, on a real (file) SQLite database with the real migrations."""
 
 from datetime import date
-from pathlib import Path
 
 import pytest
 from sqlmodel import Session, select
 
-from services.outbox import OutboxMessage
+from deploy.local import UNITS_CSV
+from services.bus.outbox import OutboxMessage
 from services.registry import importing
-from services.registry.app import MIGRATIONS
+from services.registry.migrations import MIGRATIONS
 from services.registry.models import Unit
 
-CSV = Path(__file__).resolve().parents[3] / "shared" / "data" / \
-    "haiphong-commune-level-units.csv"
+CSV = UNITS_CSV
 START = date(2025, 7, 1)
 
 

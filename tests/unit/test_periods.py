@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from services import periods
-from services.directory import Directory
+from services.bus.directory import Directory
 from services.events import CampaignSnapshot, ReportingPeriod, UnitSnapshot
 from services.reporting import service
 from services.reporting.schemas import ReportIn

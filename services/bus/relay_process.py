@@ -17,17 +17,18 @@ import signal
 import sys
 import time
 from collections.abc import Callable, Coroutine
-from typing import Any, BinaryIO, TypeVar
+from typing import Any, BinaryIO
 
 import structlog
 
+from services.bus.backoff import Backoff
+from services.bus.outbox import Relay, RelayMetrics, RelayObserver
 from services.config import ServiceSettings
 from services.observability import ServiceMetrics, configure_logging
-from services.outbox import Relay, RelayMetrics, RelayObserver
 
 log = structlog.get_logger()
-S = TypeVar("S", bound=ServiceSettings)
-STOP_SECONDS = 15  # for a relay told to stop to finish its trip: acks may take 5 s, then deletes
+FLUSH_SECONDS = 6  # for a relay told to stop to publish what is pending: acks may take 5 s
+STOP_SECONDS = 15  # for it to flush and delete, before its service kills it
 
 
 class RelayProcess:
@@ -60,19 +61,19 @@ class RelayProcess:
 
     async def run(self) -> None:
         """Run the relay process until cancelled, starting it again whenever it dies."""
-        failures = 0
+        backoff = Backoff(first=0.5, cap=10.0)
         while True:
             started = time.monotonic()
             try:
                 reason = f"exited with {await self._run_once()}"
             except Exception as exc:  # it could not start, or said something unreadable
                 reason = repr(exc)
-            # a relay that ran a good while failed afresh: start it again soon
-            failures = 1 if time.monotonic() - started > 60 else failures + 1
-            delay = min(0.5 * 2 ** (failures - 1), 10.0)
+            if time.monotonic() - started > 60:  # it ran a good while: start it again soon
+                backoff.reset()
+            delay = backoff.next()
             self._working, self._trouble = False, f"the relay process {reason}"
             self._metrics.errors.labels("outbox_relay_exit").inc()
-            log.error("outbox.relay_stopped_unasked", reason=reason, restart_in=delay)
+            log.error("outbox.relay_stopped_unasked", reason=reason, restart_in=round(delay, 2))
             await asyncio.sleep(delay)
 
     async def _run_once(self) -> int:
@@ -82,7 +83,9 @@ class RelayProcess:
             start_new_session=True)  # a terminal's Ctrl-C reaches the service, which stops it
         assert process.stdin is not None and process.stdout is not None
         try:
-            process.stdin.write(self._settings.model_dump_json().encode() + b"\n")
+            # the shared settings only: a relay needs no secret of its service's
+            shared = self._settings.model_dump_json(include=set(ServiceSettings.model_fields))
+            process.stdin.write(shared.encode() + b"\n")
             async for line in process.stdout:
                 self._apply(json.loads(line))
             return await process.wait()
@@ -137,10 +140,10 @@ class _Reports:
         self._send({"published": topics, "ages": [round(age, 6) for age in ages]})
 
 
-def serve(settings_cls: type[S], build: Callable[[S, RelayObserver], Relay]) -> None:
+def serve(build: Callable[[ServiceSettings, RelayObserver], Relay]) -> None:
     """The body of a relay process's `__main__`: read the settings, relay until told to
     stop. `build` makes the relay from the service's settings."""
-    settings = settings_cls.model_validate_json(sys.stdin.buffer.readline())
+    settings = ServiceSettings.model_validate_json(sys.stdin.buffer.readline())
     out = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # a stray print() cannot garble reports
     configure_logging(level=settings.log_level, json=settings.log_json)
@@ -157,8 +160,13 @@ def serve(settings_cls: type[S], build: Callable[[S, RelayObserver], Relay]) -> 
 async def _relay(relay: Relay) -> None:
     task = asyncio.create_task(relay.run())
     loop = asyncio.get_running_loop()
+
+    def stop() -> None:  # publish what is pending first, if the broker lets it in time
+        relay.stop()
+        loop.call_later(FLUSH_SECONDS, task.cancel)
+
     for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, task.cancel)
+        loop.add_signal_handler(sig, stop)
     stdin = sys.stdin.fileno()
     os.set_blocking(stdin, False)
 

@@ -13,15 +13,17 @@ from datetime import UTC, datetime
 from typing import Any, NamedTuple, Protocol
 
 import structlog
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.partitioner import DefaultPartitioner
 from aiokafka.producer.message_accumulator import BatchBuilder
+from aiokafka.structs import RecordMetadata
 from prometheus_client import Gauge, Histogram
 from pydantic import BaseModel
 from sqlalchemy import DateTime, Engine, LargeBinary, Table
 from sqlmodel import Column, Field, Session, SQLModel
 
-from services.broker import connect_producer, ensure_topics, ping
+from services.bus.backoff import Backoff
+from services.bus.kafka import connect_producer, ensure_topics, ping
 from services.config import ServiceSettings
 from services.database import Lease, RawConnection, raw_transaction, write_lock
 from services.events import Topic
@@ -55,7 +57,7 @@ def enqueue(session: Session, topic: Topic, key: str, payload: BaseModel | None)
     session.add(OutboxMessage(topic=topic.name, key=key, value=value))
 
 
-def enqueue_raw(db: RawConnection, topic: Topic, events: list[tuple[str, bytes]]) -> None:
+def enqueue_raw(db: RawConnection, topic: Topic, events: list[tuple[str, bytes | None]]) -> None:
     """Add already-serialised events (key, value) to the transaction of `db`, in one
     statement (see database.raw_in for a session's)."""
     created_at = db.timestamp(datetime.now(UTC))
@@ -130,6 +132,7 @@ class Relay:
         self._on_topics_lost = on_topics_lost
         self._batch_size, self._idle_poll, self._ack_timeout = batch_size, idle_poll, ack_timeout
         self._wakeup = asyncio.Event()
+        self._stopping = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._checked_at = 0.0
         self._published: list[Pending] = []  # acknowledged, not yet deleted, in id order
@@ -139,12 +142,19 @@ class Relay:
         self._delete_every = delete_every if engine.dialect.name == "sqlite" else 0.0
         self._partitions: dict[tuple[str, bytes], tuple[int, int]] = {}  # -> (count, partition)
         self.producer: AIOKafkaProducer | None = None
+        self._offsets: AIOKafkaConsumer | None = None  # reads end offsets, see _check_topics
+        self._written: dict[TopicPartition, int] = {}  # base offset of the last batch acked
 
     async def ready(self) -> None:
         """Readiness check: connected, and the broker answers."""
         if self.producer is None:
             raise ConnectionError("not connected to the broker yet")
         await ping(self.producer)
+
+    def stop(self) -> None:
+        """Publish what is pending, then let `run` return (on the relay's loop)."""
+        self._stopping = True
+        self._wakeup.set()
 
     def wake(self) -> None:
         """Tell the relay that a transaction has just committed events (from any thread)."""
@@ -167,45 +177,55 @@ class Relay:
                 await asyncio.to_thread(self._forget_published)
             except Exception as exc:
                 log.warning("outbox.delete_failed", error=repr(exc))
-            if self.producer is not None:
-                await _close(self.producer)
+            await self._disconnect()
             lease.release()
 
     async def _relay(self) -> None:
-        failures = 0
+        backoff = Backoff()
         while True:
             try:
                 if self.producer is None:
-                    self.producer = await connect_producer(self._settings, self._topics)
+                    self.producer = await connect_producer(self._settings)
                     log.info("outbox.connected")
+                    self._checked_at = 0.0  # look at the topics before the first send
                     self._observer.connected()
                 await self._check_topics()
                 sent = await self.drain_once()
-                if failures:
+                if backoff.failures:
                     self._observer.connected()
-                failures = 0
+                backoff.reset()
             except Exception as exc:
-                failures += 1
-                await self._back_off(exc, failures)
+                if self._stopping:  # what is left waits in the outbox for the next start
+                    return
+                await self._back_off(exc, backoff)
                 continue
             if sent < self._batch_size:
+                if self._stopping:
+                    return
                 await self._idle()
 
-    async def _back_off(self, exc: Exception, failures: int) -> None:
-        """Wait longer after each failure; after a few, reconnect (and recreate topics)."""
-        delay = min(0.2 * 2 ** (failures - 1), 5.0)
+    async def _back_off(self, exc: Exception, backoff: Backoff) -> None:
+        """Wait longer after each failure; after a few, reconnect with a fresh producer."""
+        delay = backoff.next()
         self._observer.failed(repr(exc))
-        log.warning("outbox.publish_failed", error=repr(exc), retry_in=delay)
-        if failures >= 2 and self.producer is not None:
-            # A fresh producer re-creates missing topics (a broker that lost its storage).
-            producer, self.producer = self.producer, None
-            await _close(producer)
+        log.warning("outbox.publish_failed", error=repr(exc), retry_in=round(delay, 2))
+        if backoff.failures >= 2:
+            await self._disconnect()
         await asyncio.sleep(delay)
+
+    async def _disconnect(self) -> None:
+        producer, self.producer = self.producer, None
+        reader, self._offsets = self._offsets, None
+        if producer is not None:
+            await _close(producer)
+        if reader is not None:
+            await _within(reader.stop(), 5)
 
     async def _check_topics(self) -> None:
         """A broker that lost its storage (Tansu keeps none) acknowledges sends to topics it
-        no longer has and drops them; so look every few seconds, and when a topic is gone,
-        re-create it and let the owner publish its state again."""
+        no longer has and drops them; so look at connecting and every few seconds, and when
+        a topic is gone, make it again and let the owner publish its state again. (The
+        producer never makes topics itself, or the loss would go unseen.)"""
         if time.monotonic() - self._checked_at < 2 or self.producer is None:
             return
         metadata = await asyncio.wait_for(self.producer.client.fetch_all_metadata(), 5)
@@ -213,9 +233,30 @@ class Relay:
         missing = {t.name for t in self._topics} - metadata.topics()
         if missing:
             log.warning("outbox.topics_lost", topics=sorted(missing))
+        elif await self._ends_fell():
+            missing = {p.topic for p in self._written}
+            log.warning("outbox.topics_reset", topics=sorted(missing),
+                        reason="end offsets below what this relay wrote")
+        if missing:
+            self._written.clear()
             await ensure_topics(self._settings, self._topics)
             if self._on_topics_lost is not None:
                 await asyncio.to_thread(self._on_topics_lost)
+                log.info("outbox.republished", topics=sorted(missing))
+
+    async def _ends_fell(self) -> bool:
+        """A topic lost and made again (by anyone) before this relay looked: its end lies
+        below the base offset of the last batch this relay had acknowledged there. (Below
+        the base, not the batch's end: a broker may report the end short by a batch.)"""
+        if not self._written:
+            return False
+        if self._offsets is None:
+            self._offsets = AIOKafkaConsumer(bootstrap_servers=self._settings.kafka_bootstrap,
+                                             group_id=None, enable_auto_commit=False,
+                                             request_timeout_ms=5000)
+            await self._offsets.start()
+        ends = await asyncio.wait_for(self._offsets.end_offsets(list(self._written)), 5)
+        return any(ends.get(partition, 0) < base for partition, base in self._written.items())
 
     async def _idle(self) -> None:
         self._wakeup.clear()
@@ -236,6 +277,10 @@ class Relay:
         # sending itself can wait forever for the metadata of a broker that is gone
         await _within(self._send(rows, futures), self._ack_timeout)
         results = await _settle(futures, self._ack_timeout)
+        for result in results:
+            if isinstance(result, RecordMetadata):
+                partition = TopicPartition(result.topic, result.partition)
+                self._written[partition] = max(self._written.get(partition, 0), result.offset)
         done = _acknowledged_prefix(rows, results)
         if done and not self._published:
             self._published_since = time.monotonic()

@@ -1,4 +1,4 @@
-"""The HTTP surface every service shares: error bodies, request middleware, health, metrics."""
+"""The HTTP surface every service shares: request middleware, health, readiness, metrics."""
 
 import asyncio
 import os
@@ -8,75 +8,18 @@ from typing import Any
 
 import structlog
 from fastapi import APIRouter, FastAPI, Request, Response
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.observability import ServiceMetrics
+from services.refusals import Refusal
+from services.web.errors import error_body, install_error_handlers, refusal_response
 
 log = structlog.get_logger()
 
 ReadinessCheck = Callable[[], Awaitable[object]]
 Endpoint = Callable[[Request], Awaitable[Response]]
-
-
-class ApiError(Exception):
-    """A refusal the client can act on: status, stable code, message and offending fields."""
-
-    def __init__(self, status: int, code: str, message: str,
-                 fields: list[dict[str, str]] | None = None) -> None:
-        super().__init__(message)
-        self.status, self.code, self.message, self.fields = status, code, message, fields or []
-        self.headers = {"www-authenticate": "Bearer"} if status == 401 else None
-
-
-def bearer_token(request: Request) -> str | None:
-    """The token of an `Authorization: Bearer ...` header, if there is one."""
-    return token_of(request.headers.get("authorization", ""))
-
-
-def token_of(authorization: str) -> str | None:
-    """The token of an Authorization header's value, if it is a bearer token."""
-    return authorization[7:].strip() or None if authorization[:7].lower() == "bearer " else None
-
-
-def error_body(code: str, message: str, fields: list[dict[str, str]] | None = None) -> dict:
-    """The one error shape of every service."""
-    return {"error": {"code": code, "message": message, "fields": fields or []}}
-
-
-def field_errors(errors: Any) -> list[dict[str, str]]:
-    """Turn pydantic errors into `{field, rule, message}` entries."""
-    return [
-        {"field": ".".join(str(p) for p in err["loc"]), "rule": err["type"], "message": err["msg"]}
-        for err in errors
-    ]
-
-
-async def _on_api_error(_: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, ApiError)
-    return _refusal(exc)
-
-
-def _refusal(exc: ApiError) -> JSONResponse:
-    return JSONResponse(error_body(exc.code, exc.message, exc.fields), status_code=exc.status,
-                        headers=exc.headers)
-
-
-async def _on_validation_error(_: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, RequestValidationError)
-    fields = field_errors(exc.errors())
-    if any(f["rule"] == "json_invalid" for f in fields):
-        return JSONResponse(error_body("malformed_json", "the body is not valid JSON", fields), 400)
-    return JSONResponse(error_body("invalid", "the request breaks a rule", fields), 422)
-
-
-async def _on_http_error(_: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, StarletteHTTPException)
-    code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-    return JSONResponse(error_body(code, str(exc.detail)), exc.status_code, headers=exc.headers)
 
 
 def install(app: FastAPI, metrics: ServiceMetrics, checks: Mapping[str, ReadinessCheck], *,
@@ -87,9 +30,7 @@ def install(app: FastAPI, metrics: ServiceMetrics, checks: Mapping[str, Readines
     are answered ahead of FastAPI's own layers (error page, telemetry, body limit, routing,
     dependencies), which together cost more than a small endpoint; declare them as routes
     too, for the OpenAPI document."""
-    app.add_exception_handler(ApiError, _on_api_error)
-    app.add_exception_handler(RequestValidationError, _on_validation_error)
-    app.add_exception_handler(StarletteHTTPException, _on_http_error)
+    install_error_handlers(app)
     app.add_middleware(_RequestMiddleware, metrics=metrics)
     app.include_router(_probes(metrics, checks))
     if direct:
@@ -115,8 +56,8 @@ def _asgi(endpoint: Endpoint) -> ASGIApp:
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         try:
             response = await endpoint(Request(scope, receive))
-        except ApiError as exc:
-            response = _refusal(exc)
+        except Refusal as exc:
+            response = refusal_response(exc)
         await response(scope, receive, send)
 
     return app

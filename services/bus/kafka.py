@@ -1,4 +1,4 @@
-"""Building Kafka clients from settings, in one place."""
+"""Kafka clients and topics from settings, in one place."""
 
 import asyncio
 from collections.abc import Iterable
@@ -7,7 +7,6 @@ import structlog
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
-from faststream.kafka import KafkaBroker
 
 from services.config import ServiceSettings
 from services.events import Topic
@@ -56,9 +55,8 @@ async def ping(producer: AIOKafkaProducer) -> None:
         raise ConnectionError("no broker in metadata")
 
 
-async def connect_producer(settings: ServiceSettings, topics: Iterable[Topic]) -> AIOKafkaProducer:
-    """Create the topics a service writes, then a started producer."""
-    await ensure_topics(settings, topics)
+async def connect_producer(settings: ServiceSettings) -> AIOKafkaProducer:
+    """A started producer (topics are the relay's to check and make: see outbox)."""
     producer = make_producer(settings)
     try:
         await producer.start()
@@ -66,24 +64,3 @@ async def connect_producer(settings: ServiceSettings, topics: Iterable[Topic]) -
         await producer.stop()
         raise
     return producer
-
-
-def make_bus(settings: ServiceSettings, *, middlewares: tuple = ()) -> KafkaBroker:
-    """A FastStream broker for a service's subscribers (not connected until started)."""
-    return KafkaBroker(settings.kafka_bootstrap, client_id=type(settings).__name__.lower(),
-                       enable_idempotence=settings.kafka_idempotence, acks="all",
-                       middlewares=middlewares, logger=None)
-
-
-async def start_with_retry(bus: KafkaBroker, *, max_backoff: float = 5.0) -> None:
-    """Start the FastStream broker, retrying while Kafka is unreachable."""
-    backoff = 0.2
-    while True:
-        try:
-            await bus.start()
-            return
-        except Exception as exc:
-            log.warning("bus.start_failed", error=repr(exc), retry_in=backoff)
-            await bus.stop()
-            await asyncio.sleep(backoff)
-            backoff = min(backoff * 2, max_backoff)

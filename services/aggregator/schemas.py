@@ -1,0 +1,175 @@
+"""What the aggregator's feeds send over HTTP, typed: the OpenAPI document is their contract."""
+
+from datetime import date
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from services.events import UnitKind
+from services.events.registry import UtcDatetime
+from services.web.schemas import Page
+
+
+class _Public(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class RatioPublic(_Public):
+    """Completeness and timeliness of one scope (the city or one unit kind) for a period."""
+
+    expected: int = Field(description="Units expected to report: active in the period and of "
+                          "a kind the campaign expects reports from.")
+    reported: int = Field(description="Expected units whose report for the period is in.")
+    on_time: int = Field(description="Expected units whose first report for the period "
+                         "arrived at or before its deadline (a later revision keeps it so).")
+    completeness: float | None = Field(description="reported / expected, to 4 places; null "
+                                       "when no unit is expected.")
+    timeliness: float | None = Field(description="on_time / expected, to 4 places; null when "
+                                     "no unit is expected.")
+
+
+class TotalsPublic(_Public):
+    """What the standing reports count, by activity kind and by detail."""
+
+    by_activity_kind: dict[str, int] = Field(description="Count per activity kind, e.g. "
+                                             "`social_post`.")
+    by_platform: dict[str, int] = Field(description="Count per `kind:platform`, e.g. "
+                                        "`social_post:zalo`.")
+    by_format: dict[str, int] = Field(description="Count per `kind:format`, e.g. "
+                                      "`foreign_language_item:bulletin`.")
+    by_language: dict[str, int] = Field(description="Count per `kind:language`, e.g. "
+                                        "`foreign_language_item:ja`.")
+    by_channel: dict[str, int] = Field(description="Count per `kind:channel`, e.g. "
+                                       "`article:press`.")
+    people_mobilised: int = Field(description="Cadres and employees mobilised to share.")
+    shares: int = Field(description="Shares they made.")
+
+
+class PlatformCoverage(_Public):
+    """Whether anything was posted on each of the four platforms."""
+
+    facebook: bool = Field(description="At least one item on Facebook.")
+    zalo: bool = Field(description="At least one item on Zalo.")
+    youtube: bool = Field(description="At least one item on YouTube.")
+    tiktok: bool = Field(description="At least one item on TikTok.")
+
+
+class LanguageCoverage(_Public):
+    """Whether anything came out in each of the four foreign languages."""
+
+    en: bool = Field(description="At least one item in English.")
+    zh: bool = Field(description="At least one item in Chinese.")
+    ja: bool = Field(description="At least one item in Japanese.")
+    ko: bool = Field(description="At least one item in Korean.")
+
+
+class CoveragePublic(_Public):
+    """Which platforms and languages one scope (the city or a unit kind) covered."""
+
+    platforms: PlatformCoverage = Field(description="Facebook, Zalo, YouTube, TikTok.")
+    languages: LanguageCoverage = Field(description="English, Chinese, Japanese, Korean.")
+
+
+class WeekBelowPublic(_Public):
+    """An ISO week with fewer loudspeaker broadcasts than the weekly target."""
+
+    week: str = Field(description="The ISO week, e.g. `2026-W04`.")
+    broadcasts: int = Field(description="Broadcasts reported in that week.")
+    target: int = Field(description="The weekly target of the unit's kind.")
+
+
+class DayBelowPublic(_Public):
+    """A peak-window day with fewer loudspeaker broadcasts than the daily target."""
+
+    day: date = Field(description="The day (local date).")
+    broadcasts: int = Field(description="Broadcasts reported on that day.")
+    target: int = Field(description="The peak-day target of the unit's kind.")
+
+
+class FailingUnitPublic(_Public):
+    """A commune-level unit that reported, below a loudspeaker target."""
+
+    code: str = Field(description="The unit's code.")
+    name: str = Field(description="Its Vietnamese name.")
+    kind: str = Field(description="Its kind: ward, commune or special_zone.")
+    weeks_below: list[WeekBelowPublic] = Field(description="Whole weeks below the weekly "
+                                               "target, days still to come not counted.")
+    days_below: list[DayBelowPublic] = Field(description="Peak-window days below the daily "
+                                             "target, up to today.")
+
+
+class LoudspeakerPublic(_Public):
+    """Loudspeaker duty of the commune-level units that reported for the period. A unit that
+    did not report is counted as missing, never as below target."""
+
+    units_checked: int = Field(description="Expected commune-level units that reported, and "
+                               "so were judged.")
+    units_failing: int = Field(description="Of those, units below any target.")
+    units_below_weekly: int = Field(description="Units below the weekly target in a week.")
+    units_below_daily: int = Field(description="Units below the daily target on a peak day.")
+    failing: list[FailingUnitPublic] = Field(description="The failing units, by code.")
+
+
+class ProgressPublic(_Public):
+    """Everything the leadership reads about one period of a campaign."""
+
+    campaign: str = Field(description="Campaign code.")
+    period: str = Field(description="The period, e.g. `2026-W04`.")
+    period_start: date = Field(description="First day of the period.")
+    period_end: date = Field(description="Last day of the period (inclusive).")
+    deadline: UtcDatetime = Field(description="When the period's report is due (UTC).")
+    unit_kind: UnitKind | None = Field(description="The unit kind the feed is narrowed to; "
+                                       "null for all kinds.")
+    city: RatioPublic = Field(description="City-wide completeness and timeliness.")
+    by_unit_kind: dict[str, RatioPublic] = Field(description="The same, per unit kind.")
+    missing: int = Field(description="Expected units that have not reported.")
+    totals: TotalsPublic = Field(description="What the standing reports count.")
+    coverage: dict[str, CoveragePublic] = Field(description="Platform and language coverage: "
+                                                "`city`, then each unit kind that posted.")
+    loudspeaker: LoudspeakerPublic = Field(description="Loudspeaker compliance of the "
+                                           "commune-level units that reported.")
+
+
+class MissingUnitPublic(_Public):
+    """A unit expected to report for the period whose report is not in."""
+
+    code: str = Field(description="The unit's code.")
+    name: str = Field(description="Its Vietnamese name.")
+    kind: str = Field(description="Its kind.")
+
+
+class UnitRefPublic(_Public):
+    """A unit, as the feeds name it."""
+
+    code: str = Field(description="The unit's code.")
+    name: str = Field(description="Its Vietnamese name.")
+    kind: str = Field(description="Its kind.")
+
+
+class UnitPeriodPublic(_Public):
+    """A unit's standing report for one period."""
+
+    period: str = Field(description="The period, e.g. `2026-W04`.")
+    report_id: str = Field(description="Id of the standing (highest) version.")
+    version: int = Field(description="Its version: 1, then 2, 3... for revisions.")
+    on_time: bool = Field(description="The unit's first report for the period arrived at or "
+                          "before the deadline.")
+    received_at: UtcDatetime = Field(description="When the standing version was received "
+                                     "(UTC).")
+    totals: TotalsPublic = Field(description="What the standing version counts.")
+
+
+class UnitProgressPublic(_Public):
+    """One unit over a campaign: each period's standing report and the totals."""
+
+    unit: UnitRefPublic = Field(description="The unit.")
+    campaign: str = Field(description="Campaign code.")
+    periods: list[UnitPeriodPublic] = Field(description="Periods it reported for, in order.")
+    totals: TotalsPublic = Field(description="What it counted over the campaign.")
+    coverage: CoveragePublic = Field(description="Platforms and languages it covered.")
+
+
+
+class MissingPagePublic(Page[MissingUnitPublic]):
+    """The units still missing for a period, all of them (no paging)."""
+
+    items: list[MissingUnitPublic] = Field(description="The missing units, by code.")

@@ -1,0 +1,423 @@
+"""The one way to consume Kafka: a runner that hands batches to a handler.
+
+A handler is a small object (`Handler`): the topics it reads and a `handle(session, batch)`
+that decides. The runner does the rest, the same way for every consumer:
+
+- it takes whatever has arrived, from every partition, up to a cap, as one `Batch`;
+- it runs the handler's writes, and every event the handler emits (`batch.emit`) or sets
+  aside as unreadable (`batch.bury`, a dead letter with its error), in one database
+  transaction: emitted events go through the service's outbox, so none is lost or
+  published for a batch that did not commit;
+- only after that commit does it commit the batch's offsets; a crash in between redelivers
+  the batch, which an idempotent handler absorbs;
+- it backs off with jitter while the broker is away, says so in its log and readiness, and
+  reconnects; a position found beyond the end of a partition (a broker that came back
+  without its data) starts that partition again from its beginning;
+- it exports lag, batch sizes, batch latency and dead letters.
+
+Sources: a consumer group with committed offsets (`KafkaSource(group=...)`), every
+partition from the beginning without a group, for read models and rebuilds
+(`KafkaSource(group=None)`), or messages in memory for the fast tests (`MemorySource`).
+A read "to the end" ends when a fetch at the end returns nothing, not at a reported end
+offset alone, which a broker may under-report.
+
+aiokafka is used beneath rather than FastStream's batch subscriber: see README, "Why the
+runner sits on aiokafka".
+"""
+
+import asyncio
+import time
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any, Protocol, TypeAlias
+
+import structlog
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from pydantic import BaseModel
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from services.bus.backoff import Backoff
+from services.bus.outbox import enqueue_raw
+from services.config import ServiceSettings
+from services.database import raw_in, write_lock
+from services.events import DeadLetter, Topic
+from services.observability import ServiceMetrics
+
+log = structlog.get_logger()
+Message: TypeAlias = ConsumerRecord[bytes, bytes]  # topic, partition, offset, key, value
+Offsets = dict[tuple[str, int], int]  # (topic, partition) -> the next offset to read
+REWIND_CHECK_SECONDS = 2.0
+
+
+class Batch:
+    """The messages a handler gets at once, and what it emits and sets aside."""
+
+    def __init__(self, messages: list[Message]) -> None:
+        self.messages = messages
+        self.emitted: dict[str, tuple[Topic, list[tuple[str, bytes | None]]]] = {}
+        self.dead: list[tuple[Message, str]] = []
+
+    def emit(self, topic: Topic, key: str, payload: BaseModel | None) -> None:
+        """Publish an event if, and only if, this batch's transaction commits."""
+        value = None if payload is None else payload.model_dump_json().encode()
+        self.emitted.setdefault(topic.name, (topic, []))[1].append((key, value))
+
+    def bury(self, message: Message, error: str) -> None:
+        """Set an unreadable message aside, with its error; the partition moves on."""
+        self.dead.append((message, error))
+
+    def offsets(self) -> Offsets:
+        """Where each partition resumes once this batch is done."""
+        found: Offsets = {}
+        for message in self.messages:
+            found[message.topic, message.partition] = message.offset + 1
+        return found
+
+
+class Handler(Protocol):
+    """A consumer's decisions: typed events in, service calls, events out."""
+
+    name: str  # the consumer group, and the consumer's name in metrics and dead letters
+    @property
+    def topics(self) -> Sequence[Topic]: ...
+
+    def handle(self, session: Session | None, batch: Batch) -> object:
+        """Decide on a batch inside its transaction (`session` is None without a
+        database); never commits. What it returns goes to `committed`."""
+        ...
+
+    def committed(self, result: Any) -> None:
+        """After the batch's transaction committed (on the event loop): tell whoever waits."""
+        ...
+
+
+class Source(Protocol):
+    """Where batches come from."""
+
+    following: bool  # every partition from the beginning, no group
+
+    async def open(self) -> None: ...
+
+    async def fetch(self, limit: int) -> list[Message]: ...
+
+    async def commit(self, offsets: Offsets) -> None: ...
+
+    async def at_end(self) -> bool: ...
+
+    async def rewind_if_beyond_end(self) -> list[tuple[str, int]]: ...
+
+    def lag(self) -> int | None: ...
+
+    async def ping(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+class Consumer:
+    """Runs one handler on one source, batch after batch, until cancelled."""
+
+    def __init__(self, handler: Handler, source: Source, metrics: ServiceMetrics, *,
+                 engine: Engine | None = None, dead_letters: Topic | None = None,
+                 max_batch: int = 10_000, wake_relay: Callable[[], None] | None = None,
+                 on_batch: Callable[[int], None] | None = None) -> None:
+        if dead_letters is not None and engine is None:
+            raise ValueError("dead letters go through the outbox: a database is needed")
+        self._handler, self._source, self._metrics = handler, source, metrics
+        self._engine, self._dead_letters, self._max_batch = engine, dead_letters, max_batch
+        self._wake_relay, self._on_batch = wake_relay, on_batch
+        self.caught_up = asyncio.Event()  # read to the end once (a following source)
+        self._connected, self._trouble = False, "not connected to the broker yet"
+        self._checked_at = 0.0
+        self.dead_letter_count = 0
+        name = handler.name
+        self._lag = metrics.consumer_lag.labels(name)
+        self._sizes = metrics.consumer_batch.labels(name)
+        self._latency = metrics.consumer_latency.labels(name)
+        self._buried = metrics.dead_letters.labels(name)
+
+    async def ready(self) -> None:
+        """Readiness check: connected, and the broker answers."""
+        if not self._connected:
+            raise ConnectionError(self._trouble)
+        await self._source.ping()
+
+    async def caught_up_ready(self) -> None:
+        """Readiness check of a read model: read to the end once."""
+        if not self.caught_up.is_set():
+            raise RuntimeError(f"{self._handler.name}: still reading its topics to the end")
+
+    async def run(self) -> None:
+        """Consume until cancelled; reconnect with back-off when the broker goes away."""
+        backoff = Backoff()
+        while True:
+            try:
+                await self._consume(until_end=False, backoff=backoff)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                delay = backoff.next()
+                self._connected, self._trouble = False, f"broker unreachable: {exc!r}"[:300]
+                self._metrics.errors.labels(f"consumer_{self._handler.name}").inc()
+                log.warning("consumer.failed", consumer=self._handler.name, error=repr(exc),
+                            failures=backoff.failures, retry_in=round(delay, 2))
+                await asyncio.sleep(delay)
+
+    async def drain(self) -> None:
+        """Consume until a fetch at the end of every partition returns nothing (a rebuild)."""
+        await self._consume(until_end=True, backoff=Backoff())
+
+    async def _consume(self, *, until_end: bool, backoff: Backoff) -> None:
+        await self._source.open()
+        try:
+            self._connected = True
+            log.info("consumer.connected", consumer=self._handler.name)
+            while True:
+                messages = await self._source.fetch(self._max_batch)
+                backoff.reset()
+                if messages:
+                    await self._process(Batch(messages))
+                elif await self._idle() and until_end:
+                    return
+                lag = self._source.lag()
+                if lag is not None:
+                    self._lag.set(lag)
+        finally:
+            self._connected = False
+            await self._source.close()
+
+    async def _idle(self) -> bool:
+        """Nothing arrived: check for positions beyond the end, and whether this is the end."""
+        if time.monotonic() - self._checked_at > REWIND_CHECK_SECONDS:
+            self._checked_at = time.monotonic()
+            rewound = await self._source.rewind_if_beyond_end()
+            if rewound:
+                log.warning("consumer.rewound", consumer=self._handler.name,
+                            partitions=[f"{t}/{p}" for t, p in rewound],
+                            reason="position beyond the end: the broker lost its data")
+                return False
+        if not self._source.following or not await self._source.at_end():
+            return False
+        if not self.caught_up.is_set():
+            self.caught_up.set()
+            log.info("consumer.caught_up", consumer=self._handler.name)
+        return True
+
+    async def _process(self, batch: Batch) -> None:
+        started = time.perf_counter()
+        if self._engine is None:
+            result = self._handler.handle(None, batch)
+            self._log_dead(batch)
+        else:
+            result = await asyncio.to_thread(self._transaction, batch)
+        await self._source.commit(batch.offsets())
+        self._handler.committed(result)
+        if self._wake_relay is not None and (batch.emitted or batch.dead):
+            self._wake_relay()
+        self._sizes.observe(len(batch.messages))
+        self._latency.observe(time.perf_counter() - started)
+        if self._on_batch is not None:
+            self._on_batch(len(batch.messages))
+
+    def _transaction(self, batch: Batch) -> object:
+        """The handler's writes, its events and its dead letters: one commit."""
+        assert self._engine is not None
+        with write_lock(self._engine), Session(self._engine) as session:
+            result = self._handler.handle(session, batch)
+            db = raw_in(session)
+            for topic, events in batch.emitted.values():
+                enqueue_raw(db, topic, events)
+            if batch.dead and self._dead_letters is not None:
+                enqueue_raw(db, self._dead_letters, [
+                    (message.key.decode(errors="replace") if message.key else "",
+                     self._letter(message, error).model_dump_json().encode())
+                    for message, error in batch.dead])
+            session.commit()
+        self._log_dead(batch)
+        return result
+
+    def _letter(self, message: Message, error: str) -> DeadLetter:
+        return DeadLetter(
+            consumer=self._handler.name, topic=message.topic, partition=message.partition,
+            offset=message.offset, key=message.key.decode(errors="replace")
+            if message.key else None,
+            value=(message.value or b"").decode(errors="replace")[:100_000],
+            error=error[:2000], failed_at=datetime.now(UTC))
+
+    def _log_dead(self, batch: Batch) -> None:
+        for message, error in batch.dead:
+            self._buried.inc()
+            self.dead_letter_count += 1
+            log.error("consumer.dead_letter", consumer=self._handler.name,
+                      topic=message.topic, partition=message.partition,
+                      offset=message.offset, error=error[:300])
+
+
+class KafkaSource:
+    """Messages from Kafka: a consumer group's share of the topics (committed offsets), or
+    with `group=None` every partition from its beginning (a read model, a rebuild)."""
+
+    def __init__(self, settings: ServiceSettings, topics: Sequence[Topic], *,
+                 group: str | None, session_timeout_ms: int = 10_000) -> None:
+        self._settings, self._topics, self._group = settings, topics, group
+        self._session_timeout_ms = session_timeout_ms
+        self.following = group is None
+        self._consumer: AIOKafkaConsumer | None = None
+        self._empty_fetches = 0
+        self._positions: dict[TopicPartition, int] = {}  # after the last message fetched
+
+    async def open(self) -> None:
+        self._positions, self._empty_fetches = {}, 0
+        consumer = self._consumer = AIOKafkaConsumer(
+            bootstrap_servers=self._settings.kafka_bootstrap, group_id=self._group,
+            enable_auto_commit=False, auto_offset_reset="earliest", fetch_max_wait_ms=50,
+            session_timeout_ms=self._session_timeout_ms,
+            heartbeat_interval_ms=max(self._session_timeout_ms // 5, 100),
+            request_timeout_ms=10_000)
+        await consumer.start()
+        if self._group is not None:
+            consumer.subscribe([t.name for t in self._topics])
+        else:
+            await self._assign_all(consumer)
+
+    async def _assign_all(self, consumer: AIOKafkaConsumer) -> None:
+        while True:
+            metadata = await consumer._client.fetch_all_metadata()
+            found = {t.name: metadata.partitions_for_topic(t.name) for t in self._topics}
+            if all(found.values()):
+                partitions = [TopicPartition(n, p) for n, ps in found.items() for p in ps or ()]
+                consumer.assign(partitions)
+                await consumer.seek_to_beginning(*partitions)
+                return
+            await asyncio.sleep(0.5)  # their owner has not created them yet
+
+    async def fetch(self, limit: int) -> list[Message]:
+        """What has arrived, from every partition, up to `limit`. Under load the batch fills
+        from what is already fetched; when quiet, one message makes a batch of one."""
+        consumer = self._live()
+        batch = await consumer.getmany(timeout_ms=300, max_records=limit)
+        messages = [m for part in batch.values() for m in part]
+        while 0 < len(messages) < limit:
+            more = await consumer.getmany(timeout_ms=0, max_records=limit - len(messages))
+            if not more:
+                break
+            messages += [m for part in more.values() for m in part]
+        self._empty_fetches = 0 if messages else self._empty_fetches + 1
+        for message in messages:
+            self._positions[TopicPartition(message.topic, message.partition)] = message.offset + 1
+        return messages
+
+    async def commit(self, offsets: Offsets) -> None:
+        if self._group is not None and offsets:
+            await self._live().commit({TopicPartition(t, p): o for (t, p), o in offsets.items()})
+
+    async def at_end(self) -> bool:
+        """Two fetches in a row brought nothing and every position has reached the end the
+        broker reports (which alone is not trusted: a broker may report it short)."""
+        if self._empty_fetches < 2:
+            return False
+        consumer = self._live()
+        partitions = list(consumer.assignment())
+        ends = await consumer.end_offsets(partitions)
+        for partition in partitions:
+            if await consumer.position(partition) < ends[partition]:
+                return False
+        return True
+
+    async def rewind_if_beyond_end(self) -> list[tuple[str, int]]:
+        """Partitions whose position lies beyond their end (the topic was lost and made
+        again) start again from their beginning."""
+        consumer = self._live()
+        partitions = list(consumer.assignment())
+        if not partitions:
+            return []
+        ends = await consumer.end_offsets(partitions)
+        beyond = [p for p in partitions if await consumer.position(p) > ends[p]]
+        if beyond:
+            await consumer.seek_to_beginning(*beyond)
+            for partition in beyond:
+                self._positions.pop(partition, None)
+        return [(p.topic, p.partition) for p in beyond]
+
+    def lag(self) -> int | None:
+        consumer = self._consumer
+        if consumer is None:
+            return None
+        lag = 0
+        for partition in consumer.assignment():
+            end = consumer.highwater(partition)
+            position = self._positions.get(partition)
+            if end is not None and position is not None:
+                lag += max(0, end - position)
+        return lag
+
+    async def ping(self) -> None:
+        consumer = self._live()
+        metadata = await asyncio.wait_for(consumer._client.fetch_all_metadata(), timeout=2)
+        if not metadata.brokers():
+            raise ConnectionError("no broker in metadata")
+
+    async def close(self) -> None:
+        consumer, self._consumer = self._consumer, None
+        if consumer is not None:
+            try:
+                await asyncio.wait_for(consumer.stop(), timeout=10)
+            except Exception as exc:  # a consumer of a broker that is gone: dropped anyway
+                log.warning("consumer.close_failed", error=repr(exc))
+
+    def _live(self) -> AIOKafkaConsumer:
+        if self._consumer is None:
+            raise ConnectionError("the consumer is not open")
+        return self._consumer
+
+
+class MemorySource:
+    """Messages held in memory, for the fast tier of handler tests (as FastStream's
+    TestKafkaBroker): the runner's own loop, transaction and commits, without a broker."""
+
+    following = True
+
+    def __init__(self) -> None:
+        self._queue: list[Message] = []
+        self._next: dict[tuple[str, int], int] = defaultdict(int)
+        self.committed: Offsets = {}
+
+    def put(self, topic: Topic | str, key: str | None, value: bytes | None, *,
+            partition: int = 0) -> Message:
+        """Add a message, as a producer would."""
+        name = topic if isinstance(topic, str) else topic.name
+        offset = self._next[name, partition]
+        self._next[name, partition] = offset + 1
+        message = ConsumerRecord(
+            topic=name, partition=partition, offset=offset, timestamp=int(time.time() * 1000),
+            timestamp_type=0, key=key.encode() if key is not None else None, value=value,
+            checksum=None, serialized_key_size=len(key or ""),
+            serialized_value_size=len(value or b""), headers=())
+        self._queue.append(message)
+        return message
+
+    async def open(self) -> None:
+        pass
+
+    async def fetch(self, limit: int) -> list[Message]:
+        taken, self._queue = self._queue[:limit], self._queue[limit:]
+        return taken
+
+    async def commit(self, offsets: Offsets) -> None:
+        self.committed.update(offsets)
+
+    async def at_end(self) -> bool:
+        return not self._queue
+
+    async def rewind_if_beyond_end(self) -> list[tuple[str, int]]:
+        return []
+
+    def lag(self) -> int | None:
+        return len(self._queue)
+
+    async def ping(self) -> None:
+        pass
+
+    async def close(self) -> None:
+        pass

@@ -1,0 +1,111 @@
+"""What a service knows of the registry: units, credentials and campaigns, in memory.
+
+Rebuilt at every start by reading the registry's compacted topics from the beginning, then
+kept current by following them, like a Kafka Streams global table. No service calls the
+registry; a unit created, retired or a token revoked there shows here within moments.
+"""
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+
+from pydantic import ValidationError
+from sqlmodel import Session
+
+from services.bus.consumer import Batch, Consumer, KafkaSource
+from services.config import ServiceSettings
+from services.events import (
+    CAMPAIGNS,
+    CREDENTIALS,
+    UNITS,
+    CampaignSnapshot,
+    CredentialScope,
+    CredentialSnapshot,
+    UnitSnapshot,
+)
+from services.observability import ServiceMetrics
+from services.web.auth import Caller, Scope
+
+FOLLOWED = (UNITS, CAMPAIGNS, CREDENTIALS)
+
+
+@dataclass
+class Directory:
+    """The latest snapshot of each unit, campaign and credential."""
+
+    units: dict[str, UnitSnapshot] = field(default_factory=dict)
+    campaigns: dict[str, CampaignSnapshot] = field(default_factory=dict)
+    credentials: dict[str, CredentialSnapshot] = field(default_factory=dict)  # by token hash
+    _hash_of: dict[str, str] = field(default_factory=dict)  # credential id -> token hash
+
+    def credential(self, token: str | None) -> CredentialSnapshot | None:
+        """The valid credential a bearer token belongs to, if any."""
+        if not token:
+            return None
+        found = self.credentials.get(hashlib.sha256(token.encode()).hexdigest())
+        return found if found is not None and found.revoked_at is None else None
+
+    def caller(self, token: str) -> Caller | None:
+        """The caller a bearer token names (for services.web.auth), if it is valid."""
+        found = self.credential(token)
+        if found is None:
+            return None
+        scope: Scope = "unit" if found.scope is CredentialScope.unit else "leadership"
+        return Caller(scope=scope, unit_code=found.unit_code, credential_id=found.id)
+
+    def apply(self, topic: str, key: str, value: bytes | None) -> None:
+        """Fold one record in; older revisions never replace newer ones."""
+        if topic == UNITS.name:
+            _fold(self.units, key,
+                  None if value is None else UnitSnapshot.model_validate_json(value))
+        elif topic == CAMPAIGNS.name:
+            _fold(self.campaigns, key,
+                  None if value is None else CampaignSnapshot.model_validate_json(value))
+        elif topic == CREDENTIALS.name:
+            self._credential(key, value)
+
+    def _credential(self, key: str, value: bytes | None) -> None:
+        old = self._hash_of.pop(key, None)
+        if old is not None:
+            self.credentials.pop(old, None)
+        if value is not None:
+            snapshot = CredentialSnapshot.model_validate_json(value)
+            self.credentials[snapshot.token_sha256] = snapshot
+            self._hash_of[key] = snapshot.token_sha256
+
+
+def _fold(table: dict, key: str, snapshot: UnitSnapshot | CampaignSnapshot | None) -> None:
+    if snapshot is None:
+        table.pop(key, None)
+    elif key not in table or table[key].revision <= snapshot.revision:
+        table[key] = snapshot
+
+
+class DirectoryHandler:
+    """Folds the registry's topics into a Directory, in memory (no transaction)."""
+
+    name = "directory"
+    topics = FOLLOWED
+
+    def __init__(self, directory: Directory, metrics: ServiceMetrics) -> None:
+        self._directory, self._metrics = directory, metrics
+
+    def handle(self, session: Session | None, batch: Batch) -> None:
+        for message in batch.messages:
+            try:
+                key = message.key.decode() if message.key else ""
+                self._directory.apply(message.topic, key, message.value)
+                self._metrics.consumed.labels(message.topic).inc()
+            except (ValidationError, json.JSONDecodeError, UnicodeDecodeError) as exc:
+                batch.bury(message, str(exc))
+
+    def committed(self, result: None) -> None:
+        pass
+
+
+def follower(settings: ServiceSettings, directory: Directory,
+             metrics: ServiceMetrics) -> Consumer:
+    """A runner that reads the registry's topics from their beginning into `directory` and
+    keeps following them; ready (`caught_up_ready`) once read to the end."""
+    return Consumer(DirectoryHandler(directory, metrics),
+                    KafkaSource(settings, FOLLOWED, group=None), metrics)

@@ -1,0 +1,65 @@
+"""Domain refusals: what a service decides it will not do, and why, with no transport in it.
+
+Service code raises these; the HTTP edge (services.web.errors) maps each kind to its status
+and the one error body, and a Kafka handler or a page can catch them just the same.
+"""
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class FieldProblem:
+    """One field that broke one rule."""
+
+    field: str
+    rule: str
+    message: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"field": self.field, "rule": self.rule, "message": self.message}
+
+
+class Refusal(Exception):
+    """A refusal the caller can act on: a stable code, a message and the offending fields."""
+
+    def __init__(self, code: str, message: str,
+                 fields: list[FieldProblem] | None = None) -> None:
+        super().__init__(message)
+        self.code, self.message, self.fields = code, message, fields or []
+
+    @classmethod
+    def on(cls, field: str, rule: str, message: str) -> "Refusal":
+        """A refusal naming one field and the rule it broke (the rule is the code)."""
+        return cls(rule, message, [FieldProblem(field, rule, message)])
+
+
+class Malformed(Refusal):
+    """The request cannot be read at all (not JSON, not UTF-8)."""
+
+
+class Unauthenticated(Refusal):
+    """No credential, or one that is unknown or revoked."""
+
+
+class Forbidden(Refusal):
+    """A known caller who may not do this."""
+
+
+class NotFound(Refusal):
+    """The thing asked for does not exist, or not for this caller."""
+
+
+class Conflict(Refusal):
+    """It clashes with what is already stored."""
+
+
+class TooLarge(Refusal):
+    """Over a size limit."""
+
+
+class Invalid(Refusal):
+    """It breaks a rule of the domain."""
+
+
+class Unavailable(Refusal):
+    """A dependency is down; trying again later may work."""

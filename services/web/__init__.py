@@ -1,0 +1,1 @@
+"""The HTTP edge every service shares: app shape, auth, errors, probes, metrics, docs."""

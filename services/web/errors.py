@@ -1,0 +1,118 @@
+"""The one place where domain refusals become HTTP statuses, and the one error body."""
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from services.refusals import (
+    Conflict,
+    FieldProblem,
+    Forbidden,
+    Invalid,
+    Malformed,
+    NotFound,
+    Refusal,
+    TooLarge,
+    Unauthenticated,
+    Unavailable,
+)
+
+STATUS: dict[type[Refusal], int] = {
+    Malformed: 400, Unauthenticated: 401, Forbidden: 403, NotFound: 404, Conflict: 409,
+    TooLarge: 413, Invalid: 422, Unavailable: 503,
+}
+
+
+def status_of(refusal: Refusal) -> int:
+    """The HTTP status of a refusal: its kind's, the nearest kind's for a subclass."""
+    for kind in type(refusal).__mro__:
+        if kind in STATUS:
+            return STATUS[kind]
+    return 422
+
+
+def error_body(code: str, message: str, fields: list[FieldProblem] | None = None) -> dict:
+    """The one error shape of every service."""
+    return {"error": {"code": code, "message": message,
+                      "fields": [f.as_dict() for f in fields or []]}}
+
+
+def field_errors(errors: Any) -> list[FieldProblem]:
+    """Turn pydantic errors into field problems (`a.0.b`, the pydantic rule, its message)."""
+    return [FieldProblem(".".join(str(p) for p in err["loc"]), err["type"], err["msg"])
+            for err in errors]
+
+
+def refusal_response(refusal: Refusal) -> JSONResponse:
+    """A refusal as an HTTP response."""
+    status = status_of(refusal)
+    headers = {"www-authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse(error_body(refusal.code, refusal.message, refusal.fields),
+                        status_code=status, headers=headers)
+
+
+async def _on_refusal(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, Refusal)
+    return refusal_response(exc)
+
+
+async def _on_validation_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    fields = field_errors(exc.errors())
+    if any(f.rule == "json_invalid" for f in fields):
+        return JSONResponse(error_body("malformed_json", "the body is not valid JSON", fields), 400)
+    return JSONResponse(error_body("invalid", "the request breaks a rule", fields), 422)
+
+
+async def _on_http_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+    return JSONResponse(error_body(code, str(exc.detail)), exc.status_code, headers=exc.headers)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Refusals, request validation and routing errors, all in the one error body."""
+    app.add_exception_handler(Refusal, _on_refusal)
+    app.add_exception_handler(RequestValidationError, _on_validation_error)
+    app.add_exception_handler(StarletteHTTPException, _on_http_error)
+
+
+def invalid_body(errors: Any, message: str = "the request breaks a rule") -> Refusal:
+    """A pydantic failure on a body read by hand: 400 if it is not JSON, else 422."""
+    fields = field_errors(errors)
+    if any(f.rule == "json_invalid" for f in fields):
+        return Malformed("malformed_json", "the body is not valid JSON", fields)
+    return Invalid("invalid", message, fields)
+
+
+class ErrorField(BaseModel):
+    field: str = Field(description="Where: `period`, `activities.0.count`, a header...")
+    rule: str = Field(description="The rule broken, a stable code.")
+    message: str
+
+
+class ErrorDetail(BaseModel):
+    code: str = Field(description="A stable code, e.g. `unauthenticated`, `period_format`.")
+    message: str
+    fields: list[ErrorField]
+
+
+class ErrorBody(BaseModel):
+    """Every refusal of every service."""
+
+    error: ErrorDetail
+
+
+_DESCRIPTIONS = {400: "Malformed body", 401: "No valid Bearer token", 403: "Not allowed for "
+                 "this credential", 404: "Not found", 409: "Conflicts with what is stored",
+                 413: "Too large", 422: "Breaks a rule", 503: "A dependency is unavailable"}
+
+
+def documented(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` for the refusals a route can answer with."""
+    return {status: {"model": ErrorBody, "description": _DESCRIPTIONS[status]}
+            for status in statuses}

@@ -1,0 +1,161 @@
+"""The progress feeds over HTTP, in process: who may read, the refusals, the CSV for Excel,
+and an OpenAPI document that describes every field. Real migrated SQLite, no broker."""
+
+import hashlib
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from services.aggregator.api import router
+from services.aggregator.hub import ProgressHub
+from services.aggregator.migrations import MIGRATIONS
+from services.events import CredentialSnapshot
+from services.web.auth import Caller
+from services.web.errors import install_error_handlers
+from tests.unit.test_aggregator_rules import Aggregates, broadcasts, report, unit
+
+PERIOD = {"campaign": "dai-hoi-xiv", "period": "2026-W04"}
+
+
+def credential(token: str, scope: str, unit_code: str | None = None) -> CredentialSnapshot:
+    return CredentialSnapshot(id=token, scope=scope, unit_code=unit_code, label=token,
+                              token_sha256=hashlib.sha256(token.encode()).hexdigest(),
+                              issued_at=datetime(2026, 1, 1, tzinfo=UTC))
+
+
+@pytest.fixture
+def aggregates(migrated) -> Iterator[Aggregates]:
+    found = Aggregates(migrated(MIGRATIONS))
+    found.add(unit("xa-1"), unit("xa-2"), unit("ph-1", "ward"))
+    found.directory.credentials = {c.token_sha256: c for c in (
+        credential("lanh-dao", "leadership"), credential("don-vi", "unit", "xa-1"))}
+    found.fold(report("xa-1", activities=[
+        {"kind": "social_post", "count": 3, "platform": "zalo", "format": "news"},
+        *broadcasts(dict.fromkeys(range(19, 26), 1))]))
+    yield found
+
+
+@pytest.fixture
+def client(aggregates) -> TestClient:
+    app = FastAPI()
+    install_error_handlers(app)
+    app.include_router(router)
+    app.state.engine, app.state.directory = aggregates.engine, aggregates.directory
+    app.state.hub = ProgressHub()
+    by_directory = aggregates.directory.caller
+    app.state.identify = lambda token: Caller("admin") if token == "admin" \
+        else by_directory(token)
+    return TestClient(app)
+
+
+def get(client: TestClient, path: str, token: str | None = "lanh-dao", **params: str) -> Any:
+    headers = {"authorization": f"Bearer {token}"} if token else {}
+    return client.get(f"/v1/progress{path}", params=PERIOD | params, headers=headers)
+
+
+def test_leadership_and_admin_read_the_feeds(client) -> None:
+    for token in ("lanh-dao", "admin"):
+        response = get(client, "", token)
+        assert response.status_code == 200, response.text
+        assert response.json()["city"] == {"expected": 3, "reported": 1, "on_time": 1,
+                                           "completeness": 0.3333, "timeliness": 0.3333}
+
+
+def test_a_unit_credential_is_refused_and_no_credential_is_unauthenticated(client) -> None:
+    refused = get(client, "", "don-vi")
+    assert refused.status_code == 403 and refused.json()["error"]["code"] == "forbidden"
+    anonymous = get(client, "", None)
+    assert anonymous.status_code == 401
+    assert anonymous.headers["www-authenticate"] == "Bearer"
+    assert get(client, "/missing", "not-a-token").status_code == 401
+
+
+def test_an_unknown_campaign_or_unit_is_not_found_and_a_bad_period_is_invalid(client) -> None:
+    unknown = get(client, "", campaign="khong-co")
+    assert unknown.status_code == 404
+    assert unknown.json()["error"] == {
+        "code": "campaign_unknown", "message": "no campaign with code 'khong-co'",
+        "fields": [{"field": "campaign", "rule": "campaign_unknown",
+                    "message": "no campaign with code 'khong-co'"}]}
+    bad = get(client, "/missing", period="2026-W99")
+    assert bad.status_code == 422
+    assert bad.json()["error"]["fields"][0] | {"message": ""} == {
+        "field": "period", "rule": "period_format", "message": ""}
+    nobody = client.get("/v1/progress/units/xa-9", params={"campaign": "dai-hoi-xiv"},
+                        headers={"authorization": "Bearer lanh-dao"})
+    assert nobody.status_code == 404 and nobody.json()["error"]["code"] == "unit_not_found"
+
+
+def test_the_period_feed_keeps_its_shape(client) -> None:
+    body = get(client, "").json()
+    assert list(body) == ["campaign", "period", "period_start", "period_end", "deadline",
+                          "unit_kind", "city", "by_unit_kind", "missing", "totals",
+                          "coverage", "loudspeaker"]
+    assert (body["period_start"], body["period_end"], body["unit_kind"]) == (
+        "2026-01-19", "2026-01-25", None)
+    assert datetime.fromisoformat(body["deadline"]) == datetime(2026, 1, 26, 10, tzinfo=UTC)
+    assert body["totals"]["by_platform"] == {"social_post:zalo": 3}
+    assert body["coverage"]["city"]["platforms"] == {"facebook": False, "zalo": True,
+                                                     "youtube": False, "tiktok": False}
+    assert body["loudspeaker"] == {"units_checked": 1, "units_failing": 0,
+                                   "units_below_weekly": 0, "units_below_daily": 0,
+                                   "failing": []}
+    assert body["missing"] == 2
+
+
+def test_missing_units_as_a_page_and_as_csv(client) -> None:
+    assert get(client, "/missing").json() == {"items": [
+        {"code": "ph-1", "name": "Đơn vị ph-1", "kind": "ward"},
+        {"code": "xa-2", "name": "Đơn vị xa-2", "kind": "commune"}], "total": 2}
+    table = get(client, "/missing", format="csv", kind="ward")
+    assert table.content.decode("utf-8-sig").splitlines() == ["code,name,kind",
+                                                              "ph-1,Đơn vị ph-1,ward"]
+
+
+def test_the_period_table_for_excel(client) -> None:
+    response = get(client, "", format="csv")
+    assert response.headers["content-type"] == "text/csv; charset=utf-8"
+    assert 'filename="progress-dai-hoi-xiv-2026-W04.csv"' in \
+        response.headers["content-disposition"]
+    assert response.content.startswith("\ufeff".encode())
+    header, *rows = response.content.decode("utf-8-sig").splitlines()
+    assert header == ("code,name,kind,reported,on_time,version,banner,portal_column,"
+                      "document_publication,article,social_post,foreign_language_item,"
+                      "multimedia_product,loudspeaker_broadcast,mobilisation,"
+                      "loudspeaker_total")
+    assert rows == ["xa-1,Đơn vị xa-1,commune,True,True,1,0,0,0,0,3,0,0,7,0,7",
+                    "xa-2,Đơn vị xa-2,commune,False,False,,0,0,0,0,0,0,0,0,0,0",
+                    "ph-1,Đơn vị ph-1,ward,False,False,,0,0,0,0,0,0,0,0,0,0"]
+
+
+def test_one_units_standing_reports(client) -> None:
+    response = client.get("/v1/progress/units/xa-1", params={"campaign": "dai-hoi-xiv"},
+                          headers={"authorization": "Bearer admin"})
+    body = response.json()
+    assert body["unit"] == {"code": "xa-1", "name": "Đơn vị xa-1", "kind": "commune"}
+    [period] = body["periods"]
+    assert (period["period"], period["version"], period["on_time"]) == ("2026-W04", 1, True)
+    assert datetime.fromisoformat(period["received_at"]).tzinfo is not None
+    assert body["coverage"]["platforms"]["zalo"] is True
+
+
+def test_the_openapi_document_describes_every_field_of_every_feed(client) -> None:
+    document = client.get("/openapi.json").json()
+    responses = {path: item["get"]["responses"] for path, item in document["paths"].items()}
+    feeds = {path: r["200"]["content"]["application/json"]["schema"]["$ref"].split("/")[-1]
+             for path, r in responses.items() if path != "/v1/progress/stream"}
+    assert feeds == {"/v1/progress": "ProgressPublic",
+                     "/v1/progress/missing": "MissingPagePublic",
+                     "/v1/progress/units/{code}": "UnitProgressPublic"}
+    assert all({"401", "403", "404", "422"} <= set(r) for path, r in responses.items()
+               if path != "/v1/progress/stream")
+    schemas = document["components"]["schemas"]
+    undescribed = [f"{name}.{field}" for name, schema in schemas.items()
+                   if name.endswith("Public") or name.endswith("Coverage")
+                   for field, spec in schema["properties"].items() if "description" not in spec]
+    assert undescribed == []
+
