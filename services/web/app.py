@@ -21,7 +21,7 @@ from sqlalchemy import Engine
 from services import database
 from services.config import ServiceSettings
 from services.observability import ServiceMetrics
-from services.web.auth import Identify
+from services.web.auth import Identify, bearer_scheme
 from services.web.docs import install_docs
 from services.web.edge import Endpoint, install
 
@@ -68,9 +68,26 @@ def build_app(blueprint: Blueprint) -> FastAPI:
         name: partial(check, app) for name, check in blueprint.checks.items()}
     install(app, metrics, checks, direct=blueprint.direct)
     install_docs(app)
+    _declare_bearer_scheme(app)
     for router in blueprint.routers:
         app.include_router(router)
     return app
+
+
+def _declare_bearer_scheme(app: FastAPI) -> None:
+    """The bearer scheme in every OpenAPI document, even one whose routes take no token
+    yet, so that Swagger's "Authorize" is always there."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = generate()
+            schemes = schema.setdefault("components", {}).setdefault("securitySchemes", {})
+            schemes.setdefault("HTTPBearer", {"type": "http", "scheme": "bearer",
+                                              "description": bearer_scheme.model.description})
+        return app.openapi_schema or generate()
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 @asynccontextmanager

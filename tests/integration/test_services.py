@@ -1,6 +1,7 @@
 """Every service: probes, metrics, logs, settings and a clean stop, as a process."""
 
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -28,6 +29,23 @@ def test_service_joins_the_bus_and_reports_health(service_factory, registry, nam
     assert {"database", "broker"} <= set(ready["checks"])
     consumed = _wait_for_metric(process.url, "messages_consumed_total", "registry.units.v1")
     assert consumed >= 1
+    _docs_work_offline(process.url)
+
+
+def _docs_work_offline(url: str) -> None:
+    """/docs loads only the service's own assets, and Swagger's "Authorize" has a scheme."""
+    page = httpx.get(url + "/docs")
+    assert page.status_code == 200
+    links = re.findall(r'(?:src|href)="([^"]+)"', page.text)
+    assert links and all(link.startswith("/docs/assets/") for link in links)
+    assert all(httpx.get(url + link).status_code == 200 for link in links)
+    schemes = httpx.get(url + "/openapi.json").json()["components"]["securitySchemes"]
+    assert schemes["HTTPBearer"] == {"type": "http", "scheme": "bearer",
+                                     "description": "A token issued by the registry."}
+
+
+def test_the_registry_documents_its_api_offline(registry) -> None:
+    _docs_work_offline(registry.url)
 
 
 def test_metrics_count_requests_by_route_and_status(registry) -> None:
