@@ -30,6 +30,7 @@ class Broker(Protocol):
 
     def start(self) -> "Broker": ...
     def stop(self) -> None: ...
+    def restart(self, down: float = 0.0) -> "Broker": ...
 
 
 def free_port() -> int:
@@ -69,6 +70,13 @@ class _Process:
         except subprocess.TimeoutExpired:
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait()
+
+    def restart(self, down: float = 0.0) -> "_Process":
+        """Stop the broker, stay down `down` seconds, and start it again on the same port
+        (and working folder: Apache Kafka keeps its data there; Tansu keeps nothing)."""
+        self.stop()
+        time.sleep(down)
+        return self.start()
 
     def _wait_ready(self, timeout: float) -> None:
         logging.getLogger("aiokafka").setLevel(logging.CRITICAL)  # refusals are expected here
@@ -124,9 +132,13 @@ class ApacheKafka(_Process):
     name = "kafka"
     supports_idempotence = True
 
+    def __init__(self, port: int | None = None, workdir: Path | None = None) -> None:
+        super().__init__(port, workdir)
+        self.controller = free_port()  # kept across restarts: the quorum was formatted with it
+
     def start(self) -> "ApacheKafka":
         ensure_kafka_jars()
-        controller = free_port()
+        controller = self.controller
         properties = self.workdir / "server.properties"
         properties.write_text(_server_properties(self.port, controller, self.workdir / "data"))
         (self.workdir / "log4j2.properties").write_text(_LOG4J)

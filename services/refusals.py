@@ -57,6 +57,10 @@ class TooLarge(Refusal):
     """Over a size limit."""
 
 
+class UnsupportedMediaType(Refusal):
+    """The body is declared as a format the route does not take."""
+
+
 class Invalid(Refusal):
     """It breaks a rule of the domain."""
 

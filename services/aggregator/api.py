@@ -114,11 +114,23 @@ def _unit_table(rows: list[feeds.UnitRow]) -> tuple[tuple[str, ...], list[tuple[
 
 
 def _csv(name: str, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> Response:
-    """UTF-8 with a byte-order mark, so that Excel shows Vietnamese names correctly."""
+    """UTF-8 with a byte-order mark, so that Excel shows Vietnamese names correctly; every
+    cell goes through `_inert`."""
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(header)
-    writer.writerows(rows)
+    writer.writerow(map(_inert, header))
+    writer.writerows(map(_inert, row) for row in rows)
     return Response(("\ufeff" + out.getvalue()).encode("utf-8"),
                     media_type="text/csv; charset=utf-8",
                     headers={"content-disposition": f'attachment; filename="{name}.csv"'})
+
+
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _inert(cell: Any) -> Any:
+    """A text cell that a spreadsheet would run as a formula (a unit named
+    `=HYPERLINK(...)`), quoted with a leading `'` as OWASP advises; Excel shows the text."""
+    if isinstance(cell, str) and cell.startswith(_FORMULA_STARTS):
+        return "'" + cell
+    return cell

@@ -69,7 +69,8 @@ class _AfterCatchUp:
 class _GaugeRefresh:
     """Keeps the campaign gauges current off the event loop: a scrape reads figures already
     computed, never the database. Refreshed every `interval` seconds once something was
-    folded, and at least once a minute (deadlines pass with no event)."""
+    folded (less often when a refresh takes long), and at least once a minute (deadlines
+    pass with no event)."""
 
     def __init__(self, engine: Engine, directory: Directory, gauges: CampaignGauges,
                  interval: float) -> None:
@@ -81,8 +82,10 @@ class _GaugeRefresh:
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
+        took = 0.0
         while True:
-            await asyncio.sleep(self._interval)
+            # at most a fifth of the time: a large registry's figures take a while
+            await asyncio.sleep(max(self._interval, 4 * took))
             if not (self._dirty or loop.time() - self._refreshed > 60):
                 continue
             self._dirty, self._refreshed = False, loop.time()
@@ -90,6 +93,7 @@ class _GaugeRefresh:
                 await asyncio.to_thread(self._refresh)
             except Exception as exc:  # the next round tries again
                 log.warning("gauges.refresh_failed", error=repr(exc))
+            took = loop.time() - self._refreshed
 
     def _refresh(self) -> None:
         with Session(self._engine) as session:

@@ -11,8 +11,9 @@ that decides. The runner does the rest, the same way for every consumer:
 - only after that commit does it commit the batch's offsets; a crash in between redelivers
   the batch, which an idempotent handler absorbs;
 - it backs off with jitter while the broker is away, says so in its log and readiness, and
-  reconnects; a position found beyond the end of a partition (a broker that came back
-  without its data) starts that partition again from its beginning;
+  reconnects; a partition whose topic was lost and made again (a broker that came back
+  without its data: Tansu keeps none) starts again from its beginning, whether the new
+  partition ends before the position or was refilled past it (see KafkaSource.find_lost);
 - it exports lag, batch sizes, batch latency and dead letters.
 
 Sources: a consumer group with committed offsets (`KafkaSource(group=...)`), every
@@ -27,7 +28,7 @@ runner sits on aiokafka".
 
 import asyncio
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol, TypeAlias
@@ -106,7 +107,7 @@ class Source(Protocol):
 
     async def at_end(self) -> bool: ...
 
-    async def rewind_if_beyond_end(self) -> list[tuple[str, int]]: ...
+    async def rewind_if_lost(self) -> dict[tuple[str, int], str]: ...
 
     def lag(self) -> int | None: ...
 
@@ -144,9 +145,11 @@ class Consumer:
         await self._source.ping()
 
     async def caught_up_ready(self) -> None:
-        """Readiness check of a read model: read to the end once."""
+        """Readiness check of a read model: read to the end once, and following: connected
+        and the broker answers (else what it knows may be going stale)."""
         if not self.caught_up.is_set():
             raise RuntimeError(f"{self._handler.name}: still reading its topics to the end")
+        await self.ready()
 
     async def run(self) -> None:
         """Consume until cancelled; reconnect with back-off when the broker goes away."""
@@ -158,7 +161,8 @@ class Consumer:
                 raise
             except Exception as exc:
                 delay = backoff.next()
-                self._connected, self._trouble = False, f"broker unreachable: {exc!r}"[:300]
+                self._connected = False
+                self._trouble = f"{self._handler.name}: broker unreachable: {exc!r}"[:300]
                 self._metrics.errors.labels(f"consumer_{self._handler.name}").inc()
                 log.warning("consumer.failed", consumer=self._handler.name, error=repr(exc),
                             failures=backoff.failures, retry_in=round(delay, 2))
@@ -172,7 +176,8 @@ class Consumer:
         await self._source.open()
         try:
             self._connected = True
-            log.info("consumer.connected", consumer=self._handler.name)
+            log.info("consumer.connected", consumer=self._handler.name,
+                     after_failures=backoff.failures)
             while True:
                 messages = await self._source.fetch(self._max_batch)
                 backoff.reset()
@@ -188,14 +193,16 @@ class Consumer:
             await self._source.close()
 
     async def _idle(self) -> bool:
-        """Nothing arrived: check for positions beyond the end, and whether this is the end."""
+        """Nothing arrived: check for partitions lost and made again, and whether this is
+        the end."""
         if time.monotonic() - self._checked_at > REWIND_CHECK_SECONDS:
             self._checked_at = time.monotonic()
-            rewound = await self._source.rewind_if_beyond_end()
+            rewound = await self._source.rewind_if_lost()
             if rewound:
                 log.warning("consumer.rewound", consumer=self._handler.name,
-                            partitions=[f"{t}/{p}" for t, p in rewound],
-                            reason="position beyond the end: the broker lost its data")
+                            partitions={f"{t}/{p}": why for (t, p), why in rewound.items()},
+                            action="read again from the beginning",
+                            reason="the broker lost the topic and it was made again")
                 return False
         if not self._source.following or not await self._source.at_end():
             return False
@@ -215,6 +222,8 @@ class Consumer:
         self._handler.committed(result)
         if self._wake_relay is not None and (batch.emitted or batch.dead):
             self._wake_relay()
+        for topic, count in Counter(m.topic for m in batch.messages).items():
+            self._metrics.consumed.labels(topic).inc(count)
         self._sizes.observe(len(batch.messages))
         self._latency.observe(time.perf_counter() - started)
         if self._on_batch is not None:
@@ -264,11 +273,15 @@ class KafkaSource:
         self._session_timeout_ms = session_timeout_ms
         self.following = group is None
         self._consumer: AIOKafkaConsumer | None = None
+        self._probe: AIOKafkaConsumer | None = None  # reads records back, see find_lost
         self._empty_fetches = 0
         self._positions: dict[TopicPartition, int] = {}  # after the last message fetched
+        # per partition, the first message fetched since opening or rewinding: what was
+        # read there is known to come from the partition this source has been reading
+        self._anchors: dict[TopicPartition, Message] = {}
 
     async def open(self) -> None:
-        self._positions, self._empty_fetches = {}, 0
+        self._positions, self._anchors, self._empty_fetches = {}, {}, 0
         consumer = self._consumer = AIOKafkaConsumer(
             bootstrap_servers=self._settings.kafka_bootstrap, group_id=self._group,
             enable_auto_commit=False, auto_offset_reset="earliest", fetch_max_wait_ms=50,
@@ -304,8 +317,12 @@ class KafkaSource:
                 break
             messages += [m for part in more.values() for m in part]
         self._empty_fetches = 0 if messages else self._empty_fetches + 1
+        positions, anchors = self._positions, self._anchors
         for message in messages:
-            self._positions[TopicPartition(message.topic, message.partition)] = message.offset + 1
+            partition = TopicPartition(message.topic, message.partition)
+            positions[partition] = message.offset + 1
+            if partition not in anchors:
+                anchors[partition] = message
         return messages
 
     async def commit(self, offsets: Offsets) -> None:
@@ -325,20 +342,85 @@ class KafkaSource:
                 return False
         return True
 
-    async def rewind_if_beyond_end(self) -> list[tuple[str, int]]:
-        """Partitions whose position lies beyond their end (the topic was lost and made
-        again) start again from their beginning."""
+    async def rewind_if_lost(self) -> dict[tuple[str, int], str]:
+        """Partitions whose topic was lost and made again start again from their beginning;
+        returns them, each with what gave it away (see find_lost)."""
+        lost = await self.find_lost()
+        if lost:
+            await self._live().seek_to_beginning(*lost)
+            for partition in lost:
+                self._positions.pop(partition, None)
+                self._anchors.pop(partition, None)
+        return {(p.topic, p.partition): why for p, why in lost.items()}
+
+    async def find_lost(self) -> dict[TopicPartition, str]:
+        """The assigned partitions that are no longer the ones this source has been reading:
+        a broker that lost its storage (Tansu keeps none) has the topic made again from
+        offset 0, and refilled by its producer's republish.
+
+        A position beyond the partition's end gives it away, but only while the new
+        partition is short: refilled up to or past the position before this looks, and
+        read on from there, it would pass for the old one, and what it holds below the
+        position would be missed. So a record read earlier, the first one fetched since
+        opening (its anchor), is read back at its offset (by a consumer of its own: this
+        one's fetches stay as they are) and compared: another record there (another
+        timestamp, key or value), or a partition that now begins below it, is a new topic.
+        A new topic is dense, so a record gone from a partition that holds later ones is
+        compaction or retention at work, no sign: the later one becomes the anchor.
+        (Kafka's topic ids would tell directly, but aiokafka 0.14 speaks Metadata v5 at
+        most, which carries none.)"""
         consumer = self._live()
         partitions = list(consumer.assignment())
         if not partitions:
-            return []
+            return {}
         ends = await consumer.end_offsets(partitions)
-        beyond = [p for p in partitions if await consumer.position(p) > ends[p]]
-        if beyond:
-            await consumer.seek_to_beginning(*beyond)
-            for partition in beyond:
-                self._positions.pop(partition, None)
-        return [(p.topic, p.partition) for p in beyond]
+        positions = {p: await consumer.position(p) for p in partitions}
+        anchors = {p: self._anchors[p] for p in partitions if p in self._anchors}
+        found = await self._read_back(anchors) if anchors else {}
+        lost: dict[TopicPartition, str] = {}
+        for partition in partitions:
+            position, end = positions[partition], ends[partition]
+            anchor, there = anchors.get(partition), found.get(partition)
+            if anchor is not None and there is not None:
+                if there.offset < anchor.offset:
+                    lost[partition] = (f"it begins again at {there.offset}, below a record "
+                                       f"read at {anchor.offset}")
+                elif there.offset > anchor.offset:  # compacted away, or past retention
+                    self._anchors[partition] = there
+                elif _fingerprint(there) != _fingerprint(anchor):
+                    lost[partition] = f"another record at {anchor.offset} than was read there"
+                continue  # the record read is still there: a short end is under-reported
+            if position > end:
+                lost[partition] = f"position {position} beyond the end {end}"
+        return lost
+
+    async def _read_back(self, wanted: dict[TopicPartition, Message],
+                         timeout: float = 2.0) -> dict[TopicPartition, Message]:
+        """The first record at or after each wanted message's offset (from the partition's
+        beginning, when that offset is out of range), for those that answer in time."""
+        probe = self._probe
+        if probe is None:
+            probe = AIOKafkaConsumer(
+                bootstrap_servers=self._settings.kafka_bootstrap, group_id=None,
+                enable_auto_commit=False, auto_offset_reset="earliest", fetch_max_wait_ms=50,
+                max_partition_fetch_bytes=64 * 1024, request_timeout_ms=5000)
+            try:
+                await asyncio.wait_for(probe.start(), timeout)
+            except BaseException:
+                await asyncio.wait_for(probe.stop(), 5)
+                raise
+            self._probe = probe
+        probe.assign(list(wanted))
+        for partition, message in wanted.items():
+            probe.seek(partition, message.offset)
+        found: dict[TopicPartition, Message] = {}
+        deadline = time.monotonic() + timeout
+        while len(found) < len(wanted) and time.monotonic() < deadline:
+            batch = await probe.getmany(*[p for p in wanted if p not in found], timeout_ms=200)
+            for partition, messages in batch.items():
+                if messages and partition not in found:
+                    found[partition] = messages[0]
+        return found
 
     def lag(self) -> int | None:
         consumer = self._consumer
@@ -354,15 +436,22 @@ class KafkaSource:
 
     async def ping(self) -> None:
         consumer = self._live()
-        metadata = await asyncio.wait_for(consumer._client.fetch_all_metadata(), timeout=2)
+        try:
+            metadata = await asyncio.wait_for(consumer._client.fetch_all_metadata(), timeout=2)
+        except Exception as exc:
+            raise ConnectionError(f"the broker ({self._settings.kafka_bootstrap}) does not "
+                                  f"answer: {exc!r}") from exc
         if not metadata.brokers():
             raise ConnectionError("no broker in metadata")
 
     async def close(self) -> None:
         consumer, self._consumer = self._consumer, None
-        if consumer is not None:
+        probe, self._probe = self._probe, None
+        for client in (consumer, probe):
+            if client is None:
+                continue
             try:
-                await asyncio.wait_for(consumer.stop(), timeout=10)
+                await asyncio.wait_for(client.stop(), timeout=10)
             except Exception as exc:  # a consumer of a broker that is gone: dropped anyway
                 log.warning("consumer.close_failed", error=repr(exc))
 
@@ -370,6 +459,10 @@ class KafkaSource:
         if self._consumer is None:
             raise ConnectionError("the consumer is not open")
         return self._consumer
+
+
+def _fingerprint(message: Message) -> tuple[int | None, bytes | None, bytes | None]:
+    return message.timestamp, message.key, message.value
 
 
 class MemorySource:
@@ -410,8 +503,8 @@ class MemorySource:
     async def at_end(self) -> bool:
         return not self._queue
 
-    async def rewind_if_beyond_end(self) -> list[tuple[str, int]]:
-        return []
+    async def rewind_if_lost(self) -> dict[tuple[str, int], str]:
+        return {}
 
     def lag(self) -> int | None:
         return len(self._queue)

@@ -95,7 +95,6 @@ class DirectoryHandler:
             try:
                 key = message.key.decode() if message.key else ""
                 self._directory.apply(message.topic, key, message.value)
-                self._metrics.consumed.labels(message.topic).inc()
             except (ValidationError, json.JSONDecodeError, UnicodeDecodeError) as exc:
                 batch.bury(message, str(exc))
 

@@ -135,6 +135,7 @@ class Relay:
         self._stopping = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._checked_at = 0.0
+        self._republish_due = False  # the topics were made again; the owner's state is not
         self._published: list[Pending] = []  # acknowledged, not yet deleted, in id order
         self._published_since = 0.0  # when the first of them was acknowledged
         # Deleting later and skipping meanwhile (see _advance) keeps each key's order only
@@ -186,12 +187,13 @@ class Relay:
             try:
                 if self.producer is None:
                     self.producer = await connect_producer(self._settings)
-                    log.info("outbox.connected")
+                    log.info("outbox.connected", after_failures=backoff.failures)
                     self._checked_at = 0.0  # look at the topics before the first send
                     self._observer.connected()
                 await self._check_topics()
                 sent = await self.drain_once()
                 if backoff.failures:
+                    log.info("outbox.recovered", after_failures=backoff.failures)
                     self._observer.connected()
                 backoff.reset()
             except Exception as exc:
@@ -205,10 +207,14 @@ class Relay:
                 await self._idle()
 
     async def _back_off(self, exc: Exception, backoff: Backoff) -> None:
-        """Wait longer after each failure; after a few, reconnect with a fresh producer."""
+        """Wait longer after each failure; after a few, reconnect with a fresh producer.
+        Whatever failed, the topics are looked at again before the next send: the broker
+        may have been away, and come back without them."""
         delay = backoff.next()
-        self._observer.failed(repr(exc))
-        log.warning("outbox.publish_failed", error=repr(exc), retry_in=round(delay, 2))
+        self._checked_at = 0.0
+        self._observer.failed(f"broker {self._settings.kafka_bootstrap}: {exc!r}")
+        log.warning("outbox.publish_failed", error=repr(exc), retry_in=round(delay, 2),
+                    failures=backoff.failures)
         if backoff.failures >= 2:
             await self._disconnect()
         await asyncio.sleep(delay)
@@ -240,9 +246,14 @@ class Relay:
         if missing:
             self._written.clear()
             await ensure_topics(self._settings, self._topics)
-            if self._on_topics_lost is not None:
-                await asyncio.to_thread(self._on_topics_lost)
-                log.info("outbox.republished", topics=sorted(missing))
+            log.warning("outbox.topics_made_again", topics=sorted(missing))
+            self._republish_due = self._on_topics_lost is not None
+        if self._republish_due and self._on_topics_lost is not None:
+            # due until done: a failure here is retried, though the topics are back by then
+            await asyncio.to_thread(self._on_topics_lost)
+            self._republish_due = False
+            log.warning("outbox.republished", topics=sorted(missing),
+                        reason="the broker lost what was published")
 
     async def _ends_fell(self) -> bool:
         """A topic lost and made again (by anyone) before this relay looked: its end lies

@@ -20,11 +20,13 @@ from services.registry import service, store
 from services.registry.models import Unit
 from services.registry.names import name_key, slug, tone_slug
 from services.registry.schemas import ImportProblem, ImportReport, UnitCreate
+from services.web.errors import capped, left_off
 
 log = structlog.get_logger()
 REQUIRED = ("kind", "name")
 OPTIONAL = ("code", "admin_code", "active_from", "active_until",
             *service.CONTACT_FIELDS, *service.CHANNEL_FIELDS)
+KNOWN = frozenset(REQUIRED + OPTIONAL)
 
 
 @dataclass
@@ -40,7 +42,7 @@ def import_units(session: Session, raw: bytes, *, good_rows: bool,
     problems: list[ImportProblem] = []
     rows = _parse(session, raw, problems)
     report = ImportReport(imported=False, rejected=len({p.line for p in problems if p.line > 1}),
-                          problems=problems)
+                          problems=capped(problems, _more))
     if problems and (not good_rows or any(p.line <= 1 for p in problems)):
         return report
     _write(session, rows, report, active_from)
@@ -73,13 +75,17 @@ def _parse(session: Session, raw: bytes, problems: list[ImportProblem]) -> list[
     return rows
 
 
+def _more(rest: Sequence[ImportProblem]) -> ImportProblem:
+    return ImportProblem(line=rest[0].line, field="", reason=f"{left_off(rest)}, from this "
+                         "line on")
+
+
 def _header_ok(columns: Sequence[str], problems: list[ImportProblem]) -> bool:
     for column in REQUIRED:
         if column not in columns:
             problems.append(ImportProblem(line=1, field=column, reason="required column missing"))
-    for column in columns:
-        if column not in REQUIRED + OPTIONAL:
-            problems.append(ImportProblem(line=1, field=column, reason="unknown column"))
+    problems.extend(ImportProblem(line=1, field=column, reason="unknown column")
+                    for column in columns if column not in KNOWN)
     return not problems
 
 

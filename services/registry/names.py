@@ -3,6 +3,12 @@
 Two spellings of one name circulate: the old tone placement ("Hoà", "Thuỷ") and the new
 ("Hòa", "Thủy"). NFC keeps them different, so the comparison key moves every tone mark off
 its vowel and appends it to the syllable: both spellings then give the same key.
+
+Some characters show nothing: controls, format characters (zero-width space and joiners,
+bidi overrides and isolates, the byte-order mark, the soft hyphen) and the other code points
+Unicode marks default-ignorable. A name holding one would display as another unit's; the
+schemas refuse them (`invisible`), and the key leaves them out, so names that display the
+same compare the same.
 """
 
 import re
@@ -10,6 +16,20 @@ import unicodedata
 
 _TONES = {"\u0300": "2", "\u0301": "1", "\u0303": "4", "\u0309": "3", "\u0323": "5"}
 _SPACES = re.compile(r"\s+")
+# Default_Ignorable_Code_Point beyond categories Cc and Cf: the combining grapheme joiner,
+# Hangul and Khmer fillers, variation selectors, and the code points reserved as ignorable.
+_IGNORABLE = re.compile("[\u034f\u115f\u1160\u17b4\u17b5\u180b-\u180f\u2065\u3164"
+                        "\ufe00-\ufe0f\uffa0\ufff0-\ufff8\U000e0000-\U000e0fff]")
+
+
+def _shows_nothing(char: str) -> bool:
+    return unicodedata.category(char) in ("Cc", "Cf") or _IGNORABLE.match(char) is not None
+
+
+def invisible(name: str) -> list[str]:
+    """The characters of a name that cannot be seen, white-space controls (tab, new line)
+    included: what a name must not hold."""
+    return [char for char in name if _shows_nothing(char)]
 
 
 def clean(name: str) -> str:
@@ -18,8 +38,10 @@ def clean(name: str) -> str:
 
 
 def name_key(name: str) -> str:
-    """The comparison form: case-folded, tone marks moved to the end of each syllable."""
-    return " ".join(_syllable_key(word) for word in clean(name).casefold().split(" "))
+    """The comparison form: what cannot be seen left out (a tab or a new line shows as a
+    space), case-folded, tone marks moved to the end of each syllable."""
+    shown = "".join(c for c in name if c.isspace() or not _shows_nothing(c))
+    return " ".join(_syllable_key(word) for word in clean(shown).casefold().split(" "))
 
 
 def _syllable_key(word: str) -> str:

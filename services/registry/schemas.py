@@ -1,6 +1,7 @@
 """Request and response bodies of the registry's HTTP API."""
 
-from datetime import date, datetime
+import unicodedata
+from datetime import date
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -16,6 +17,7 @@ from pydantic import (
     ValidationError,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 
 from services.events import (
     CredentialScope,
@@ -25,10 +27,26 @@ from services.events import (
     ReportingPeriod,
     UnitKind,
 )
-from services.registry.names import clean
+from services.events.registry import UtcDatetime
+from services.registry.names import clean, invisible
+from services.web.errors import MAX_LISTED
+
+
+def _visible(name: str) -> str:
+    """Refuse a name that holds a character no one can see (see names.invisible)."""
+    hidden = invisible(name)
+    if hidden:
+        shown = ", ".join(f"U+{ord(c):04X} {unicodedata.name(c, 'unnamed')}"
+                          for c in dict.fromkeys(hidden[:5]))
+        raise PydanticCustomError("invisible_character", "the name holds characters that "
+                                  "cannot be seen ({characters}); type it again without them",
+                                  {"characters": shown})
+    return name
+
 
 Code = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$", max_length=64)]
-Name = Annotated[str, AfterValidator(clean), StringConstraints(min_length=1, max_length=200)]
+Name = Annotated[str, AfterValidator(_visible), AfterValidator(clean),
+                 StringConstraints(min_length=1, max_length=200)]
 AdminCode = Annotated[str, StringConstraints(pattern=r"^[0-9A-Za-z.-]{1,32}$")]
 Phone = Annotated[str, StringConstraints(pattern=r"^\+?[0-9 ().-]{6,20}$")]
 _HTTP_URL: TypeAdapter[HttpUrl] = TypeAdapter(HttpUrl)
@@ -112,13 +130,14 @@ class UnitPublic(BaseModel):
     active_from: date
     active_until: date | None
     revision: int
-    created_at: datetime
-    updated_at: datetime
+    created_at: UtcDatetime
+    updated_at: UtcDatetime
 
 
 class ImportProblem(BaseModel):
     line: int = Field(description="Line of the CSV file, the header being line 1.")
-    field: str
+    field: str = Field(description="The column at fault; empty on the last entry of a list "
+                       "cut short, which counts the problems left off from its line on.")
     reason: str
 
 
@@ -128,7 +147,9 @@ class ImportReport(BaseModel):
     updated: int = 0
     unchanged: int = 0
     rejected: int = 0
-    problems: list[ImportProblem] = Field(default_factory=list)
+    problems: list[ImportProblem] = Field(default_factory=list, description=f"The first "
+                                          f"{MAX_LISTED} problems; a last entry counts any "
+                                          "others.")
 
 
 def _valid_zone(zone: str) -> str:
@@ -146,7 +167,8 @@ class Deadline(DeadlineRule):
 class CampaignBody(_Body):
     """A campaign's calendar and targets, as an administrator writes them."""
 
-    name: Annotated[str, AfterValidator(clean), StringConstraints(min_length=1, max_length=300)]
+    name: Annotated[str, AfterValidator(_visible), AfterValidator(clean),
+                    StringConstraints(min_length=1, max_length=300)]
     starts_on: date
     ends_on: date
     peak_windows: list[PeakWindow] = Field(default_factory=list)
@@ -173,8 +195,8 @@ class CampaignCreate(CampaignBody):
 
 class CampaignPublic(CampaignCreate):
     revision: int
-    created_at: datetime
-    updated_at: datetime
+    created_at: UtcDatetime
+    updated_at: UtcDatetime
 
 
 class CredentialCreate(_Body):
@@ -195,8 +217,8 @@ class CredentialPublic(BaseModel):
     unit_code: str | None
     label: str
     token_prefix: str
-    issued_at: datetime
-    revoked_at: datetime | None
+    issued_at: UtcDatetime
+    revoked_at: UtcDatetime | None
 
 
 class CredentialIssued(CredentialPublic):

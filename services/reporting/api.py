@@ -19,6 +19,7 @@ from services.refusals import (
     Refusal,
     TooLarge,
     Unavailable,
+    UnsupportedMediaType,
 )
 from services.reporting import bulk, service, store
 from services.reporting.metrics import IntakeMetrics
@@ -38,6 +39,7 @@ from services.web.schemas import Page
 
 log = structlog.get_logger()
 router = APIRouter(prefix="/v1", tags=["reports"])
+MAX_OFFSET = 1_000_000  # far past any list; a larger integer overflows SQLite's
 
 
 # The hot path is answered directly (see app.py and services.web.edge.install), so it takes
@@ -52,7 +54,7 @@ RECEIPTS: dict[int | str, dict[str, Any]] = {
 
 
 @router.post("/reports", status_code=201,
-             responses=RECEIPTS | documented(400, 401, 403, 409, 413, 422, 503),
+             responses=RECEIPTS | documented(400, 401, 403, 409, 413, 415, 422, 503),
              openapi_extra={"parameters": [IDEMPOTENCY_KEY], "security": SECURITY,
                             "requestBody": {"content": {"application/json": {
                                 "schema": ReportIn.model_json_schema(
@@ -63,6 +65,7 @@ async def submit_report(request: Request) -> Response:
     idempotency_key = _idempotency_key(given.get(b"idempotency-key"))
     state = request.app.state
     try:
+        _require_media_type(given.get(b"content-type"), b"application/json")
         raw = await _body(request, state.settings.max_body_bytes, given.get(b"content-length"))
         unit = service.reporting_unit(state.directory, _caller(state, given))
         body = _parse(raw)
@@ -80,7 +83,7 @@ async def submit_report(request: Request) -> Response:
                     headers=headers, media_type="application/json")
 
 
-_WANTED = frozenset((b"authorization", b"content-length", b"idempotency-key"))
+_WANTED = frozenset((b"authorization", b"content-length", b"content-type", b"idempotency-key"))
 
 
 def _headers(request: Request) -> dict[bytes, bytes]:
@@ -96,6 +99,15 @@ def _headers(request: Request) -> dict[bytes, bytes]:
 def _caller(state: Any, given: dict[bytes, bytes]) -> Caller:
     authorization = given.get(b"authorization", b"").decode("latin-1")
     return identify(state.identify, token_of(authorization))
+
+
+def _require_media_type(header: bytes | None, wanted: bytes) -> None:
+    """Refuse a body not declared as `wanted` (parameters such as a charset aside): a form or
+    text/plain, which a browser sends from any site without asking, is not a report."""
+    if header != wanted and (header is None or
+                             header.split(b";", 1)[0].strip().lower() != wanted):
+        raise UnsupportedMediaType.on("header.content-type", "unsupported_media_type",
+                                      f"the body must be {wanted.decode()}")
 
 
 def _idempotency_key(header: bytes | None) -> str | None:
@@ -154,7 +166,7 @@ def get_report(report_id: str, session: SessionDep, who: CallerDep) -> ReportOut
 def list_reports(session: SessionDep, who: CallerDep, unit: str | None = None,
                  campaign: str | None = None, period: str | None = None,
                  limit: Annotated[int, Query(ge=1, le=500)] = 50,
-                 offset: Annotated[int, Query(ge=0)] = 0) -> Page[ReportOut]:
+                 offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0) -> Page[ReportOut]:
     """Reports, newest first; a unit lists only its own, leadership any unit's."""
     if who.scope == "unit":
         if unit not in (None, who.unit_code):
@@ -167,7 +179,7 @@ def list_reports(session: SessionDep, who: CallerDep, unit: str | None = None,
 
 
 @router.post("/reports/bulk", response_model=BulkResult,
-             responses=documented(400, 401, 403, 413, 503) | {422: {
+             responses=documented(400, 401, 403, 413, 415, 503) | {422: {
                  "model": BulkResult | ErrorBody, "description": "Every period refused (a "
                  "result per row), or a file that cannot be read (an error)"}},
              openapi_extra={"requestBody": {"content": {"text/csv": {}}}})
@@ -175,8 +187,9 @@ async def submit_bulk(request: Request, who: CallerDep,
                       campaign: Annotated[str, Query(max_length=64)]) -> JSONResponse:
     """Submit several periods' reports as CSV; answers with a result per row."""
     state = request.app.state
-    declared = request.headers.get("content-length", "").encode("latin-1")
-    raw = await _body(request, state.settings.max_bulk_bytes, declared)
+    given = _headers(request)
+    _require_media_type(given.get(b"content-type"), b"text/csv")
+    raw = await _body(request, state.settings.max_bulk_bytes, given.get(b"content-length"))
     unit = service.reporting_unit(state.directory, who)
     rows: list[RowResult] = []
     counts = {"accepted": 0, "replayed": 0, "rejected": 0}
@@ -184,7 +197,7 @@ async def submit_bulk(request: Request, who: CallerDep,
         outcome = await _submit_group(request, unit, group)
         rows += outcome
         counts[outcome[0].status] += 1
-    result = BulkResult(**counts, rows=sorted(rows, key=lambda r: r.line))
+    result = BulkResult(**counts, rows=bulk.listed(rows))
     ok = counts["accepted"] + counts["replayed"] > 0
     return JSONResponse(result.model_dump(mode="json"), status_code=200 if ok else 422)
 

@@ -9,6 +9,7 @@ whole, with each row's reason; the other periods go through.
 
 import csv
 import io
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Literal
@@ -18,7 +19,14 @@ from pydantic import TypeAdapter, ValidationError
 from services.events import Activity
 from services.refusals import FieldProblem, Invalid, Malformed, Refusal
 from services.reporting.schemas import ReportIn, RowProblem, RowResult
-from services.web.errors import field_errors
+from services.web.errors import (
+    MAX_LISTED,
+    MORE_PROBLEMS,
+    capped,
+    capped_fields,
+    field_errors,
+    left_off,
+)
 
 COLUMNS = ("period", "kind", "count", "day", "channel", "platform", "format", "language",
            "people_mobilised", "shares", "evidence_url", "report_id", "note")
@@ -63,6 +71,7 @@ def _records(text: str) -> list[tuple[int, dict[str, str], bool]]:
     column, and whether it has text beyond the last column. Blank lines are skipped."""
     rows = csv.reader(io.StringIO(text, newline=""))
     records: list[tuple[int, dict[str, str], bool]] = []
+    start = 1
     try:
         header = [name.strip() for name in next(rows, [])]
         _check_header(header)
@@ -74,7 +83,9 @@ def _records(text: str) -> list[tuple[int, dict[str, str], bool]]:
                 records.append((start, cells, any(v.strip() for v in row[len(header):])))
             start = rows.line_num + 1
     except csv.Error as exc:
-        raise Invalid("bad_csv", f"line {rows.line_num}: {exc}") from None
+        # line_num is where the reader stopped, perhaps many lines into a quoted cell over
+        # the size limit: name the line the row starts on, as for every other problem
+        raise Invalid("bad_csv", f"line {start}: {exc}") from None
     return records
 
 
@@ -84,7 +95,7 @@ def _check_header(names: list[str]) -> None:
     if unknown or missing:
         fields = [FieldProblem(c, "unknown_column", "not a known column") for c in unknown]
         fields += [FieldProblem(c, "missing_column", "required column") for c in missing]
-        raise Invalid("bad_header", "the CSV header is wrong", fields)
+        raise Invalid("bad_header", "the CSV header is wrong", capped_fields(fields))
 
 
 def _report(group: Group, campaign: str) -> ReportIn | None:
@@ -168,6 +179,25 @@ def rejected(group: Group, refusal: Refusal | None = None) -> list[RowResult]:
     return [RowResult(line=line, period=group.period, status="rejected",
                       errors=[RowProblem(**p.as_dict()) for p in group.errors.get(line, [])
                               + shared]) for line in group.lines]
+
+
+def listed(rows: list[RowResult]) -> list[RowResult]:
+    """The rows by line, the file's problems capped as every error list is: past the first
+    MAX_LISTED, a row keeps its status but not its reasons, and the row of the first one
+    left off ends with a `more_problems` entry counting them all."""
+    ordered = sorted(rows, key=lambda r: r.line)
+    located = [(row, problem) for row in ordered for problem in row.errors]
+    if len(located) > MAX_LISTED:
+        for row in ordered:
+            row.errors = []
+        for row, problem in capped(located, _more):
+            row.errors.append(problem)
+    return ordered
+
+
+def _more(rest: Sequence[tuple[RowResult, RowProblem]]) -> tuple[RowResult, RowProblem]:
+    return rest[0][0], RowProblem(field="", rule=MORE_PROBLEMS,
+                                  message=left_off(rest) + ", from this line on")
 
 
 def accepted(group: Group, report_id: str, replayed: bool) -> list[RowResult]:

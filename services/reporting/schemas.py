@@ -1,11 +1,13 @@
 """Request and response bodies of the reporting HTTP API."""
 
-from datetime import date, datetime
+from datetime import date
 from typing import Annotated, Literal
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, StringConstraints
 
 from services.events import Activity, ReportSubmitted
+from services.events.registry import UtcDatetime
+from services.web.errors import MAX_LISTED, MORE_PROBLEMS
 
 ReportId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")]
 
@@ -35,11 +37,11 @@ class Receipt(BaseModel):
     period: str
     version: int
     supersedes: str | None
-    received_at: datetime
-    deadline: datetime
+    received_at: UtcDatetime
+    deadline: UtcDatetime
     on_time: bool = Field(description="The period is on time: the unit's first report for it "
                           "arrived by the deadline (a late correction keeps it on time).")
-    first_received_at: datetime | None = Field(
+    first_received_at: UtcDatetime | None = Field(
         None, description="When the unit's first report for the period arrived; null only "
         "for reports stored before it was kept.")
 
@@ -67,7 +69,10 @@ class RowResult(BaseModel):
     period: str
     status: Literal["accepted", "replayed", "rejected"]
     report_id: str | None = None
-    errors: list[RowProblem] = Field(default_factory=list)
+    errors: list[RowProblem] = Field(default_factory=list, description=f"The row's problems. "
+                                     f"A file's first {MAX_LISTED} are listed; the row of the "
+                                     f"first one left off ends with `{MORE_PROBLEMS}`, "
+                                     "counting the rest, and later rows list none.")
 
 
 class BulkResult(BaseModel):

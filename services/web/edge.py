@@ -10,6 +10,7 @@ import structlog
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.observability import ServiceMetrics
@@ -17,6 +18,7 @@ from services.refusals import Refusal
 from services.web.errors import error_body, install_error_handlers, refusal_response
 
 log = structlog.get_logger()
+CLIENT_CLOSED = 499  # nginx's status for a client that went away before the answer
 
 ReadinessCheck = Callable[[], Awaitable[object]]
 Endpoint = Callable[[Request], Awaitable[Response]]
@@ -64,7 +66,8 @@ def _asgi(endpoint: Endpoint) -> ASGIApp:
 
 
 class _RequestMiddleware:
-    """Request id, metrics by route template and status, and a 500 for what escapes.
+    """Request id, metrics by route template and status, and a 500 for what escapes; a
+    client gone before the answer (its body cut short) is counted as 499, not an error.
 
     Plain ASGI: starlette's BaseHTTPMiddleware costs several times a whole small request."""
 
@@ -93,6 +96,9 @@ class _RequestMiddleware:
         structlog.contextvars.bind_contextvars(request_id=request_id)
         try:
             await self.app(scope, receive, send_with_id)
+        except ClientDisconnect:  # no one is left to answer
+            status["code"] = CLIENT_CLOSED
+            log.info("http.client_disconnected", path=scope.get("path"))
         except Exception:
             self.metrics.errors.labels("http").inc()
             log.exception("http.unhandled", path=scope.get("path"))

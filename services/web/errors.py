@@ -1,6 +1,7 @@
 """The one place where domain refusals become HTTP statuses, and the one error body."""
 
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -19,11 +20,12 @@ from services.refusals import (
     TooLarge,
     Unauthenticated,
     Unavailable,
+    UnsupportedMediaType,
 )
 
 STATUS: dict[type[Refusal], int] = {
     Malformed: 400, Unauthenticated: 401, Forbidden: 403, NotFound: 404, Conflict: 409,
-    TooLarge: 413, Invalid: 422, Unavailable: 503,
+    TooLarge: 413, UnsupportedMediaType: 415, Invalid: 422, Unavailable: 503,
 }
 
 
@@ -39,6 +41,32 @@ def error_body(code: str, message: str, fields: list[FieldProblem] | None = None
     """The one error shape of every service."""
     return {"error": {"code": code, "message": message,
                       "fields": [f.as_dict() for f in fields or []]}}
+
+
+# Every list of problems sent back stops after MAX_LISTED: a two-megabyte header of a million
+# bad columns must not answer with a million errors. The rest are counted in one last entry
+# of the same shape (error bodies: field "", rule `more_problems`), so no client parses a new
+# body; the status and the code are those of the whole list.
+MAX_LISTED = 100
+MORE_PROBLEMS = "more_problems"
+P = TypeVar("P")
+
+
+def capped(problems: Sequence[P], more: Callable[[Sequence[P]], P]) -> list[P]:
+    """The first MAX_LISTED problems, then, if any were left off, `more` of those."""
+    if len(problems) <= MAX_LISTED:
+        return list(problems)
+    return [*problems[:MAX_LISTED], more(problems[MAX_LISTED:])]
+
+
+def left_off(rest: Sequence[object]) -> str:
+    """What the last entry of a capped list says."""
+    return f"{len(rest)} more problem{'s' if len(rest) > 1 else ''} not listed"
+
+
+def capped_fields(fields: Sequence[FieldProblem]) -> list[FieldProblem]:
+    """An error body's field list, capped: a last `more_problems` entry counts the rest."""
+    return capped(fields, lambda rest: FieldProblem("", MORE_PROBLEMS, left_off(rest)))
 
 
 def field_errors(errors: Any) -> list[FieldProblem]:
@@ -98,7 +126,9 @@ class ErrorField(BaseModel):
 class ErrorDetail(BaseModel):
     code: str = Field(description="A stable code, e.g. `unauthenticated`, `period_format`.")
     message: str
-    fields: list[ErrorField]
+    fields: list[ErrorField] = Field(description="The fields at fault. A long list stops "
+                                     f"after {MAX_LISTED}, and a last entry with the field "
+                                     f"empty and the rule `{MORE_PROBLEMS}` counts the rest.")
 
 
 class ErrorBody(BaseModel):
@@ -109,7 +139,8 @@ class ErrorBody(BaseModel):
 
 _DESCRIPTIONS = {400: "Malformed body", 401: "No valid Bearer token", 403: "Not allowed for "
                  "this credential", 404: "Not found", 409: "Conflicts with what is stored",
-                 413: "Too large", 422: "Breaks a rule", 503: "A dependency is unavailable"}
+                 413: "Too large", 415: "Unsupported media type", 422: "Breaks a rule",
+                 503: "A dependency is unavailable"}
 
 
 def documented(*statuses: int) -> dict[int | str, dict[str, Any]]:

@@ -3,6 +3,7 @@
 import json
 import os
 import signal
+import socket
 import time
 import uuid
 from collections.abc import Callable
@@ -256,6 +257,19 @@ class TestRefusing:
         assert header["name"] == "idempotency-key" and header["in"] == "header"
         assert {"maxLength": 200, "type": "string"} in header["schema"]["anyOf"]
 
+    @pytest.mark.parametrize("content_type", ["text/plain", None])
+    def test_a_report_not_declared_as_json_is_unsupported_and_stores_nothing(
+            self, stack, content_type) -> None:
+        _, token = stack.unit()
+        headers = {"content-type": content_type} if content_type else {}
+        response = httpx.post(stack.reporting.url + "/v1/reports", timeout=30,
+                              content=json.dumps(report()).encode(),
+                              headers={"authorization": f"Bearer {token}"} | headers)
+        assert _rule(response) == (415, "unsupported_media_type"), response.text
+        assert [(f["field"], f["rule"]) for f in response.json()["error"]["fields"]] == [
+            ("header.content-type", "unsupported_media_type")]
+        assert stack.reporting.client(token).get("/v1/reports").json()["total"] == 0
+
     def test_missing_and_unknown_tokens_get_401(self, stack) -> None:
         assert _rule(stack.submit(None, report())) == (401, "unauthenticated")
         assert _rule(stack.submit("hpk_made-up", report())) == (401, "unauthenticated")
@@ -358,6 +372,26 @@ class TestBulk:
 
 
 class TestMetrics:
+    @pytest.mark.parametrize(("route", "query", "content_type"), [
+        ("/v1/reports", "", "application/json"),
+        ("/v1/reports/bulk", "?campaign=dai-hoi-xiv", "text/csv")], ids=["report", "bulk"])
+    def test_a_client_gone_mid_body_is_counted_as_499_not_as_a_server_error(
+            self, stack, route, query, content_type) -> None:
+        _, token = stack.unit()
+        before = _metrics(stack)
+        with socket.create_connection(("127.0.0.1", stack.reporting.port)) as client:
+            client.sendall(f"POST {route}{query} HTTP/1.1\r\nhost: x\r\nauthorization: "
+                           f"Bearer {token}\r\ncontent-type: {content_type}\r\n"
+                           "content-length: 100000\r\n\r\nperiod,kind".encode())
+            time.sleep(0.3)  # the service is reading the body when the client goes
+        series = f'http_requests_total{{route="{route}",method="POST",status="%s"}}'
+        until(lambda: _value(_metrics(stack), series % 499) > _value(before, series % 499))
+        after = _metrics(stack)
+        assert _value(after, series % 500) == _value(before, series % 500)
+        assert _value(after, 'errors_total{kind="http"}') == \
+            _value(before, 'errors_total{kind="http"}')
+        assert '"http.client_disconnected"' in stack.reporting.logs()
+
     def test_metrics_count_accepted_rejected_revisions_and_the_outbox(self, stack) -> None:
         _, token = stack.unit()
         stack.submit(token, report(report_id="m1")).raise_for_status()

@@ -15,10 +15,10 @@ from tests.rig import BROKER
 
 pytestmark = pytest.mark.integration
 
-SKELETONS = ("aggregator", "notifier")
+FOLLOWERS = ("aggregator", "notifier")
 
 
-@pytest.mark.parametrize("name", [*SKELETONS, "reporting"])
+@pytest.mark.parametrize("name", [*FOLLOWERS, "reporting"])
 def test_service_joins_the_bus_and_reports_health(service_factory, registry, name) -> None:
     registry.admin().post("/v1/units", json={"code": "so-vhttdl", "name": "Sở VHTTDL",
                                              "kind": "department"}).raise_for_status()

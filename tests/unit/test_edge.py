@@ -1,0 +1,92 @@
+"""The shared request middleware: a client that goes away mid-request is not a server error."""
+
+import asyncio
+
+import pytest
+import structlog
+from fastapi import FastAPI
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from services.observability import ServiceMetrics
+from services.web.edge import _RequestMiddleware, install
+
+SCOPE: Scope = {"type": "http", "method": "POST", "path": "/v1/reports", "headers": [],
+                "query_string": b""}
+
+
+async def reads_its_body(scope: Scope, receive: Receive, send: Send) -> None:
+    await Request(scope, receive).body()
+    await Response(status_code=201)(scope, receive, send)
+
+
+def serve(metrics: ServiceMetrics, messages: list[Message],
+          app: ASGIApp | None = None) -> list[Message]:
+    """One request through the middleware (or `app`): the client sends `messages`; what it
+    got back."""
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        return messages.pop(0)
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    async def request() -> None:
+        await (app or _RequestMiddleware(reads_its_body, metrics, route="/v1/reports"))(
+            dict(SCOPE), receive, send)
+
+    asyncio.run(request())
+    return sent
+
+
+def count(metrics: ServiceMetrics, name: str, **labels: str) -> float | None:
+    return metrics.registry.get_sample_value(name, labels)
+
+
+@pytest.fixture
+def logs():
+    with structlog.testing.capture_logs() as captured:
+        yield captured
+
+
+def test_a_client_gone_mid_body_is_counted_as_499_and_logged_at_info(logs) -> None:
+    metrics = ServiceMetrics("reporting")
+    sent = serve(metrics, [{"type": "http.request", "body": b'{"camp', "more_body": True},
+                           {"type": "http.disconnect"}])
+    assert sent == []  # no one is left to answer
+    request = {"route": "/v1/reports", "method": "POST"}
+    assert count(metrics, "http_requests_total", **request, status="499") == 1
+    assert count(metrics, "http_requests_total", **request, status="500") is None
+    assert count(metrics, "errors_total", kind="http") is None
+    assert [(e["event"], e["log_level"]) for e in logs] == [
+        ("http.client_disconnected", "info")]
+
+
+def test_a_route_reading_its_body_sees_the_client_go_the_same_way(logs) -> None:
+    metrics = ServiceMetrics("registry")
+    app = FastAPI()
+    install(app, metrics, {})
+
+    @app.post("/v1/reports")
+    async def upload(request: Request) -> Response:
+        await request.body()
+        return Response(status_code=201)
+
+    sent = serve(metrics, [{"type": "http.request", "body": b"kind,", "more_body": True},
+                           {"type": "http.disconnect"}], app)
+    assert sent == []
+    assert count(metrics, "http_requests_total", route="/v1/reports", method="POST",
+                 status="499") == 1
+    assert count(metrics, "errors_total", kind="http") is None
+    assert [e["event"] for e in logs] == ["http.client_disconnected"]
+
+
+def test_a_whole_request_is_counted_by_its_status(logs) -> None:
+    metrics = ServiceMetrics("reporting")
+    sent = serve(metrics, [{"type": "http.request", "body": b"{}"}])
+    assert sent[0]["status"] == 201
+    assert count(metrics, "http_requests_total", route="/v1/reports", method="POST",
+                 status="201") == 1
+    assert logs == []

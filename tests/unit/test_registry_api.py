@@ -1,0 +1,140 @@
+"""The registry's routes in process, on a migrated SQLite database: names that hide
+characters, query bounds, timestamps with their offset, and capped import reports."""
+
+from datetime import datetime
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from services.registry.api import router
+from services.registry.migrations import MIGRATIONS
+from services.registry.names import name_key
+from tests.unit.apps import bearer, client
+
+ADMIN = bearer("admin")
+LOOK_ALIKES = {"zero-width space": "Xã An\u200b Hưng", "NUL": "Xã An\x00 Hưng",
+               "right-to-left override": "Xã An \u202eHưng", "byte-order mark": "\ufeffXã An Hưng",
+               "word joiner": "Xã An\u2060 Hưng", "soft hyphen": "Xã An Hư\u00adng",
+               "tab": "Xã An\tHưng", "Hangul filler": "Xã An \u3164Hưng"}
+
+
+@pytest.fixture
+def registry(migrated) -> TestClient:
+    return client(router, migrated(MIGRATIONS))
+
+
+def create(registry: TestClient, name: str, **fields: Any) -> Any:
+    return registry.post("/v1/units", headers=ADMIN, json={"name": name, "kind": "commune"}
+                         | fields)
+
+
+def refused_fields(response: Any) -> set[tuple[str, str]]:
+    assert response.status_code == 422, response.text
+    return {(f["field"], f["rule"]) for f in response.json()["error"]["fields"]}
+
+
+class TestInvisibleCharacters:
+    @pytest.mark.parametrize("name", LOOK_ALIKES.values(), ids=list(LOOK_ALIKES))
+    def test_a_name_hiding_a_character_is_refused_on_create_naming_field_and_rule(
+            self, registry, name) -> None:
+        assert refused_fields(create(registry, name)) == {("body.name", "invisible_character")}
+        assert registry.get("/v1/units", headers=ADMIN).json()["total"] == 0
+
+    def test_a_name_hiding_a_character_is_refused_on_update(self, registry) -> None:
+        code = create(registry, "Xã An Hưng").json()["code"]
+        changed = registry.patch(f"/v1/units/{code}", headers=ADMIN,
+                                 json={"name": "Xã An\u200b Hưng"})
+        assert refused_fields(changed) == {("body.name", "invisible_character")}
+        assert registry.get(f"/v1/units/{code}", headers=ADMIN).json()["name"] == "Xã An Hưng"
+
+    def test_a_campaign_name_hiding_a_character_is_refused(self, registry) -> None:
+        campaign = {"code": "bau-cu", "name": "Bầu cử\u202e", "starts_on": "2031-03-01",
+                    "ends_on": "2031-05-31", "targets": {"commune": {}}}
+        refused = registry.post("/v1/campaigns", headers=ADMIN, json=campaign)
+        assert refused_fields(refused) == {("body.name", "invisible_character")}
+
+    def test_an_import_row_hiding_a_character_is_refused_on_its_line(self, registry) -> None:
+        csv = "kind,name\ncommune,Xã Tân Tiến\ncommune,Xã An\u200b Hưng\n"
+        report = registry.post("/v1/units/import", headers=ADMIN, content=csv.encode())
+        assert report.status_code == 422, report.text
+        [problem] = report.json()["problems"]
+        assert (problem["line"], problem["field"]) == (3, "name")
+        assert "U+200B" in problem["reason"]
+
+    def test_names_that_display_the_same_are_one_name(self) -> None:
+        for name in LOOK_ALIKES.values():
+            assert name_key(name) == name_key("Xã An Hưng"), repr(name)
+        assert name_key("Xã An\u200bHưng") != name_key("Xã An Hưng")  # "AnHưng" on screen
+
+    def test_an_import_repeating_a_name_with_a_hidden_character_is_one_name(
+            self, registry) -> None:
+        csv = "kind,name\ncommune,Xã An Hưng\ncommune,Xã An\u2060 Hưng\n"
+        report = registry.post("/v1/units/import?good_rows=true", headers=ADMIN,
+                               content=csv.encode()).json()
+        assert report["created"] == 1
+        assert [(p["line"], p["field"], p["reason"]) for p in report["problems"]] == [
+            (3, "name", "same name as line 2")]
+
+    def test_ordinary_vietnamese_names_are_taken(self, registry) -> None:
+        for name in ("Phường Hồng Bàng", "Đặc khu Bạch Long Vĩ", "Xã Hoà Bình"):
+            assert create(registry, name).status_code == 201, name
+
+
+class TestQueryBounds:
+    @pytest.mark.parametrize("offset", ["9223372036854775808", "1000001"])
+    def test_an_offset_beyond_any_list_is_refused(self, registry, offset) -> None:
+        response = registry.get("/v1/units", headers=ADMIN, params={"offset": offset})
+        assert refused_fields(response) == {("query.offset", "less_than_equal")}
+
+    def test_the_largest_offset_is_an_empty_page(self, registry) -> None:
+        create(registry, "Xã An Hưng")
+        page = registry.get("/v1/units", headers=ADMIN, params={"offset": 1_000_000}).json()
+        assert page == {"items": [], "total": 1}
+
+
+def aware(value: str) -> bool:
+    return datetime.fromisoformat(value).utcoffset() is not None
+
+
+class TestTimestamps:
+    def test_every_timestamp_read_back_carries_its_offset(self, registry) -> None:
+        code = create(registry, "Xã An Hưng").json()["code"]
+        unit = registry.get(f"/v1/units/{code}", headers=ADMIN).json()  # read from SQLite
+        listed = registry.get("/v1/units", headers=ADMIN).json()["items"][0]
+        assert all(aware(u[k]) for u in (unit, listed) for k in ("created_at", "updated_at"))
+        registry.post("/v1/campaigns", headers=ADMIN, json={
+            "code": "bau-cu", "name": "Bầu cử", "starts_on": "2031-03-01",
+            "ends_on": "2031-05-31", "targets": {"commune": {}}}).raise_for_status()
+        campaign = registry.get("/v1/campaigns/bau-cu", headers=ADMIN).json()
+        assert aware(campaign["created_at"]) and aware(campaign["updated_at"])
+        issued = registry.post("/v1/credentials", headers=ADMIN, json={
+            "scope": "leadership", "label": "Lãnh đạo"}).json()
+        revoked = registry.post(f"/v1/credentials/{issued['id']}/revoke", headers=ADMIN).json()
+        [listed_credential] = registry.get("/v1/credentials", headers=ADMIN).json()["items"]
+        assert all(aware(c[k]) for c in (revoked, listed_credential)
+                   for k in ("issued_at", "revoked_at"))
+
+
+class TestImportReportSize:
+    def test_a_header_of_a_million_columns_gets_a_capped_report(self, registry) -> None:
+        header = ",".join(["a"] * 1_000_000)
+        response = registry.post("/v1/units/import", headers=ADMIN,
+                                 content=f"{header}\ncommune,Xã A\n".encode())
+        assert response.status_code == 422
+        assert len(response.content) < 20_000
+        problems = response.json()["problems"]
+        assert len(problems) == 101 and problems[:2] == [
+            {"line": 1, "field": "kind", "reason": "required column missing"},
+            {"line": 1, "field": "name", "reason": "required column missing"}]
+        assert problems[-1]["field"] == "" and problems[-1]["line"] == 1
+        assert problems[-1]["reason"].startswith("999902 more problems")
+
+    def test_many_bad_rows_are_counted_beyond_the_listed_ones(self, registry) -> None:
+        rows = "".join(f"village,Thôn {n}\n" for n in range(300))
+        report = registry.post("/v1/units/import", headers=ADMIN,
+                               content=f"kind,name\n{rows}".encode()).json()
+        assert report["rejected"] == 300 and len(report["problems"]) == 101
+        assert [p["line"] for p in report["problems"][:100]] == list(range(2, 102))
+        assert report["problems"][100]["line"] == 102
+        assert report["problems"][100]["reason"].startswith("200 more problems")
