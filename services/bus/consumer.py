@@ -145,34 +145,50 @@ class Consumer:
         await self._source.ping()
 
     async def caught_up_ready(self) -> None:
-        """Readiness check of a read model: read to the end once, and following: connected
-        and the broker answers (else what it knows may be going stale)."""
+        """Readiness check of a read model: read to the end once, and still following: not
+        cut off from the broker (what it knows may be going stale). It says so once the
+        runner has found the broker gone (its next look at the ends fails, within about
+        twelve seconds) and until it has reconnected; the service's broker check is the
+        one that tells at once."""
         if not self.caught_up.is_set():
             raise RuntimeError(f"{self._handler.name}: still reading its topics to the end")
-        await self.ready()
+        if not self._connected:
+            raise ConnectionError(self._trouble)
 
     async def run(self) -> None:
-        """Consume until cancelled; reconnect with back-off when the broker goes away."""
+        """Consume until cancelled; reconnect with back-off when the broker goes away. The
+        failure is told (log, readiness) before the old connection is closed, which can
+        take a while with the broker away."""
         backoff = Backoff()
-        while True:
-            try:
-                await self._consume(until_end=False, backoff=backoff)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                delay = backoff.next()
-                self._connected = False
-                self._trouble = f"{self._handler.name}: broker unreachable: {exc!r}"[:300]
-                self._metrics.errors.labels(f"consumer_{self._handler.name}").inc()
-                log.warning("consumer.failed", consumer=self._handler.name, error=repr(exc),
-                            failures=backoff.failures, retry_in=round(delay, 2))
-                await asyncio.sleep(delay)
+        try:
+            while True:
+                try:
+                    await self._consume(until_end=False, backoff=backoff)
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:
+                    delay = backoff.next()
+                    self._connected = False
+                    self._trouble = f"{self._handler.name}: broker unreachable: {exc!r}"[:300]
+                    self._metrics.errors.labels(f"consumer_{self._handler.name}").inc()
+                    log.warning("consumer.failed", consumer=self._handler.name,
+                                error=repr(exc), failures=backoff.failures,
+                                retry_in=round(delay, 2), action="reconnect")
+                    await self._source.close()
+                    await asyncio.sleep(delay)
+        finally:
+            self._connected = False
+            await self._source.close()
 
     async def drain(self) -> None:
         """Consume until a fetch at the end of every partition returns nothing (a rebuild)."""
-        await self._consume(until_end=True, backoff=Backoff())
+        try:
+            await self._consume(until_end=True, backoff=Backoff())
+        finally:
+            await self._source.close()
 
     async def _consume(self, *, until_end: bool, backoff: Backoff) -> None:
+        """Open the source and consume; the caller closes it."""
         await self._source.open()
         try:
             self._connected = True
@@ -190,7 +206,6 @@ class Consumer:
                     self._lag.set(lag)
         finally:
             self._connected = False
-            await self._source.close()
 
     async def _idle(self) -> bool:
         """Nothing arrived: check for partitions lost and made again, and whether this is
@@ -445,6 +460,10 @@ class KafkaSource:
             raise ConnectionError("no broker in metadata")
 
     async def close(self) -> None:
+        """Stop the clients; one that fails to stop is dropped anyway. aiokafka's stop() of
+        a consumer whose broker went away can raise CancelledError (from the fetch tasks it
+        cancels): unless this task is itself being cancelled, that is a failure like any
+        other, not a reason for the runner to end."""
         consumer, self._consumer = self._consumer, None
         probe, self._probe = self._probe, None
         for client in (consumer, probe):
@@ -452,7 +471,12 @@ class KafkaSource:
                 continue
             try:
                 await asyncio.wait_for(client.stop(), timeout=10)
-            except Exception as exc:  # a consumer of a broker that is gone: dropped anyway
+            except asyncio.CancelledError as exc:
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():
+                    raise
+                log.warning("consumer.close_failed", error=repr(exc))
+            except Exception as exc:
                 log.warning("consumer.close_failed", error=repr(exc))
 
     def _live(self) -> AIOKafkaConsumer:

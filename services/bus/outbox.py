@@ -418,6 +418,9 @@ async def _within(coroutine: Coroutine[Any, Any, None], timeout: float) -> bool:
     if not done:
         task.cancel()
         return False
+    if task.cancelled():  # aiokafka's stop() of a client whose broker went away, say
+        log.warning("outbox.step_failed", error="cancelled within the step")
+        return True
     if task.exception() is not None:
         log.warning("outbox.step_failed", error=repr(task.exception()))
     return True

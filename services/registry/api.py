@@ -28,17 +28,16 @@ from services.registry.schemas import (
 from services.web.auth import AdminDep, CallerDep, ReaderDep
 from services.web.db import SessionDep
 from services.web.errors import ErrorBody, documented
-from services.web.schemas import Page
+from services.web.schemas import OffsetQuery, Page
 
 MAX_IMPORT_BYTES = 5 * 1024 * 1024
-MAX_OFFSET = 1_000_000  # far past any list; a larger integer overflows SQLite's
 router = APIRouter(prefix="/v1")
 
 
 @router.get("/units", tags=["units"], responses=documented(401, 403, 422))
 def list_units(session: SessionDep, _: ReaderDep, kind: UnitKind | None = None,
                active: bool | None = None, limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-               offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0) -> Page[UnitPublic]:
+               offset: OffsetQuery = 0) -> Page[UnitPublic]:
     """List units, optionally by kind and by whether they are active today."""
     items, total = store.list_units(session, kind=kind, active=active, active_on=periods.today(),
                                     limit=limit, offset=offset)

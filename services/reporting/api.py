@@ -35,11 +35,10 @@ from services.reporting.schemas import (
 from services.web.auth import SECURITY, Caller, CallerDep, identify, token_of
 from services.web.db import SessionDep
 from services.web.errors import ErrorBody, documented, invalid_body
-from services.web.schemas import Page
+from services.web.schemas import OffsetQuery, Page
 
 log = structlog.get_logger()
 router = APIRouter(prefix="/v1", tags=["reports"])
-MAX_OFFSET = 1_000_000  # far past any list; a larger integer overflows SQLite's
 
 
 # The hot path is answered directly (see app.py and services.web.edge.install), so it takes
@@ -166,7 +165,7 @@ def get_report(report_id: str, session: SessionDep, who: CallerDep) -> ReportOut
 def list_reports(session: SessionDep, who: CallerDep, unit: str | None = None,
                  campaign: str | None = None, period: str | None = None,
                  limit: Annotated[int, Query(ge=1, le=500)] = 50,
-                 offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0) -> Page[ReportOut]:
+                 offset: OffsetQuery = 0) -> Page[ReportOut]:
     """Reports, newest first; a unit lists only its own, leadership any unit's."""
     if who.scope == "unit":
         if unit not in (None, who.unit_code):

@@ -23,13 +23,13 @@ from services.web.errors import (
     MAX_LISTED,
     MORE_PROBLEMS,
     capped,
-    capped_fields,
     field_errors,
     left_off,
 )
 
 COLUMNS = ("period", "kind", "count", "day", "channel", "platform", "format", "language",
            "people_mobilised", "shares", "evidence_url", "report_id", "note")
+_KNOWN = frozenset(COLUMNS)
 _ACTIVITY: TypeAdapter[Activity] = TypeAdapter(Activity)
 _DAY: TypeAdapter[date] = TypeAdapter(date)
 
@@ -90,12 +90,15 @@ def _records(text: str) -> list[tuple[int, dict[str, str], bool]]:
 
 
 def _check_header(names: list[str]) -> None:
-    unknown = [c for c in names if c not in COLUMNS]
-    missing = [c for c in ("period", "kind") if c not in names]
-    if unknown or missing:
-        fields = [FieldProblem(c, "unknown_column", "not a known column") for c in unknown]
-        fields += [FieldProblem(c, "missing_column", "required column") for c in missing]
-        raise Invalid("bad_header", "the CSV header is wrong", capped_fields(fields))
+    # A header may hold a million columns, read on the event loop: only the problems that
+    # are listed are made (a tuple costs a tenth of a FieldProblem).
+    found = [(c, "unknown_column", "not a known column") for c in names if c not in _KNOWN]
+    found += [(c, "missing_column", "required column") for c in ("period", "kind")
+              if c not in names]
+    if found:
+        listed = capped(found, lambda rest: ("", MORE_PROBLEMS, left_off(rest)))
+        raise Invalid("bad_header", "the CSV header is wrong",
+                      [FieldProblem(*problem) for problem in listed])
 
 
 def _report(group: Group, campaign: str) -> ReportIn | None:

@@ -64,11 +64,6 @@ def left_off(rest: Sequence[object]) -> str:
     return f"{len(rest)} more problem{'s' if len(rest) > 1 else ''} not listed"
 
 
-def capped_fields(fields: Sequence[FieldProblem]) -> list[FieldProblem]:
-    """An error body's field list, capped: a last `more_problems` entry counts the rest."""
-    return capped(fields, lambda rest: FieldProblem("", MORE_PROBLEMS, left_off(rest)))
-
-
 def field_errors(errors: Any) -> list[FieldProblem]:
     """Turn pydantic errors into field problems (`a.0.b`, the pydantic rule, its message)."""
     return [FieldProblem(".".join(str(p) for p in err["loc"]), err["type"], err["msg"])

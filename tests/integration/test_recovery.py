@@ -45,11 +45,12 @@ class Unit:
     credential: str
 
 
-def within(seconds: float, condition: Callable[[], bool], what: str) -> float:
-    """Wait until `condition` holds; how long it took. Fails after `seconds`."""
+def within(seconds: float, condition: Callable[[], bool], what: str,
+           why: Callable[[], object] = lambda: "") -> float:
+    """Wait until `condition` holds; how long it took. Fails after `seconds`, saying `why`."""
     started = time.monotonic()
     while not condition():
-        assert time.monotonic() - started < seconds, f"{what}: not within {seconds} s"
+        assert time.monotonic() - started < seconds, f"{what}: not within {seconds:.1f} s {why()}"
         time.sleep(0.1)
     return time.monotonic() - started
 
@@ -125,7 +126,8 @@ def _scenario(own: Any, service_factory: Any) -> None:
     admin.post(f"/v1/credentials/{revoked_now.credential}/revoke").raise_for_status()
     down, took = {}, {}
     for name, service in services.items():
-        within(OUTAGE - 1, partial(_broker_down, service), f"{name} not ready, naming the broker")
+        within(OUTAGE - 1, partial(_broker_down, service), f"{name} not ready, naming the broker",
+               partial(readiness, service))
         took[f"{name} not ready after the broker stopped"] = time.monotonic() - stopped
         down[name] = readiness(service)[1]["checks"]
     time.sleep(max(0.0, OUTAGE - (time.monotonic() - stopped)))
@@ -135,7 +137,7 @@ def _scenario(own: Any, service_factory: Any) -> None:
     back = time.monotonic()
     for name, service in services.items():
         within(BACK_WITHIN - (time.monotonic() - back), partial(_status_is, service, 200),
-               f"{name} ready again")
+               f"{name} ready again", partial(readiness, service))
         took[f"{name} ready after the broker's return"] = time.monotonic() - back
 
     # 4. changes made during the outage and after the restart count within seconds

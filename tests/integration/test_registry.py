@@ -7,6 +7,7 @@ import sqlalchemy as sa
 
 from deploy.brokers import launch
 from deploy.local import UNITS_CSV
+from tests.integration.test_reporting import until
 from tests.rig import BROKER, ServiceProcess, TopicReader, latest
 
 pytestmark = pytest.mark.integration
@@ -124,7 +125,8 @@ class TestRepublish:
             own.stop()
             body = new_unit()
             assert registry.admin().post("/v1/units", json=body).status_code == 201
-            assert registry.client().get("/readyz").status_code == 503
+            # the relay (a process of its own) tells its service it fails, within seconds
+            until(lambda: registry.client().get("/readyz").status_code == 503)
             own.start()
             records = TopicReader(own.bootstrap).read(
                 UNITS, until=lambda rs: any(r.key == body["code"] for r in rs), timeout=60)

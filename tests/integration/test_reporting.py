@@ -384,7 +384,7 @@ class TestMetrics:
                            f"Bearer {token}\r\ncontent-type: {content_type}\r\n"
                            "content-length: 100000\r\n\r\nperiod,kind".encode())
             time.sleep(0.3)  # the service is reading the body when the client goes
-        series = f'http_requests_total{{route="{route}",method="POST",status="%s"}}'
+        series = f'http_requests_total{{method="POST",route="{route}",status="%s"}}'
         until(lambda: _value(_metrics(stack), series % 499) > _value(before, series % 499))
         after = _metrics(stack)
         assert _value(after, series % 500) == _value(before, series % 500)

@@ -117,8 +117,9 @@ class TestTimestamps:
 
 
 class TestImportReportSize:
-    def test_a_header_of_a_million_columns_gets_a_capped_report(self, registry) -> None:
-        header = ",".join(["a"] * 1_000_000)
+    def test_a_header_of_a_hundred_thousand_columns_gets_a_capped_report(
+            self, registry) -> None:
+        header = ",".join(["a"] * 100_000)
         response = registry.post("/v1/units/import", headers=ADMIN,
                                  content=f"{header}\ncommune,Xã A\n".encode())
         assert response.status_code == 422
@@ -128,7 +129,7 @@ class TestImportReportSize:
             {"line": 1, "field": "kind", "reason": "required column missing"},
             {"line": 1, "field": "name", "reason": "required column missing"}]
         assert problems[-1]["field"] == "" and problems[-1]["line"] == 1
-        assert problems[-1]["reason"].startswith("999902 more problems")
+        assert problems[-1]["reason"] == "99902 more problems not listed, from this line on"
 
     def test_many_bad_rows_are_counted_beyond_the_listed_ones(self, registry) -> None:
         rows = "".join(f"village,Thôn {n}\n" for n in range(300))
