@@ -87,8 +87,8 @@ class DirectoryHandler:
     name = "directory"
     topics = FOLLOWED
 
-    def __init__(self, directory: Directory, metrics: ServiceMetrics) -> None:
-        self._directory, self._metrics = directory, metrics
+    def __init__(self, directory: Directory) -> None:
+        self._directory = directory
 
     def handle(self, session: Session | None, batch: Batch) -> None:
         for message in batch.messages:
@@ -106,5 +106,5 @@ def follower(settings: ServiceSettings, directory: Directory,
              metrics: ServiceMetrics) -> Consumer:
     """A runner that reads the registry's topics from their beginning into `directory` and
     keeps following them; ready (`caught_up_ready`) once read to the end."""
-    return Consumer(DirectoryHandler(directory, metrics),
+    return Consumer(DirectoryHandler(directory),
                     KafkaSource(settings, FOLLOWED, group=None), metrics)

@@ -126,7 +126,7 @@ def test_the_registry_read_model_folds_in_memory_and_sets_bad_records_aside() ->
     source.put(UNITS, "xa-a", json.dumps(unit).encode())
     source.put(UNITS, "xa-b", b"{broken")
     source.put(UNITS, "xa-a", json.dumps(unit | {"revision": 1, "name": "Cũ"}).encode())
-    consumer = run(DirectoryHandler(directory, ServiceMetrics("test")), source)
+    consumer = run(DirectoryHandler(directory), source)
     assert directory.units["xa-a"].name == "Xã A"  # an older revision never wins
     assert "xa-b" not in directory.units and consumer.dead_letter_count == 1
     assert consumer.caught_up.is_set()
