@@ -40,6 +40,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from services.bus.backoff import Backoff
+from services.bus.kafka import Probe
 from services.bus.outbox import enqueue_raw
 from services.config import ServiceSettings
 from services.database import raw_in, write_lock
@@ -288,7 +289,7 @@ class KafkaSource:
         self._session_timeout_ms = session_timeout_ms
         self.following = group is None
         self._consumer: AIOKafkaConsumer | None = None
-        self._probe: AIOKafkaConsumer | None = None  # reads records back, see find_lost
+        self._probe: Probe | None = None  # reads records back, see find_lost
         self._empty_fetches = 0
         self._positions: dict[TopicPartition, int] = {}  # after the last message fetched
         # per partition, the first message fetched since opening or rewinding: what was
@@ -409,33 +410,11 @@ class KafkaSource:
                 lost[partition] = f"position {position} beyond the end {end}"
         return lost
 
-    async def _read_back(self, wanted: dict[TopicPartition, Message],
-                         timeout: float = 2.0) -> dict[TopicPartition, Message]:
-        """The first record at or after each wanted message's offset (from the partition's
-        beginning, when that offset is out of range), for those that answer in time."""
-        probe = self._probe
-        if probe is None:
-            probe = AIOKafkaConsumer(
-                bootstrap_servers=self._settings.kafka_bootstrap, group_id=None,
-                enable_auto_commit=False, auto_offset_reset="earliest", fetch_max_wait_ms=50,
-                max_partition_fetch_bytes=64 * 1024, request_timeout_ms=5000)
-            try:
-                await asyncio.wait_for(probe.start(), timeout)
-            except BaseException:
-                await asyncio.wait_for(probe.stop(), 5)
-                raise
-            self._probe = probe
-        probe.assign(list(wanted))
-        for partition, message in wanted.items():
-            probe.seek(partition, message.offset)
-        found: dict[TopicPartition, Message] = {}
-        deadline = time.monotonic() + timeout
-        while len(found) < len(wanted) and time.monotonic() < deadline:
-            batch = await probe.getmany(*[p for p in wanted if p not in found], timeout_ms=200)
-            for partition, messages in batch.items():
-                if messages and partition not in found:
-                    found[partition] = messages[0]
-        return found
+    async def _read_back(self, wanted: dict[TopicPartition, Message]
+                         ) -> dict[TopicPartition, Message]:
+        if self._probe is None:
+            self._probe = Probe(self._settings)
+        return await self._probe.read({p: m.offset for p, m in wanted.items()})
 
     def lag(self) -> int | None:
         consumer = self._consumer
@@ -466,11 +445,11 @@ class KafkaSource:
         other, not a reason for the runner to end."""
         consumer, self._consumer = self._consumer, None
         probe, self._probe = self._probe, None
-        for client in (consumer, probe):
-            if client is None:
+        for stop in (consumer.stop if consumer else None, probe.close if probe else None):
+            if stop is None:
                 continue
             try:
-                await asyncio.wait_for(client.stop(), timeout=10)
+                await asyncio.wait_for(stop(), timeout=10)
             except asyncio.CancelledError as exc:
                 task = asyncio.current_task()
                 if task is not None and task.cancelling():

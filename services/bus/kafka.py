@@ -1,10 +1,11 @@
 """Kafka clients and topics from settings, in one place."""
 
 import asyncio
+import time
 from collections.abc import Iterable
 
 import structlog
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
@@ -64,3 +65,53 @@ async def connect_producer(settings: ServiceSettings) -> AIOKafkaProducer:
         await producer.stop()
         raise
     return producer
+
+
+class Probe:
+    """Reads single records back at given offsets, with a consumer of its own (no group):
+    how a relay or a consumer tells whether a partition still holds what was written or read
+    there, or was lost and made again by a broker that came back without its data."""
+
+    def __init__(self, settings: ServiceSettings) -> None:
+        self._settings = settings
+        self._consumer: AIOKafkaConsumer | None = None
+
+    async def read(self, offsets: dict[TopicPartition, int], timeout: float = 2.0
+                   ) -> dict[TopicPartition, ConsumerRecord[bytes, bytes]]:
+        """The first record at or after each offset (from the partition's beginning, when
+        the offset is out of range), for the partitions that answer in time."""
+        consumer = self._consumer
+        if consumer is None:
+            consumer = AIOKafkaConsumer(
+                bootstrap_servers=self._settings.kafka_bootstrap, group_id=None,
+                enable_auto_commit=False, auto_offset_reset="earliest", fetch_max_wait_ms=50,
+                max_partition_fetch_bytes=64 * 1024, request_timeout_ms=5000)
+            try:
+                await asyncio.wait_for(consumer.start(), timeout)
+            except BaseException:
+                await asyncio.wait_for(consumer.stop(), 5)
+                raise
+            self._consumer = consumer
+        consumer.assign(list(offsets))
+        for partition, offset in offsets.items():
+            consumer.seek(partition, offset)
+        found: dict[TopicPartition, ConsumerRecord[bytes, bytes]] = {}
+        deadline = time.monotonic() + timeout
+        while len(found) < len(offsets) and time.monotonic() < deadline:
+            batch = await consumer.getmany(*[p for p in offsets if p not in found],
+                                           timeout_ms=200)
+            for partition, records in batch.items():
+                if records and partition not in found:
+                    found[partition] = records[0]
+        return found
+
+    async def end_offsets(self, partitions: list[TopicPartition]) -> dict[TopicPartition, int]:
+        if self._consumer is None:
+            await self.read({})
+        assert self._consumer is not None
+        return dict(await asyncio.wait_for(self._consumer.end_offsets(partitions), 5))
+
+    async def close(self) -> None:
+        consumer, self._consumer = self._consumer, None
+        if consumer is not None:
+            await asyncio.wait_for(consumer.stop(), 10)

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Any, NamedTuple, Protocol
 
 import structlog
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaProducer, TopicPartition
 from aiokafka.partitioner import DefaultPartitioner
 from aiokafka.producer.message_accumulator import BatchBuilder
 from aiokafka.structs import RecordMetadata
@@ -23,7 +23,7 @@ from sqlalchemy import DateTime, Engine, LargeBinary, Table
 from sqlmodel import Column, Field, Session, SQLModel
 
 from services.bus.backoff import Backoff
-from services.bus.kafka import connect_producer, ensure_topics, ping
+from services.bus.kafka import Probe, connect_producer, ensure_topics, ping
 from services.config import ServiceSettings
 from services.database import Lease, RawConnection, raw_transaction, write_lock
 from services.events import Topic
@@ -143,8 +143,10 @@ class Relay:
         self._delete_every = delete_every if engine.dialect.name == "sqlite" else 0.0
         self._partitions: dict[tuple[str, bytes], tuple[int, int]] = {}  # -> (count, partition)
         self.producer: AIOKafkaProducer | None = None
-        self._offsets: AIOKafkaConsumer | None = None  # reads end offsets, see _check_topics
-        self._written: dict[TopicPartition, int] = {}  # base offset of the last batch acked
+        self._probe: Probe | None = None  # reads records back, see _check_topics
+        # per partition, the first record this relay had acknowledged there (offset, key,
+        # value) since it started or last found the topics lost
+        self._anchors: dict[TopicPartition, tuple[int, bytes, bytes | None]] = {}
 
     async def ready(self) -> None:
         """Readiness check: connected, and the broker answers."""
@@ -221,11 +223,11 @@ class Relay:
 
     async def _disconnect(self) -> None:
         producer, self.producer = self.producer, None
-        reader, self._offsets = self._offsets, None
+        probe, self._probe = self._probe, None
         if producer is not None:
             await _close(producer)
-        if reader is not None:
-            await _within(reader.stop(), 5)
+        if probe is not None:
+            await _within(probe.close(), 5)
 
     async def _check_topics(self) -> None:
         """A broker that lost its storage (Tansu keeps none) acknowledges sends to topics it
@@ -239,12 +241,13 @@ class Relay:
         missing = {t.name for t in self._topics} - metadata.topics()
         if missing:
             log.warning("outbox.topics_lost", topics=sorted(missing))
-        elif await self._ends_fell():
-            missing = {p.topic for p in self._written}
+        elif lost := await self._anchors_lost():
+            missing = {p.topic for p in lost}
             log.warning("outbox.topics_reset", topics=sorted(missing),
-                        reason="end offsets below what this relay wrote")
+                        reason="; ".join(f"{p.topic}[{p.partition}]: {why}"
+                                         for p, why in lost.items()))
         if missing:
-            self._written.clear()
+            self._anchors.clear()
             await ensure_topics(self._settings, self._topics)
             log.warning("outbox.topics_made_again", topics=sorted(missing))
             self._republish_due = self._on_topics_lost is not None
@@ -255,19 +258,32 @@ class Relay:
             log.warning("outbox.republished", topics=sorted(missing),
                         reason="the broker lost what was published")
 
-    async def _ends_fell(self) -> bool:
-        """A topic lost and made again (by anyone) before this relay looked: its end lies
-        below the base offset of the last batch this relay had acknowledged there. (Below
-        the base, not the batch's end: a broker may report the end short by a batch.)"""
-        if not self._written:
-            return False
-        if self._offsets is None:
-            self._offsets = AIOKafkaConsumer(bootstrap_servers=self._settings.kafka_bootstrap,
-                                             group_id=None, enable_auto_commit=False,
-                                             request_timeout_ms=5000)
-            await self._offsets.start()
-        ends = await asyncio.wait_for(self._offsets.end_offsets(list(self._written)), 5)
-        return any(ends.get(partition, 0) < base for partition, base in self._written.items())
+    async def _anchors_lost(self) -> dict[TopicPartition, str]:
+        """Partitions lost and made again (by anyone: a consumer's metadata request may
+        have the broker make a topic) before this relay looked: the first record it wrote
+        there, read back at its offset, is gone or another. An end offset alone cannot
+        tell: a broker may report it short by a batch, and a first batch sits at 0."""
+        if not self._anchors:
+            return {}
+        if self._probe is None:
+            self._probe = Probe(self._settings)
+        anchors = dict(self._anchors)
+        found = await self._probe.read({p: offset for p, (offset, _, _) in anchors.items()})
+        unanswered = [p for p in anchors if p not in found]
+        ends = await self._probe.end_offsets(unanswered) if unanswered else {}
+        lost: dict[TopicPartition, str] = {}
+        for partition, (offset, key, value) in anchors.items():
+            there = found.get(partition)
+            if there is None:
+                if ends.get(partition, 0) <= offset:
+                    lost[partition] = f"nothing at {offset} or after it"
+            elif there.offset < offset:
+                lost[partition] = f"it begins again at {there.offset}, below {offset}"
+            elif there.offset > offset:  # compacted away, or past retention
+                self._anchors[partition] = (there.offset, there.key or b"", there.value)
+            elif (there.key, there.value) != (key, value):
+                lost[partition] = f"another record at {offset} than was written there"
+        return lost
 
     async def _idle(self) -> None:
         self._wakeup.clear()
@@ -288,10 +304,11 @@ class Relay:
         # sending itself can wait forever for the metadata of a broker that is gone
         await _within(self._send(rows, futures), self._ack_timeout)
         results = await _settle(futures, self._ack_timeout)
-        for result in results:
-            if isinstance(result, RecordMetadata):
+        for row, result in zip(rows, results, strict=True):  # a batch's first row is at
+            if isinstance(result, RecordMetadata):                # its offset, the base
                 partition = TopicPartition(result.topic, result.partition)
-                self._written[partition] = max(self._written.get(partition, 0), result.offset)
+                if partition not in self._anchors:
+                    self._anchors[partition] = (result.offset, row.key.encode(), row.value)
         done = _acknowledged_prefix(rows, results)
         if done and not self._published:
             self._published_since = time.monotonic()

@@ -418,6 +418,7 @@ def test_a_progress_change_reaches_its_topic_even_when_the_relay_dies_before_sen
     """The change is queued in the outbox with the fold; the relay that should have sent
     it is frozen, then killed: its successor sends it."""
     unit = world.unit()
+    until(lambda: world.progress(period="2026-W04")["city"]["expected"] == 1)  # known there
     until(lambda: world.aggregator.children() != [])
     [relay] = world.aggregator.children()
     os.kill(relay, signal.SIGSTOP)
