@@ -11,6 +11,7 @@ from pydantic import ValidationError
 
 from services.events import ReportSubmitted, UnitSnapshot
 from services.refusals import (
+    Conflict,
     FieldProblem,
     Forbidden,
     Invalid,
@@ -23,7 +24,6 @@ from services.refusals import (
 )
 from services.reporting import bulk, service, store
 from services.reporting.metrics import IntakeMetrics
-from services.reporting.models import Report
 from services.reporting.schemas import (
     BulkResult,
     Receipt,
@@ -152,13 +152,25 @@ def _count(metrics: IntakeMetrics, receipt: Receipt, replayed: bool) -> None:
         metrics.revisions.inc()
 
 
-@router.get("/reports/{report_id}", responses=documented(401, 404, 422))
-def get_report(report_id: str, session: SessionDep, who: CallerDep) -> ReportOut:
+@router.get("/reports/{report_id}", responses=documented(401, 403, 404, 409, 422))
+def get_report(report_id: str, session: SessionDep, who: CallerDep,
+               unit: Annotated[str | None, Query(
+                   description="The unit whose report this is: a report id is unique within "
+                               "its unit. A unit's token reads its own; others may leave it "
+                               "out where one unit alone uses the id.")] = None) -> ReportOut:
     """One report; a unit reads only its own."""
-    report = session.get(Report, report_id)
-    if report is None or (who.scope == "unit" and report.unit_code != who.unit_code):
+    if who.scope == "unit":
+        if unit not in (None, who.unit_code):
+            raise Forbidden.on("unit", "forbidden", "a unit token reads only its own reports")
+        unit = who.unit_code
+    found = store.reports_with_id(session, report_id, unit_code=unit)
+    if not found:
         raise NotFound("report_not_found", f"no report {report_id!r} for this credential")
-    return report_of(ReportSubmitted.model_validate_json(report.event))
+    if len(found) > 1:
+        units = ", ".join(sorted(r.unit_code for r in found))
+        raise Conflict.on("unit", "report_id_ambiguous", f"units {units} each have a report "
+                          f"{report_id!r}: name the unit with ?unit=")
+    return report_of(ReportSubmitted.model_validate_json(found[0].event))
 
 
 @router.get("/reports", responses=documented(401, 403, 422))

@@ -22,13 +22,14 @@ class ReportHead(SQLModel, table=True):
 
 
 class Report(SQLModel, table=True):
-    """One accepted report, every version kept; `event` is what was published."""
+    """One accepted report, every version kept; `event` is what was published. A report id
+    is the unit's own: two units may choose the same one, and neither learns of the other's."""
 
     __tablename__ = "reports"
     __table_args__ = (UniqueConstraint("unit_code", "campaign_code", "period", "version"),)
 
+    unit_code: str = Field(primary_key=True, max_length=64)
     id: str = Field(primary_key=True, max_length=64)
-    unit_code: str = Field(max_length=64)  # looked up through the unique index it begins
     campaign_code: str = Field(max_length=64)
     period: str = Field(max_length=16)
     version: int

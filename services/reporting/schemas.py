@@ -17,8 +17,9 @@ class ReportIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    report_id: ReportId | None = Field(None, description="Client-chosen id: sending the same "
-                                       "report again with it returns the first receipt.")
+    report_id: ReportId | None = Field(None, description="Client-chosen id, the unit's own "
+                                       "(another unit may choose the same one): sending the "
+                                       "same report again with it returns the first receipt.")
     unit: str | None = Field(None, max_length=64, description="The reporting unit; when "
                              "given it must be the token's own.")
     campaign: str = Field(max_length=64, description="Campaign code, e.g. dai-hoi-xiv.")

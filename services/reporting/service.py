@@ -135,12 +135,13 @@ def accept_batch(db: RawConnection, drafts: list[Draft]) -> list[Outcome]:
 
     Two queries and three multi-row inserts per batch, whatever its size; never commits.
     An outcome is (receipt, replayed) or the refusal of that one draft."""
-    known = store.reports_by_id(db, [d.report_id for d in drafts if d.report_id])
+    known = store.reports_by_id(db, {(d.unit.code, d.report_id) for d in drafts
+                                     if d.report_id})
     latest = store.latest_versions(db, {(d.unit.code, d.campaign.code, d.period)
                                         for d in drafts})
     outcomes: list[Outcome] = []
     fresh: list[tuple[ReportSubmitted, str, bytes]] = []
-    batch: dict[str, Receipt] = {}  # stored by this batch, not yet inserted
+    batch: dict[store.ReportKey, Receipt] = {}  # stored by this batch, not yet inserted
     for draft in drafts:
         outcome = _decide(db, draft, known, latest, batch)
         if isinstance(outcome, ReportSubmitted):
@@ -149,9 +150,10 @@ def accept_batch(db: RawConnection, drafts: list[Draft]) -> list[Outcome]:
             stored = store.Stored(outcome.report_id, outcome.unit_code, outcome.version,
                                   draft.content_sha256,
                                   first_received_at=outcome.first_received_at)
-            known[outcome.report_id] = latest[_key(draft)] = stored
-            batch[outcome.report_id] = receipt_of(outcome)
-            outcomes.append((batch[outcome.report_id], False))
+            key = (outcome.unit_code, outcome.report_id)
+            known[key] = latest[_key(draft)] = stored
+            batch[key] = receipt_of(outcome)
+            outcomes.append((batch[key], False))
         else:
             outcomes.append(outcome)
     store.insert_reports(db, fresh)
@@ -163,14 +165,14 @@ def _key(draft: Draft) -> tuple[str, str, str]:
     return draft.unit.code, draft.campaign.code, draft.period
 
 
-def _decide(db: RawConnection, draft: Draft, known: dict[str, store.Stored],
+def _decide(db: RawConnection, draft: Draft, known: dict[store.ReportKey, store.Stored],
             latest: dict[tuple[str, str, str], store.Stored],
-            batch: dict[str, Receipt]) -> ReportSubmitted | Outcome:
-    earlier = known.get(draft.report_id) if draft.report_id else None
+            batch: dict[store.ReportKey, Receipt]) -> ReportSubmitted | Outcome:
+    earlier = known.get((draft.unit.code, draft.report_id)) if draft.report_id else None
     if earlier is not None:
-        if earlier.unit_code != draft.unit.code or earlier.content_sha256 != draft.content_sha256:
-            return Conflict.on("report_id", "report_id_reused",
-                               "this report id was used for a different report; choose a new id")
+        if earlier.content_sha256 != draft.content_sha256:
+            return Conflict.on("report_id", "report_id_reused", "this unit used this report "
+                               "id for a different report; choose a new id")
         return _receipt(db, earlier, batch), True
     previous = latest.get(_key(draft))
     if previous is not None and draft.report_id is None and \
@@ -179,8 +181,10 @@ def _decide(db: RawConnection, draft: Draft, known: dict[str, store.Stored],
     return new_event(draft, previous)
 
 
-def _receipt(db: RawConnection, report: store.Stored, batch: dict[str, Receipt]) -> Receipt:
-    return batch[report.id] if report.id in batch else store.receipt(db, report)
+def _receipt(db: RawConnection, report: store.Stored,
+             batch: dict[store.ReportKey, Receipt]) -> Receipt:
+    key = (report.unit_code, report.id)
+    return batch[key] if key in batch else store.receipt(db, report)
 
 
 def new_event(draft: Draft, latest: store.Stored | None) -> ReportSubmitted:

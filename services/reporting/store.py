@@ -28,12 +28,17 @@ class Stored:
 
 # The writer's queries run on a raw connection: see database.RawConnection.
 
-def reports_by_id(db: RawConnection, ids: list[str]) -> dict[str, Stored]:
-    if not ids:
+ReportKey = tuple[str, str]  # (unit code, report id): an id is unique within its unit
+
+
+def reports_by_id(db: RawConnection, keys: set[ReportKey]) -> dict[ReportKey, Stored]:
+    if not keys:
         return {}
+    ids = sorted({report_id for _, report_id in keys})
     rows = db.select("SELECT id, unit_code, version, content_sha256, event FROM reports "
                      f"WHERE id IN ({_marks(len(ids))})", ids)
-    return {row[0]: Stored(*row) for row in rows}
+    found = {(row[1], row[0]): Stored(*row) for row in rows}
+    return {key: stored for key, stored in found.items() if key in keys}
 
 
 def latest_versions(db: RawConnection, keys: set[tuple[str, str, str]]
@@ -61,7 +66,8 @@ def receipt(db: RawConnection, report: Stored) -> Receipt:
     """The receipt of a stored report, as first answered."""
     event = report.event
     if event is None:
-        [(event,)] = db.select("SELECT event FROM reports WHERE id = ?", [report.id])
+        [(event,)] = db.select("SELECT event FROM reports WHERE unit_code = ? AND id = ?",
+                               [report.unit_code, report.id])
     return Receipt.model_validate_json(event)
 
 
@@ -87,6 +93,15 @@ def _marks(count: int) -> str:
     return ", ".join("?" * count)
 
 
+def reports_with_id(session: Session, report_id: str, *, unit_code: str | None,
+                    limit: int = 10) -> Sequence[Report]:
+    """The reports of that id: the unit's one, or every unit's that chose it (a few)."""
+    query = select(Report).where(Report.id == report_id)
+    if unit_code is not None:
+        query = query.where(Report.unit_code == unit_code)
+    return session.exec(query.order_by(col(Report.unit_code)).limit(limit)).all()
+
+
 def list_reports(session: Session, *, unit_code: str | None, campaign_code: str | None,
                  period: str | None, limit: int, offset: int) -> tuple[Sequence[Report], int]:
     """One page of the matching reports, newest first, and how many match in all."""
@@ -96,5 +111,6 @@ def list_reports(session: Session, *, unit_code: str | None, campaign_code: str 
         if value is not None:
             query = query.where(column == value)
     total = session.exec(select(func.count()).select_from(query.subquery())).one()
-    ordered = query.order_by(col(Report.received_at).desc(), col(Report.id))
+    ordered = query.order_by(col(Report.received_at).desc(), col(Report.unit_code),
+                             col(Report.id))
     return session.exec(ordered.limit(limit).offset(offset)).all(), total

@@ -16,7 +16,7 @@ from services import database
 from services.bus.directory import Directory
 from services.bus.outbox import OutboxMessage
 from services.events import CampaignSnapshot, UnitSnapshot
-from services.refusals import Forbidden
+from services.refusals import Conflict, Forbidden
 from services.registry.schemas import CampaignCreate
 from services.reporting import service
 from services.reporting.migrations import MIGRATIONS
@@ -173,3 +173,39 @@ def test_a_campaign_can_be_closed_on_sqlite(tmp_path: Path) -> None:
     with Session(engine) as session:
         assert registry.create_campaign(session, data).closes_on == date(2026, 3, 31)
     engine.dispose()
+
+
+OTHER = UNIT.model_copy(update={"code": "xa-b", "name": "Xã B"})
+
+
+def test_two_units_may_choose_the_same_report_id_and_neither_learns_of_the_other(
+        engine) -> None:
+    [mine] = accept(engine, draft("bao-cao-1"))
+    [theirs] = accept(engine, draft("bao-cao-1", "nội dung khác", unit=OTHER))
+    assert (mine.unit, theirs.unit) == ("xa-a", "xa-b")
+    assert (mine.version, theirs.version) == (1, 1)
+    with database.raw_transaction(engine) as db:
+        again, clash = service.accept_batch(db, [draft("bao-cao-1", "nội dung khác", unit=OTHER),
+                                                 draft("bao-cao-1", "sửa")])
+    assert again == (theirs, True)  # the other unit's own id, replayed
+    assert isinstance(clash, Conflict) and clash.code == "report_id_reused"  # within a unit
+
+
+def test_the_upgrade_keeps_every_report_and_frees_ids_across_units(tmp_path: Path) -> None:
+    engine = database.make_engine(f"sqlite:///{tmp_path / 'reporting.db'}")
+    upgrade(engine, "0003")
+    [before] = accept(engine, draft("bao-cao-1"))
+    upgrade(engine, "head")
+    [replayed] = _outcomes(engine, draft("bao-cao-1"))
+    assert replayed == (before, True)
+    [theirs] = accept(engine, draft("bao-cao-1", unit=OTHER))
+    assert theirs.version == 1
+    with Session(engine) as session:
+        assert {(r.unit_code, r.id) for r in session.exec(select(Report))} == {
+            ("xa-a", "bao-cao-1"), ("xa-b", "bao-cao-1")}
+    engine.dispose()
+
+
+def _outcomes(engine: Engine, *drafts: service.Draft) -> list[service.Outcome]:
+    with database.raw_transaction(engine) as db:
+        return service.accept_batch(db, list(drafts))

@@ -11,9 +11,11 @@ from fastapi.testclient import TestClient
 from services.bus.directory import Directory
 from services.observability import ServiceMetrics
 from services.reporting.api import router
+from services.reporting.intake import IntakeWriter
 from services.reporting.metrics import IntakeMetrics
 from services.reporting.migrations import MIGRATIONS
 from services.reporting.schemas import Receipt, ReportOut
+from services.reporting.service import Draft
 from services.reporting.settings import ReportingSettings
 from tests.unit.apps import bearer
 from tests.unit.apps import client as app_client
@@ -133,3 +135,54 @@ class TestTimestamps:
         for body in (sent, stored):
             for name in ("received_at", "deadline", "first_received_at"):
                 assert datetime.fromisoformat(body[name]).utcoffset() is not None, name
+
+
+class InlineWriter(IntakeWriter):
+    """Intake's writer, each report written as it is submitted (no batching task)."""
+
+    async def submit(self, draft: Draft) -> tuple[Receipt, bool]:
+        [outcome] = await self._write([draft])
+        if isinstance(outcome, BaseException):
+            raise outcome
+        return outcome
+
+
+class TestReportIdsPerUnit:
+    """A report id is its unit's own: another unit may choose it too, and learns nothing."""
+
+    @pytest.fixture
+    def client(self, migrated, metrics) -> TestClient:
+        directory = Directory(units={code: unit(code) for code in ("xa-1", "xa-2")},
+                              campaigns={"dai-hoi-xiv": campaign()})
+        engine = migrated(MIGRATIONS)
+        return app_client(router, engine, metrics, settings=ReportingSettings(),
+                          directory=directory, intake_metrics=IntakeMetrics(metrics),
+                          writer=InlineWriter(engine, lambda: None))
+
+    def submit(self, client: TestClient, code: str, count: int) -> tuple[int, dict]:
+        response = client.post("/v1/reports", headers=bearer(f"unit:{code}"), json={
+            "campaign": "dai-hoi-xiv", "period": "2026-W04", "report_id": "bao-cao-1",
+            "activities": [{"kind": "banner", "count": count}]})
+        return response.status_code, response.json()
+
+    def test_two_units_use_one_id_and_each_reads_its_own(self, client) -> None:
+        assert self.submit(client, "xa-1", 1)[0] == 201
+        status, theirs = self.submit(client, "xa-2", 2)
+        assert status == 201 and (theirs["unit"], theirs["version"]) == ("xa-2", 1)
+        for code, count in (("xa-1", 1), ("xa-2", 2)):
+            mine = client.get("/v1/reports/bao-cao-1", headers=bearer(f"unit:{code}")).json()
+            assert (mine["unit"], mine["activities"][0]["count"]) == (code, count)
+        other = client.get("/v1/reports/bao-cao-1", headers=bearer("unit:xa-1"),
+                           params={"unit": "xa-2"})
+        assert error(other)[:2] == (403, "forbidden")
+
+    def test_a_reader_names_the_unit_when_several_use_the_id(self, client) -> None:
+        self.submit(client, "xa-1", 1)
+        lead = bearer("lanh-dao")
+        assert client.get("/v1/reports/bao-cao-1", headers=lead).json()["unit"] == "xa-1"
+        self.submit(client, "xa-2", 2)
+        ambiguous = client.get("/v1/reports/bao-cao-1", headers=lead)
+        assert error(ambiguous) == (409, "report_id_ambiguous", [("unit", "report_id_ambiguous")])
+        assert "xa-1, xa-2" in ambiguous.json()["error"]["message"]
+        named = client.get("/v1/reports/bao-cao-1", headers=lead, params={"unit": "xa-2"})
+        assert named.json()["activities"][0]["count"] == 2
