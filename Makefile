@@ -5,10 +5,15 @@ BIN    := $(VENV)/bin
 # Integration legs, broker:database. `.ci/run` runs all four.
 MATRIX ?= tansu:sqlite tansu:postgres kafka:sqlite kafka:postgres
 
-.PHONY: run test install-test lint unit integration contract-update
+BROKER ?= tansu  # or tansu-durable (keeps its topics; see durable-broker), or kafka
+
+.PHONY: run test install-test lint unit integration contract-update durable-broker
 
 run: $(VENV)/.installed  ## install, then start the whole system on embedded defaults
-	$(BIN)/python -m deploy.local
+	$(BIN)/python -m deploy.local --broker $(BROKER)
+
+durable-broker: $(VENV)/.installed  ## build Tansu with SQLite storage once (about 25 min)
+	$(BIN)/python -c "from deploy.brokers import build_durable_tansu as b; print(b())"
 
 test: install-test lint unit integration  ## install what the tests need, then run them all
 

@@ -126,6 +126,45 @@ class Tansu(_Process):
         return self
 
 
+TANSU_VERSION = "0.6.0"
+TANSU_DURABLE = Path(os.environ.get(
+    "TANSU_DURABLE_BIN",
+    Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "haiphong-comms"
+    / f"tansu-{TANSU_VERSION}-libsql" / "bin" / "tansu"))
+
+
+class DurableTansu(Tansu):
+    """Tansu with SQLite storage (crates.io's `tansu` built with its `libsql` feature): keeps
+    every topic in `tansu.db` in its working folder, across restarts. Built once by
+    `build_durable_tansu` (about 25 minutes on 2 cores), cached outside the checkout."""
+
+    name = "tansu-durable"
+
+    def start(self) -> "DurableTansu":
+        binary = build_durable_tansu()
+        url = f"tcp://127.0.0.1:{self.port}"
+        self._spawn([str(binary), "broker", "--listener-url", url,
+                     "--advertised-listener-url", url,
+                     "--storage-engine", "sqlite://tansu.db"])  # relative to its folder
+        self._wait_ready(30)
+        return self
+
+
+def build_durable_tansu() -> Path:
+    """The durable Tansu's binary, built with cargo from crates.io the first time."""
+    if TANSU_DURABLE.exists():
+        return TANSU_DURABLE
+    cargo = shutil.which("cargo") or str(Path.home() / ".cargo" / "bin" / "cargo")
+    print(f"building Tansu {TANSU_VERSION} with SQLite storage into {TANSU_DURABLE.parent} "
+          "(once; about 25 minutes on 2 cores)", flush=True)
+    root = TANSU_DURABLE.parent.parent
+    started = time.monotonic()
+    subprocess.run([cargo, "install", "tansu", "--version", TANSU_VERSION, "--features",
+                    "libsql", "--locked", "--root", str(root)], check=True)
+    (root / "build.seconds").write_text(f"{time.monotonic() - started:.0f}\n")
+    return TANSU_DURABLE
+
+
 class ApacheKafka(_Process):
     """Apache Kafka 4.x, single KRaft node, from its Maven Central jars."""
 
@@ -214,11 +253,12 @@ def ensure_kafka_jars() -> Path:
     return KAFKA_LIBS
 
 
-BROKERS: dict[str, type[_Process]] = {"tansu": Tansu, "kafka": ApacheKafka}
+BROKERS: dict[str, type[_Process]] = {"tansu": Tansu, "tansu-durable": DurableTansu,
+                                      "kafka": ApacheKafka}
 
 
 def launch(name: str, port: int | None = None, workdir: Path | None = None) -> _Process:
-    """Start the broker called `name` ("tansu" or "kafka") and return it once it answers."""
+    """Start the broker called `name` (one of BROKERS) and return it once it answers."""
     broker = BROKERS[name](port=port, workdir=workdir)
     broker.start()
     return broker

@@ -20,7 +20,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from deploy.brokers import ROOT, launch
+from deploy.brokers import BROKERS, ROOT, launch
 from deploy.topology import SERVICES, Service, service_env
 
 UNITS_CSV = ROOT / "deploy" / "reference" / "haiphong-commune-level-units.csv"  # its README
@@ -58,7 +58,9 @@ def main() -> None:
 def _arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=ROOT / "data", help="data folder")
-    parser.add_argument("--broker", choices=["tansu", "kafka"], default="tansu")
+    parser.add_argument("--broker", choices=sorted(BROKERS), default="tansu",
+                        help="tansu keeps topics in memory; tansu-durable keeps them in "
+                             "data/broker (built once with cargo); kafka runs Apache Kafka")
     parser.add_argument("--kafka-port", type=int, default=9092)
     parser.add_argument("--units", type=Path, default=UNITS_CSV, help="units CSV to load")
     return parser.parse_args()
