@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from sqlmodel import Session
 
 from services.bus.consumer import Batch, Consumer, KafkaSource
+from services.callers import Caller, Scope
 from services.config import ServiceSettings
 from services.events import (
     CAMPAIGNS,
@@ -24,7 +25,6 @@ from services.events import (
     UnitSnapshot,
 )
 from services.observability import ServiceMetrics
-from services.web.auth import Caller, Scope
 
 FOLLOWED = (UNITS, CAMPAIGNS, CREDENTIALS)
 

@@ -13,13 +13,13 @@ from sqlalchemy import Engine
 from services import periods
 from services.bus.directory import Directory
 from services.bus.outbox import enqueue_raw
+from services.callers import Caller
 from services.database import RawConnection, raw_transaction, write_lock
 from services.events import REPORTS, CampaignSnapshot, ReportSubmitted, UnitSnapshot
 from services.events.reports import LoudspeakerBroadcast
 from services.refusals import Conflict, Forbidden, Invalid, Refusal, TooLarge
 from services.reporting import store
 from services.reporting.schemas import Receipt, ReportIn, receipt_of
-from services.web.auth import Caller
 
 
 @dataclass(frozen=True)

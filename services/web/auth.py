@@ -6,25 +6,16 @@ the header, the security scheme in the OpenAPI document, the 401 and 403 refusal
 """
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from services.callers import Caller, Scope
 from services.refusals import Forbidden, Unauthenticated
 
-Scope = Literal["admin", "leadership", "unit"]
-Identify = Callable[[str], "Caller | None"]
-
-
-@dataclass(frozen=True)
-class Caller:
-    """The holder of a valid credential."""
-
-    scope: Scope
-    unit_code: str | None = None
-    credential_id: str | None = None
+__all__ = ["Caller", "Scope", "Identify", "identify", "token_of"]
+Identify = Callable[[str], Caller | None]
 
 
 # Declares the scheme in every OpenAPI document, so Swagger's "Authorize" works.
