@@ -1,0 +1,119 @@
+"""When notifications fall due: reminder steps around each period's deadline, quiet hours,
+the daily digest. Pure: time comes in as an argument (the scheduler's clock).
+
+A campaign's rules say when to remind (by default 48 hours and 2 hours before a period's
+deadline, and 24 hours after it with the Department copied), when nothing goes to a unit
+(21:00 to 07:00 in Hai Phong: a message falling due then goes at 07:00) and when the
+leadership's digest goes (08:00).
+"""
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from services import periods
+from services.events import CampaignSnapshot
+
+
+class ReminderStep(BaseModel):
+    """One reminder, placed against the period's deadline."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(pattern=r"^[a-z0-9-]{1,32}$", description="Stable name, part of each "
+                      "reminder's key, e.g. `before-48h`.")
+    hours_from_deadline: int = Field(ge=-24 * 31, le=24 * 31, description="Negative before "
+                                     "the deadline, positive after it.")
+    copy_department: bool = Field(False, description="Copy the Department's addresses.")
+
+
+class QuietHours(BaseModel):
+    """Hours in which nothing goes to a unit; what falls due then goes when they end."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    starts: time = time(21, 0)
+    ends: time = time(7, 0)
+    timezone: str = "Asia/Ho_Chi_Minh"
+
+
+class NotificationRules(BaseModel):
+    """A campaign's notification schedule."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    reminders: tuple[ReminderStep, ...] = (
+        ReminderStep(name="before-48h", hours_from_deadline=-48),
+        ReminderStep(name="before-2h", hours_from_deadline=-2),
+        ReminderStep(name="after-24h", hours_from_deadline=24, copy_department=True),
+    )
+    quiet_hours: QuietHours | None = QuietHours()
+    digest_at: time = Field(time(8, 0), description="Local time of the leadership's digest.")
+    department_emails: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Period:
+    name: str
+    start: date
+    end: date
+    deadline: datetime  # UTC
+
+
+def campaign_periods(campaign: CampaignSnapshot) -> Iterator[Period]:
+    """Every period of the campaign, in order."""
+    day = campaign.starts_on
+    while day <= campaign.ends_on:
+        name = periods.name_of(day, campaign.reporting_period)
+        start, end = periods.bounds(name, campaign.reporting_period)
+        yield Period(name, start, end, periods.deadline(end, campaign.deadline))
+        day = end + timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class Due:
+    """A reminder step of one period, and when it falls due (UTC, before quiet hours)."""
+
+    period: Period
+    step: ReminderStep
+    at: datetime
+
+
+def reminders(campaign: CampaignSnapshot, rules: NotificationRules) -> Iterator[Due]:
+    """Every reminder step of every period, in the order they fall due per period."""
+    for period in campaign_periods(campaign):
+        for step in sorted(rules.reminders, key=lambda s: s.hours_from_deadline):
+            yield Due(period, step, period.deadline + timedelta(hours=step.hours_from_deadline))
+
+
+def outside_quiet_hours(moment: datetime, quiet: QuietHours | None) -> datetime:
+    """The moment itself, or when the quiet hours it falls in end (UTC)."""
+    if quiet is None or quiet.starts == quiet.ends:
+        return moment
+    zone = ZoneInfo(quiet.timezone)
+    local = moment.astimezone(zone)
+    clock = local.time().replace(tzinfo=None)
+    if quiet.starts > quiet.ends:  # over midnight, as 21:00 to 07:00
+        if clock >= quiet.starts:
+            return _at(local.date() + timedelta(days=1), quiet.ends, zone)
+        if clock < quiet.ends:
+            return _at(local.date(), quiet.ends, zone)
+    elif quiet.starts <= clock < quiet.ends:
+        return _at(local.date(), quiet.ends, zone)
+    return moment
+
+
+def next_digest(after: datetime, rules: NotificationRules, zone: str) -> datetime:
+    """The first digest moment strictly after `after` (UTC)."""
+    tz = ZoneInfo(zone)
+    local = after.astimezone(tz)
+    candidate = _at(local.date(), rules.digest_at, tz)
+    return candidate if candidate > after else _at(local.date() + timedelta(days=1),
+                                                   rules.digest_at, tz)
+
+
+def _at(day: date, clock: time, zone: ZoneInfo) -> datetime:
+    return datetime.combine(day, clock, tzinfo=zone).astimezone(ZoneInfo("UTC"))

@@ -1,0 +1,70 @@
+"""When reminders and digests fall due, and quiet hours, in Hai Phong's time."""
+
+from datetime import UTC, datetime, time
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from services.notifier.schedule import (
+    NotificationRules,
+    QuietHours,
+    ReminderStep,
+    campaign_periods,
+    next_digest,
+    outside_quiet_hours,
+    reminders,
+)
+from tests.unit.test_aggregator_rules import campaign
+
+HP = ZoneInfo("Asia/Ho_Chi_Minh")
+
+
+def local(year: int, month: int, day: int, hour: int, minute: int) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=HP)
+
+
+def test_every_week_of_the_campaign_is_a_period_due_the_following_monday_at_17() -> None:
+    weeks = list(campaign_periods(campaign()))  # 2026-01-05 (Monday) to 2026-02-28
+    assert [p.name for p in weeks][:2] == ["2026-W02", "2026-W03"]
+    assert weeks[-1].name == "2026-W09" and len(weeks) == 8
+    assert weeks[2].deadline == local(2026, 1, 26, 17, 0)  # 2026-W04's
+
+
+def test_the_default_steps_fall_48_and_2_hours_before_and_24_after_the_deadline() -> None:
+    due = [d for d in reminders(campaign(), NotificationRules()) if d.period.name == "2026-W04"]
+    assert [(d.step.name, d.at.astimezone(HP), d.step.copy_department) for d in due] == [
+        ("before-48h", local(2026, 1, 24, 17, 0), False),
+        ("before-2h", local(2026, 1, 26, 15, 0), False),
+        ("after-24h", local(2026, 1, 27, 17, 0), True)]
+
+
+def test_steps_are_campaign_data_and_come_in_the_order_they_fall() -> None:
+    rules = NotificationRules(reminders=(ReminderStep(name="after-1h", hours_from_deadline=1),
+                                         ReminderStep(name="before-1d", hours_from_deadline=-24)))
+    due = [d.step.name for d in reminders(campaign(), rules) if d.period.name == "2026-W04"]
+    assert due == ["before-1d", "after-1h"]
+
+
+@pytest.mark.parametrize(("at", "goes"), [
+    (local(2026, 1, 26, 20, 59), local(2026, 1, 26, 20, 59)),  # before they start
+    (local(2026, 1, 26, 21, 0), local(2026, 1, 27, 7, 0)),  # they start: next morning
+    (local(2026, 1, 27, 3, 30), local(2026, 1, 27, 7, 0)),  # after midnight: this morning
+    (local(2026, 1, 27, 7, 0), local(2026, 1, 27, 7, 0)),  # they have ended
+])
+def test_a_message_falling_in_quiet_hours_goes_at_seven(at, goes) -> None:
+    assert outside_quiet_hours(at.astimezone(UTC), QuietHours()) == goes
+
+
+def test_quiet_hours_are_per_campaign_and_may_be_none() -> None:
+    lunch = QuietHours(starts=time(11, 30), ends=time(13, 30))
+    assert outside_quiet_hours(local(2026, 1, 26, 12, 0), lunch) == local(2026, 1, 26, 13, 30)
+    assert outside_quiet_hours(local(2026, 1, 26, 23, 0), lunch) == local(2026, 1, 26, 23, 0)
+    assert outside_quiet_hours(local(2026, 1, 26, 23, 0), None) == local(2026, 1, 26, 23, 0)
+
+
+def test_the_digest_goes_at_eight_each_morning() -> None:
+    rules = NotificationRules()
+    assert next_digest(local(2026, 1, 26, 7, 59), rules, "Asia/Ho_Chi_Minh") == local(
+        2026, 1, 26, 8, 0)
+    assert next_digest(local(2026, 1, 26, 8, 0), rules, "Asia/Ho_Chi_Minh") == local(
+        2026, 1, 27, 8, 0)
