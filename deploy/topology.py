@@ -26,7 +26,7 @@ SERVICES = (
     Service("registry", 8001, needs_admin_token=True),
     Service("reporting", 8002),
     Service("aggregator", 8003),
-    Service("notifier", 8004),
+    Service("notifier", 8004, needs_admin_token=True),
 )
 
 

@@ -4,6 +4,9 @@ injected, for the tests that prove recovery. Test code only: production has no h
 Faults:
 - `exit_before_offset_commit`: the process exits (status 17) once a batch's transaction has
   committed and before its offsets are committed, as a crash there would.
+- `clock_from_file`: the notifier's clock reads the time from the file named by
+  `NOTIFIER_TEST_CLOCK_FILE` (ISO 8601; the real time while the file is absent), so a test
+  drives its schedule without sleeping.
 """
 
 import os
@@ -21,7 +24,25 @@ def _exit_before_offset_commit() -> None:
     consumer.KafkaSource.commit = commit  # type: ignore[method-assign]
 
 
-FAULTS = {"exit_before_offset_commit": _exit_before_offset_commit}
+def _clock_from_file() -> None:
+    from datetime import UTC, datetime
+    from pathlib import Path
+
+    from services.notifier import dispatch
+
+    path = Path(os.environ["NOTIFIER_TEST_CLOCK_FILE"])
+
+    def now(self: dispatch.SystemClock) -> datetime:
+        try:  # the test replaces the file whole (a rename), never writes it in place
+            return datetime.fromisoformat(path.read_text().strip()).astimezone(UTC)
+        except FileNotFoundError:
+            return datetime.now(UTC)
+
+    dispatch.SystemClock.now = now  # type: ignore[method-assign]
+
+
+FAULTS = {"exit_before_offset_commit": _exit_before_offset_commit,
+          "clock_from_file": _clock_from_file}
 
 if __name__ == "__main__":
     fault, module = sys.argv[1], sys.argv[2]

@@ -63,7 +63,7 @@ class SmtpServer:
         return self._box.connections
 
     def ids(self) -> Counter[str]:
-        return Counter(str(m["Message-ID"]) for m in self.messages)
+        return Counter(str(m["Message-ID"]).strip() for m in self.messages)
 
 
 @dataclass

@@ -69,9 +69,9 @@ class Policy:
 
 
 class DispatchObserver(Protocol):
-    def sent(self, notification: Notification, latency: float) -> None: ...
+    def sent_one(self, notification: Notification, latency: float) -> None: ...
 
-    def failed(self, notification: Notification, parked: bool) -> None: ...
+    def failed_one(self, notification: Notification, parked: bool) -> None: ...
 
 
 class Dispatcher:
@@ -153,9 +153,9 @@ class Dispatcher:
                 continue
             if outcome is None:
                 due = notification.due_at.replace(tzinfo=notification.due_at.tzinfo or UTC)
-                self._observer.sent(notification, max(0.0, (now - due).total_seconds()))
+                self._observer.sent_one(notification, max(0.0, (now - due).total_seconds()))
             elif isinstance(outcome, str):
-                self._observer.failed(notification, notification.state == State.parked)
+                self._observer.failed_one(notification, notification.state == State.parked)
 
     def _apply(self, notification: Notification, outcome: str | datetime | None,
                now: datetime) -> None:

@@ -44,3 +44,41 @@ class Notification(SQLModel, table=True):
     lease_until: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
     created_at: datetime = Field(sa_type=DateTime(timezone=True))
     sent_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+
+
+class Reported(SQLModel, table=True):
+    """A unit's report is in for a period (its first version's timeliness): who is missing
+    a period is who the campaign expects and is not here."""
+
+    __tablename__ = "reported"
+
+    campaign: str = Field(primary_key=True, max_length=64)
+    period: str = Field(primary_key=True, max_length=16)
+    unit_code: str = Field(primary_key=True, max_length=64)
+    unit_kind: str = Field(max_length=32)
+    on_time: bool
+
+
+class Wave(SQLModel, table=True):
+    """A reminder step of a period, planned: its reminders are in the notifications."""
+
+    __tablename__ = "waves"
+
+    campaign: str = Field(primary_key=True, max_length=64)
+    period: str = Field(primary_key=True, max_length=16)
+    step: str = Field(primary_key=True, max_length=32)
+    planned_at: datetime = Field(sa_type=DateTime(timezone=True))
+    reminders: int
+
+
+class Breach(SQLModel, table=True):
+    """A breach the aggregator announced, until a digest has listed it. (Named apart from the
+    aggregator's own `breaches`: every service's tables share SQLModel's one metadata.)"""
+
+    __tablename__ = "digest_breaches"
+
+    breach_id: str = Field(primary_key=True, max_length=300)
+    campaign: str = Field(max_length=64, index=True)
+    event: str = Field(sa_column=Column(Text, nullable=False))  # BreachDetected's JSON
+    detected_at: datetime = Field(sa_type=DateTime(timezone=True))
+    digest_day: str | None = Field(default=None, max_length=10)  # the digest that listed it

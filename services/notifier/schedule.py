@@ -106,13 +106,10 @@ def outside_quiet_hours(moment: datetime, quiet: QuietHours | None) -> datetime:
     return moment
 
 
-def next_digest(after: datetime, rules: NotificationRules, zone: str) -> datetime:
-    """The first digest moment strictly after `after` (UTC)."""
-    tz = ZoneInfo(zone)
-    local = after.astimezone(tz)
-    candidate = _at(local.date(), rules.digest_at, tz)
-    return candidate if candidate > after else _at(local.date() + timedelta(days=1),
-                                                   rules.digest_at, tz)
+def digest_moment(day: date, rules: NotificationRules,
+                  zone: str = "Asia/Ho_Chi_Minh") -> datetime:
+    """When a day's digest falls due (UTC)."""
+    return _at(day, rules.digest_at, ZoneInfo(zone))
 
 
 def _at(day: date, clock: time, zone: ZoneInfo) -> datetime:

@@ -10,7 +10,7 @@ from services.notifier.schedule import (
     QuietHours,
     ReminderStep,
     campaign_periods,
-    next_digest,
+    digest_moment,
     outside_quiet_hours,
     reminders,
 )
@@ -63,8 +63,7 @@ def test_quiet_hours_are_per_campaign_and_may_be_none() -> None:
 
 
 def test_the_digest_goes_at_eight_each_morning() -> None:
-    rules = NotificationRules()
-    assert next_digest(local(2026, 1, 26, 7, 59), rules, "Asia/Ho_Chi_Minh") == local(
+    assert digest_moment(local(2026, 1, 26, 0, 0).date(), NotificationRules()) == local(
         2026, 1, 26, 8, 0)
-    assert next_digest(local(2026, 1, 26, 8, 0), rules, "Asia/Ho_Chi_Minh") == local(
-        2026, 1, 27, 8, 0)
+    later = NotificationRules(digest_at=time(9, 30))
+    assert digest_moment(local(2026, 1, 27, 0, 0).date(), later) == local(2026, 1, 27, 9, 30)

@@ -1,4 +1,5 @@
-"""Notifications, each with its state, attempts and last error.
+"""Notifications, each with its state, attempts and last error; the reports in, the reminder
+waves planned and the breaches a digest has yet to list.
 
 Revision ID: 0001
 Revises:
@@ -39,7 +40,32 @@ def upgrade() -> None:
     )
     op.create_index("ix_notifications_due", "notifications", ["state", "due_at"])
     op.create_index("ix_notifications_unit", "notifications", ["unit_code", "campaign", "period"])
+    op.create_table(
+        "reported",
+        sa.Column("campaign", sa.String(64), primary_key=True),
+        sa.Column("period", sa.String(16), primary_key=True),
+        sa.Column("unit_code", sa.String(64), primary_key=True),
+        sa.Column("unit_kind", sa.String(32), nullable=False),
+        sa.Column("on_time", sa.Boolean, nullable=False),
+    )
+    op.create_table(
+        "waves",
+        sa.Column("campaign", sa.String(64), primary_key=True),
+        sa.Column("period", sa.String(16), primary_key=True),
+        sa.Column("step", sa.String(32), primary_key=True),
+        sa.Column("planned_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("reminders", sa.Integer, nullable=False),
+    )
+    op.create_table(
+        "digest_breaches",
+        sa.Column("breach_id", sa.String(300), primary_key=True),
+        sa.Column("campaign", sa.String(64), nullable=False, index=True),
+        sa.Column("event", sa.Text, nullable=False),
+        sa.Column("detected_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("digest_day", sa.String(10)),
+    )
 
 
 def downgrade() -> None:
-    op.drop_table("notifications")
+    for table in ("digest_breaches", "waves", "reported", "notifications"):
+        op.drop_table(table)

@@ -1,0 +1,215 @@
+"""The notifier as a process, with registry and reporting, a real SMTP server and a real
+webhook receiver: receipts, reminders (cancelled by a report, held through quiet hours),
+one message for an event delivered twice, breach alerts and one digest for twenty breaches.
+The notifier's clock is a file the test writes (tests.faults `clock_from_file`)."""
+
+import asyncio
+import json
+import secrets
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from aiokafka import AIOKafkaProducer
+from standardwebhooks import Webhook as Verifier
+
+from services.events import AGGREGATOR_BREACHES, REPORTS
+from services.webhooks import unit_secret
+from tests.integration.test_reporting import Stack
+from tests.receivers import SmtpServer, WebhookReceiver
+from tests.rig import ServiceProcess, TopicReader
+
+pytestmark = pytest.mark.integration
+HP = ZoneInfo("Asia/Ho_Chi_Minh")
+DEPARTMENT = "lanh-dao-so@vhttdl.haiphong.gov.vn"
+
+
+class World:
+    def __init__(self, stack: Stack, notifier: ServiceProcess, smtp: SmtpServer,
+                 hooks: WebhookReceiver, clock: Path, key: bytes, bootstrap: str) -> None:
+        self.stack, self.notifier, self.smtp, self.hooks = stack, notifier, smtp, hooks
+        self._clock, self.key, self.bootstrap = clock, key, bootstrap
+        self.leader = stack.leadership()
+
+    def at(self, moment: datetime) -> None:
+        """Set the notifier's clock (a whole new file: never half written when read)."""
+        fresh = self._clock.with_suffix(".new")
+        fresh.write_text(moment.isoformat())
+        fresh.rename(self._clock)
+
+    def unit(self, email: str | None = None, webhook: bool = False) -> tuple[str, str]:
+        contacts: dict[str, str] = {}
+        if email:
+            contacts["email"] = email
+        if webhook:
+            contacts["webhook_url"] = self.hooks.url
+        code, token = self.stack.unit(contacts=contacts)
+        until(lambda: self.notifier.client(self.leader).get(
+            "/v1/notifications/preview", params={"unit": code, "campaign": "dai-hoi-xiv",
+                                                 "period": "2026-W04"}).status_code == 200)
+        return code, token
+
+    def mail_to(self, address: str) -> list[Any]:
+        return [m for m in self.smtp.messages if address in str(m["To"])]
+
+    def notifications(self, **params: str) -> list[dict[str, Any]]:
+        response = self.notifier.admin().get("/v1/notifications",
+                                             params={"limit": "500", **params})
+        assert response.status_code == 200, response.text
+        return list(response.json()["items"])
+
+    def publish(self, topic: str, key: str, value: dict[str, Any]) -> None:
+        async def send() -> None:
+            producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, acks="all")
+            await producer.start()
+            try:
+                await producer.send_and_wait(topic, json.dumps(value).encode(), key=key.encode())
+            finally:
+                await producer.stop()
+
+        asyncio.run(send())
+
+
+def until(condition: Callable[[], bool], timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "not within the time"
+        time.sleep(0.1)
+
+
+def daytime() -> datetime:
+    """Now, moved out of quiet hours (21:00-07:00 in Hai Phong) where it falls in them."""
+    now = datetime.now(HP)
+    if now.hour >= 21:
+        now = (now + timedelta(days=1)).replace(hour=9, minute=0)
+    elif now.hour < 7:
+        now = now.replace(hour=9, minute=0)
+    return now.astimezone(UTC)
+
+
+@pytest.fixture(scope="module")
+def world(module_services, broker, tmp_path_factory) -> Iterator[World]:
+    folder = tmp_path_factory.mktemp("notifier")
+    clock, key = folder / "clock", secrets.token_urlsafe(32)
+    clock.write_text(daytime().isoformat())
+    with SmtpServer() as smtp, WebhookReceiver() as hooks:
+        registry = module_services("registry")
+        reporting = module_services("reporting")
+        notifier = module_services(
+            "notifier", fault="clock_from_file", test_clock_file=str(clock),
+            smtp_port=str(smtp.port), webhook_signing_key=key,
+            department_emails=json.dumps([DEPARTMENT]), schedule_seconds="0.3",
+            first_retry_seconds="0.2", retry_cap_seconds="1", email_per_second="0")
+        stack = Stack(registry, reporting, TopicReader(broker.bootstrap))
+        found = World(stack, notifier, smtp, hooks, clock, key.encode(), broker.bootstrap)
+        until(lambda: notifier.client(found.leader).get("/v1/notifications").status_code == 200)
+        yield found
+
+
+def banner(count: int = 3, period: str = "2026-W04", **fields: Any) -> dict[str, Any]:
+    return {"campaign": "dai-hoi-xiv", "period": period,
+            "activities": [{"kind": "banner", "count": count}]} | fields
+
+
+def test_a_receipt_reaches_the_unit_by_email_and_by_signed_webhook(world) -> None:
+    world.at(daytime())
+    address = f"xa-{uuid.uuid4().hex[:6]}@example.vn"
+    code, token = world.unit(email=address, webhook=True)
+    response = world.stack.submit(token, banner(12))
+    assert response.status_code == 201, response.text
+    until(lambda: len(world.mail_to(address)) == 1)
+    [mail] = world.mail_to(address)
+    assert mail["Subject"] == "[Tuyên truyền Đại hội đại biểu toàn quốc lần thứ XIV của " \
+        f"Đảng] Đã nhận báo cáo kỳ 2026-W04 của Xã Thử {code}"
+    body = mail.get_content()
+    assert "kỳ 2026-W04 (19/01/2026 – 25/01/2026)" in body
+    assert "- Băng rôn, khẩu hiệu, pano, áp phích: 12" in body
+    receipt_id = f"receipt:dai-hoi-xiv:2026-W04:{code}:v1"
+    assert str(mail["Message-ID"]).strip() == f"<{receipt_id.replace(':', '.')}@notifier.localhost>"
+    until(lambda: receipt_id in world.hooks.ids())
+    [delivery] = [d for d in world.hooks.deliveries if d.headers["webhook-id"] == receipt_id]
+    data = Verifier(unit_secret(world.key, code)).verify(delivery.body, delivery.headers)
+    assert data["data"]["version"] == 1 and data["data"]["counted"] == {
+        "Banners, slogans and posters": 12}
+
+
+def test_the_same_report_event_twice_sends_one_receipt(world) -> None:
+    world.at(daytime())
+    address = f"xa-{uuid.uuid4().hex[:6]}@example.vn"
+    code, token = world.unit(email=address)
+    world.stack.submit(token, banner(5)).raise_for_status()
+    [event] = world.stack.events_of(code, 1)
+    assert event.value is not None
+    world.publish(REPORTS.name, code, event.value)  # redelivered, as at-least-once may
+    until(lambda: len(world.mail_to(address)) >= 1)
+    time.sleep(2)
+    assert len(world.mail_to(address)) == 1
+    [receipt] = world.notifications(unit=code)
+    assert (receipt["state"], receipt["attempts"]) == ("sent", 1)
+
+
+def test_a_reminder_reaches_a_missing_unit_at_seven_and_is_cancelled_by_a_report(
+        world) -> None:
+    """2026-W04 is due Monday 26/01 17:00: its first reminder falls due Saturday 24/01 at
+    17:00. The clock comes to 22:00 (quiet hours): the wave is planned, nothing goes."""
+    ahead, late, silent = (f"{name}-{uuid.uuid4().hex[:6]}@example.vn"
+                           for name in ("som", "muon", "im"))
+    early, early_token = world.unit(email=ahead)
+    missing, _ = world.unit(email=late)
+    reporting, reporting_token = world.unit(email=silent)
+    world.stack.submit(early_token, banner(period="2026-W04")).raise_for_status()
+    until(lambda: any(n["kind"] == "receipt" for n in world.notifications(unit=early)))
+    world.at(datetime(2026, 1, 24, 22, 0, tzinfo=HP))
+    until(lambda: len(world.notifications(unit=missing, kind="reminder")) == 1)
+    [waiting] = world.notifications(unit=missing, kind="reminder")
+    assert waiting["state"] == "scheduled" and waiting["step"] == "before-48h"
+    assert datetime.fromisoformat(waiting["due_at"]) == datetime(2026, 1, 25, 7, 0, tzinfo=HP)
+    assert world.notifications(unit=early, kind="reminder") == []  # it had reported
+    world.stack.submit(reporting_token, banner(period="2026-W04")).raise_for_status()
+    until(lambda: [n["state"] for n in world.notifications(
+        unit=reporting, kind="reminder")] == ["cancelled"])
+    time.sleep(1)
+    assert world.mail_to(late) == []  # quiet hours
+    world.at(datetime(2026, 1, 25, 7, 0, tzinfo=HP))
+    until(lambda: len(world.mail_to(late)) == 1)
+    [mail] = world.mail_to(late)
+    assert "Hạn nộp báo cáo kỳ 2026-W04 (19/01/2026 – 25/01/2026)" in mail.get_content()
+    assert "17:00 26/01/2026" in mail.get_content()
+    time.sleep(1)
+    assert [m for m in world.mail_to(silent) if "Nhắc hạn" in str(m["Subject"])] == []
+
+
+def breach(n: int, unit: str, rule: str = "report_missing") -> dict[str, Any]:
+    return {"schema_version": 1, "breach_id": f"dai-hoi-xiv:{rule}:{unit}:2026-W05:{n}",
+            "campaign": "dai-hoi-xiv", "rule": rule, "unit_code": unit,
+            "unit_name": f"Xã Thử {unit}", "unit_kind": "commune", "period": "2026-W05",
+            "day": None, "broadcasts": None, "target": None,
+            "deadline": "2026-02-02T10:00:00Z", "detected_at": "2026-02-02T00:05:00Z"}
+
+
+def test_twenty_breaches_give_the_unit_its_alert_and_leadership_one_digest(world) -> None:
+    address = f"vp-{uuid.uuid4().hex[:6]}@example.vn"
+    code, _ = world.unit(email=address)
+    world.at(datetime(2026, 2, 2, 7, 30, tzinfo=HP))  # before the day's digest hour
+    for n in range(20):
+        world.publish(AGGREGATOR_BREACHES.name, code, breach(n, code))
+    until(lambda: len(world.notifications(unit=code, kind="breach")) == 20)
+    alerts = lambda: [m for m in world.mail_to(address)  # noqa: E731
+                      if "Cảnh báo kỳ 2026-W05" in str(m["Subject"])]
+    until(lambda: len(alerts()) == 20)
+    assert "chưa gửi báo cáo kỳ 2026-W05" in alerts()[0].get_content()
+    world.at(datetime(2026, 2, 3, 8, 0, tzinfo=HP))
+    until(lambda: len([m for m in world.mail_to(DEPARTMENT)
+                       if "Tổng hợp ngày 03/02/2026" in str(m["Subject"])]) == 1)
+    time.sleep(1)
+    [digest] = [m for m in world.mail_to(DEPARTMENT)
+                if "Tổng hợp ngày 03/02/2026" in str(m["Subject"])]
+    body = digest.get_content()
+    assert "20 cảnh báo mới" in str(digest["Subject"])
+    assert body.count(f"Xã Thử {code}: chưa gửi báo cáo kỳ 2026-W05") == 20
+    assert "Kỳ 2026-W05" in body and "đơn vị đã báo cáo" in body
