@@ -3,7 +3,8 @@
 Starts the embedded broker, the four services as separate processes with SQLite files
 under one data folder, loads Hai Phong's 114 commune-level units (the `dai-hoi-xiv`
 campaign is seeded by the registry itself), issues a demo unit token and a leadership
-token, prints the URLs, and stops everything on Ctrl-C or SIGTERM.
+token, starts a local mail sink (data/mail) for the notifier, prints the URLs, and stops
+everything on Ctrl-C or SIGTERM.
 """
 
 import argparse
@@ -26,22 +27,28 @@ from deploy.topology import SERVICES, Service, service_env
 UNITS_CSV = ROOT / "deploy" / "reference" / "haiphong-commune-level-units.csv"  # its README
 UNITS_ACTIVE_FROM = "2025-07-01"  # Resolution 1669/NQ-UBTVQH15 took effect on this day
 DEMO_UNIT = "phuong-thuy-nguyen"
+DEMO_EMAIL = f"{DEMO_UNIT}@localhost"
+DEPARTMENT_EMAIL = "lanh-dao-so@localhost"
+MAIL_PORT = 1025
 
 
 def main() -> None:
     args = _arguments()
     data = args.data.resolve()
     data.mkdir(parents=True, exist_ok=True)
-    _check_ports_free([s.port for s in SERVICES] + [args.kafka_port])
+    _check_ports_free([s.port for s in SERVICES] + [args.kafka_port, MAIL_PORT])
     broker = launch(args.broker, port=args.kafka_port, workdir=_fresh(data / "broker"))
     children: list[subprocess.Popen[bytes]] = []
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         admin = _admin_token(data)
+        children.append(_mail_sink(data))
         for service in SERVICES:
             env = service_env(service, port=service.port, bootstrap=broker.bootstrap,
                               database_url=f"sqlite:///{data / (service.name + '.db')}",
                               idempotence=broker.supports_idempotence, admin_token=admin)
+            if service.name == "notifier":
+                env |= _notifier_env(data)
             children.append(_start(service, env, data))
         _wait_ready(SERVICES)
         _print_summary(broker.bootstrap, admin, _load(admin, args.units), data)
@@ -87,6 +94,25 @@ def _admin_token(data: Path) -> str:
     return path.read_text().strip()
 
 
+def _mail_sink(data: Path) -> subprocess.Popen[bytes]:
+    """The local SMTP server the notifier sends to: every message an .eml file."""
+    log = (data / "mailsink.log").open("ab")
+    return subprocess.Popen([sys.executable, "-m", "deploy.mailsink", "--port", str(MAIL_PORT),
+                             "--folder", str(data / "mail")], stdout=log,
+                            stderr=subprocess.STDOUT)
+
+
+def _notifier_env(data: Path) -> dict[str, str]:
+    key = data / "webhook-signing-key"
+    if not key.exists():
+        key.write_text(secrets.token_urlsafe(48))
+        key.chmod(0o600)
+    return {"NOTIFIER_SMTP_PORT": str(MAIL_PORT),
+            "NOTIFIER_WEBHOOK_SIGNING_KEY": key.read_text().strip(),
+            "NOTIFIER_DEPARTMENT_EMAILS": json.dumps([DEPARTMENT_EMAIL]),
+            "NOTIFIER_PORTAL_URL": "http://127.0.0.1:8002/docs"}
+
+
 def _start(service: Service, env: dict[str, str], data: Path) -> subprocess.Popen[bytes]:
     log = (data / f"{service.name}.log").open("ab")
     return subprocess.Popen([sys.executable, "-m", service.module], env=os.environ | env,
@@ -113,6 +139,8 @@ def _load(admin: str, units_csv: Path) -> dict[str, Any]:
                                 "label": "demo token (deploy.local)"}).encode())
     _, leader = _call("POST", f"{registry}/credentials", admin,
                       json.dumps({"scope": "leadership", "label": "demo leadership"}).encode())
+    _call("PATCH", f"{registry}/units/{DEMO_UNIT}", admin,  # its receipts reach the mail sink
+          json.dumps({"contacts": {"email": DEMO_EMAIL}}).encode())
     return {"report": report, "demo": demo, "leadership": leader}
 
 
@@ -139,7 +167,8 @@ Hai Phong campaign reporting is running (Ctrl-C stops everything).
   registry    http://127.0.0.1:8001/docs
   reporting   http://127.0.0.1:8002/healthz
   aggregator  http://127.0.0.1:8003/healthz
-  notifier    http://127.0.0.1:8004/healthz
+  notifier    http://127.0.0.1:8004/docs
+  mail        {data / 'mail'} (every email the notifier sent, as .eml files)
   data        {data} (SQLite files and service logs)
 units loaded: {report['created']} created, {report['updated']} updated, \
 {report['unchanged']} unchanged; campaign dai-hoi-xiv seeded

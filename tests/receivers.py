@@ -66,6 +66,11 @@ class SmtpServer:
         return Counter(str(m["Message-ID"]).strip() for m in self.messages)
 
 
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 128  # the default 5 refuses a sender with many requests at once
+    daemon_threads = True
+
+
 @dataclass
 class Delivery:
     headers: dict[str, str]
@@ -106,7 +111,7 @@ class WebhookReceiver:
                 pass
 
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
+        self._server = _Server(("127.0.0.1", free_port()), Handler)
         self.url = f"http://127.0.0.1:{self._server.server_port}/hook"
 
     def __enter__(self) -> "WebhookReceiver":

@@ -83,6 +83,7 @@ class Dispatcher:
         self._quiet_hours, self._policy, self._observer = quiet_hours, policy, observer
         self._limits = limits or {}
         self._wakeup = asyncio.Event()
+        self._slots: dict[str, asyncio.Semaphore] = {}  # deliveries at once, per channel
 
     def wake(self) -> None:
         """Something fell due earlier than the next poll (call on the dispatcher's loop)."""
@@ -132,8 +133,11 @@ class Dispatcher:
         limit = self._limits.get(notification.channel)
         if limit is not None:
             await limit.wait()
+        slots = self._slots.setdefault(notification.channel,
+                                       asyncio.Semaphore(self._policy.concurrency))
         try:
-            await channel.deliver(_outgoing(notification))
+            async with slots:
+                await channel.deliver(_outgoing(notification))
         except DeliveryFailed as exc:
             return str(exc)[:2000]
         except Exception as exc:  # a channel's own defect: still this message's failure

@@ -6,6 +6,8 @@ The notifier's clock is a file the test writes (tests.faults `clock_from_file`).
 import asyncio
 import json
 import secrets
+import signal
+import sqlite3
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -18,11 +20,13 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from standardwebhooks import Webhook as Verifier
 
+from deploy.brokers import launch
 from services.events import AGGREGATOR_BREACHES, REPORTS
 from services.webhooks import unit_secret
 from tests.integration.test_reporting import Stack
+from tests.notifier_wave import STEP, Wave
 from tests.receivers import SmtpServer, WebhookReceiver
-from tests.rig import ServiceProcess, TopicReader
+from tests.rig import BROKER, ServiceProcess, TopicReader
 
 pytestmark = pytest.mark.integration
 HP = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -213,3 +217,38 @@ def test_twenty_breaches_give_the_unit_its_alert_and_leadership_one_digest(world
     assert "20 cảnh báo mới" in str(digest["Subject"])
     assert body.count(f"Xã Thử {code}: chưa gửi báo cáo kỳ 2026-W05") == 20
     assert "Kỳ 2026-W05" in body and "đơn vị đã báo cáo" in body
+
+
+def test_a_notifier_killed_mid_wave_delivers_every_message_repeating_only_those_in_flight(
+        tmp_path) -> None:
+    own = launch(BROKER, workdir=tmp_path / "broker")
+    wave = Wave(own.bootstrap, own.supports_idempotence, tmp_path, 300, max_attempts="3")
+    try:
+        wave.start()
+        wave.fire()
+        until(lambda: len(wave.delivered()[0]) >= 60, timeout=120)
+        wave.notifier.stop(signal.SIGKILL)
+        in_flight = _in_flight(tmp_path / "notifier.db")
+        before = wave.delivered()
+        assert sum(len(ids) for ids in before) < 2 * wave.count, "killed too late to tell"
+        wave.notifier.start()
+        wave._tick(STEP + timedelta(minutes=5))  # past the dead dispatcher's lease
+        wave.wait_complete(timeout=180)
+        time.sleep(1)
+        mails, hooks = wave.delivered()
+        assert len(mails) == len(hooks) == wave.count  # every message, to every unit
+        repeated = {i for i, n in mails.items() if n > 1} | {i for i, n in hooks.items()
+                                                              if n > 1}
+        assert repeated <= in_flight, repeated - in_flight
+    finally:
+        wave.close()
+        own.stop()
+
+
+def _in_flight(database: Path) -> set[str]:
+    """The Message-IDs and webhook-ids of what the dead notifier had taken and not settled."""
+    with sqlite3.connect(database) as connection:
+        rows = connection.execute(
+            "SELECT key, channel FROM notifications WHERE state = 'sending'").fetchall()
+    return {f"<{key.replace(':', '.')}@notifier.localhost>" if channel == "email" else key
+            for key, channel in rows}
