@@ -59,7 +59,8 @@ def create_app(settings: NotifierSettings, clock: Clock | None = None) -> FastAP
             for handler in (reports, breaches)]
         scheduler = Scheduler(engine, directory, state.rules, links, clock,
                               ready=state.follower.caught_up.is_set,
-                              every=settings.schedule_seconds, on_planned=loop_wake)
+                              every=settings.schedule_seconds, on_planned=loop_wake,
+                              on_wave=metrics.waves.inc, on_digest=metrics.digests.inc)
         caught_up = state.follower.caught_up
         return [loop_wake, state.follower,
                 *(_AfterCatchUp(caught_up, consumer) for consumer in state.consumers),

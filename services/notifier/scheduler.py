@@ -41,12 +41,12 @@ class Scheduler:
                  rules: Callable[[str], NotificationRules], links: planning.Links,
                  clock: Clock, *, ready: Callable[[], bool] = lambda: True,
                  grace: timedelta = timedelta(hours=12), every: float = 15.0,
-                 on_planned: Callable[[], None] = lambda: None) -> None:
+                 on_planned: Callable[[], None] = lambda: None,
+                 on_wave: Callable[[], None] = lambda: None,
+                 on_digest: Callable[[], None] = lambda: None) -> None:
         self._engine, self._directory, self._rules, self._links = engine, directory, rules, links
         self._clock, self._ready, self._grace, self._every = clock, ready, grace, every
-        self._on_planned = on_planned
-        self.waves_planned = 0
-        self.digests_planned = 0
+        self._on_planned, self._on_wave, self._on_digest = on_planned, on_wave, on_digest
 
     async def run(self) -> None:
         while True:
@@ -84,7 +84,7 @@ class Scheduler:
             session.add(Wave(campaign=key[0], period=key[1], step=key[2], planned_at=now,
                              reminders=len(missing)))
             session.commit()
-        self.waves_planned += 1
+        self._on_wave()
         log.info("notifier.wave_planned", campaign=key[0], period=key[1], step=key[2],
                  units=len(missing), notifications=added)
         return added
@@ -120,7 +120,7 @@ class Scheduler:
                 col(Breach.breach_id).in_([b.breach_id for b in fresh])).values(
                 digest_day=today.isoformat()))
             session.commit()
-        self.digests_planned += 1
+        self._on_digest()
         log.info("notifier.digest_planned", campaign=campaign.code, day=str(today),
                  breaches=len(breaches))
         return added

@@ -16,19 +16,26 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
 from standardwebhooks import Webhook as Verifier
 
 from deploy.brokers import launch
+from services.bus.kafka import ensure_topics
+from services.config import ServiceSettings
 from services.events import AGGREGATOR_BREACHES, REPORTS
 from services.webhooks import unit_secret
 from tests.integration.test_reporting import Stack
 from tests.notifier_wave import STEP, Wave
 from tests.receivers import SmtpServer, WebhookReceiver
-from tests.rig import BROKER, ServiceProcess, TopicReader
+from tests.rig import BROKER, DATABASE, ServiceProcess, TopicReader
 
-pytestmark = pytest.mark.integration
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.skipif((BROKER, DATABASE) not in {("tansu", "sqlite"), ("kafka", "postgres")},
+                       reason="each broker once, and each database once: two legs of four"),
+]
 HP = ZoneInfo("Asia/Ho_Chi_Minh")
 DEPARTMENT = "lanh-dao-so@vhttdl.haiphong.gov.vn"
 
@@ -101,6 +108,9 @@ def world(module_services, broker, tmp_path_factory) -> Iterator[World]:
     folder = tmp_path_factory.mktemp("notifier")
     clock, key = folder / "clock", secrets.token_urlsafe(32)
     clock.write_text(daytime().isoformat())
+    asyncio.run(ensure_topics(ServiceSettings(  # the aggregator's, whose place the test takes
+        port=1, database_url="sqlite://", kafka_bootstrap=broker.bootstrap,
+        kafka_idempotence=broker.supports_idempotence), (AGGREGATOR_BREACHES,)))
     with SmtpServer() as smtp, WebhookReceiver() as hooks:
         registry = module_services("registry")
         reporting = module_services("reporting")
@@ -186,6 +196,15 @@ def test_a_reminder_reaches_a_missing_unit_at_seven_and_is_cancelled_by_a_report
     assert "17:00 26/01/2026" in mail.get_content()
     time.sleep(1)
     assert [m for m in world.mail_to(silent) if "Nhắc hạn" in str(m["Subject"])] == []
+    assert _metric(world, 'notifications_sent_total{channel="email",kind="reminder"}') >= 1
+    assert _metric(world, "notifier_reminder_waves_total") >= 1
+
+
+def _metric(world: World, name: str) -> float:
+    for line in httpx.get(world.notifier.url + "/metrics").text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    return 0.0
 
 
 def breach(n: int, unit: str, rule: str = "report_missing") -> dict[str, Any]:
