@@ -8,7 +8,6 @@ from fastapi import APIRouter, Depends, Query, Request
 from sqlmodel import select
 
 from services.bus.directory import Directory
-from services.database import write_lock
 from services.notifier import planning, store
 from services.notifier.dispatch import Clock, resend
 from services.notifier.handlers import Rules
@@ -81,15 +80,15 @@ def get_notification(key: str, channel: str, _: ReaderDep,
 def resend_notification(key: str, channel: str, _: AdminDep, session: SessionDep,
                         request: Request, clock: ClockDep) -> NotificationPublic:
     """Send a parked notification again, its attempts counted afresh."""
-    with write_lock(session.get_bind()):  # type: ignore[arg-type]
-        found = resend(session, key, channel, clock.now())
-        if found is None:
-            raise NotFound("notification_not_found", f"no {channel} notification {key!r}")
-        if found.state != State.scheduled:
-            raise Conflict("not_parked", f"the notification is {found.state}: only a parked "
-                           "one is sent again")
-        session.commit()
-        session.refresh(found)
+    found = store.get(session, key, channel)  # a write: the session holds the lock
+    if found is None:
+        raise NotFound("notification_not_found", f"no {channel} notification {key!r}")
+    if found.state != State.parked:
+        raise Conflict("not_parked", f"the notification is {found.state}: only a parked "
+                       "one is sent again")
+    resend(found, clock.now())
+    session.add(found)
+    session.commit()
     request.app.state.wake_dispatcher()
     return NotificationPublic.of(found)
 

@@ -186,14 +186,10 @@ class Dispatcher:
             await channel.close()
 
 
-def resend(session: Session, key: str, channel: str, now: datetime) -> Notification | None:
-    """A parked notification, due again now with its attempts counted afresh."""
-    notification = store.get(session, key, channel)
-    if notification is None or notification.state != State.parked:
-        return notification
+def resend(notification: Notification, now: datetime) -> None:
+    """A parked notification due again now, its attempts counted afresh."""
+    assert notification.state == State.parked, notification.state
     notification.state, notification.attempts, notification.due_at = State.scheduled, 0, now
-    session.add(notification)
-    return notification
 
 
 def _outgoing(n: Notification) -> Outgoing:

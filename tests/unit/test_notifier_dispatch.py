@@ -145,7 +145,8 @@ def test_a_message_that_always_fails_is_parked_with_its_error_then_sent_again(en
             assert parked.last_error == "webhook answered 503: "
         receiver.fail_always = False
         with Session(engine) as session:
-            resend(session, parked.key, parked.channel, clock.now())
+            resend(parked, clock.now())
+            session.add(parked)
             session.commit()
         asyncio.run(_rounds(dispatcher(engine, clock), 1))
         assert len(receiver.deliveries) == 1
