@@ -27,8 +27,8 @@ from deploy.topology import SERVICES, Service, service_env
 UNITS_CSV = ROOT / "deploy" / "reference" / "haiphong-commune-level-units.csv"  # its README
 UNITS_ACTIVE_FROM = "2025-07-01"  # Resolution 1669/NQ-UBTVQH15 took effect on this day
 DEMO_UNIT = "phuong-thuy-nguyen"
-DEMO_EMAIL = f"{DEMO_UNIT}@localhost"
-DEPARTMENT_EMAIL = "lanh-dao-so@localhost"
+DEMO_EMAIL = f"{DEMO_UNIT}@haiphong.gov.vn"  # caught by the local mail sink, never sent on
+DEPARTMENT_EMAIL = "vanphong@sovhttdl.haiphong.gov.vn"
 MAIL_PORT = 1025
 
 
@@ -139,8 +139,10 @@ def _load(admin: str, units_csv: Path) -> dict[str, Any]:
                                 "label": "demo token (deploy.local)"}).encode())
     _, leader = _call("POST", f"{registry}/credentials", admin,
                       json.dumps({"scope": "leadership", "label": "demo leadership"}).encode())
-    _call("PATCH", f"{registry}/units/{DEMO_UNIT}", admin,  # its receipts reach the mail sink
-          json.dumps({"contacts": {"email": DEMO_EMAIL}}).encode())
+    status, body = _call("PATCH", f"{registry}/units/{DEMO_UNIT}", admin,  # for its receipts
+                         json.dumps({"contacts": {"email": DEMO_EMAIL}}).encode())
+    if status != 200:
+        raise SystemExit(f"giving {DEMO_UNIT} an address failed: {body}")
     return {"report": report, "demo": demo, "leadership": leader}
 
 

@@ -21,6 +21,7 @@ from deploy.brokers import free_port
 class _Mailbox:
     def __init__(self) -> None:
         self.messages: list[EmailMessage] = []
+        self.ids: Counter[str] = Counter()  # Message-IDs, counted as they arrive
         self.connections = 0
         self._lock = threading.Lock()
 
@@ -33,9 +34,11 @@ class _Mailbox:
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         content = envelope.original_content or b""
+        message = email.message_from_bytes(content, _class=EmailMessage,
+                                           policy=email.policy.default)
         with self._lock:
-            self.messages.append(email.message_from_bytes(
-                content, _class=EmailMessage, policy=email.policy.default))
+            self.messages.append(message)
+            self.ids[str(message["Message-ID"]).strip()] += 1
         return "250 OK"
 
 
@@ -63,7 +66,7 @@ class SmtpServer:
         return self._box.connections
 
     def ids(self) -> Counter[str]:
-        return Counter(str(m["Message-ID"]).strip() for m in self.messages)
+        return self._box.ids.copy()
 
 
 class _Server(ThreadingHTTPServer):
@@ -89,6 +92,7 @@ class WebhookReceiver:
     fail_always: bool = False
     deliveries: list[Delivery] = field(default_factory=list)
     refused: int = 0
+    _ids: Counter[str] = field(default_factory=Counter)  # webhook-ids, as they arrive
 
     def __post_init__(self) -> None:
         receiver = self
@@ -103,6 +107,7 @@ class WebhookReceiver:
                     else:
                         receiver.deliveries.append(Delivery(
                             {k.lower(): v for k, v in self.headers.items()}, body))
+                        receiver._ids[self.headers.get("webhook-id", "")] += 1
                 self.send_response(503 if failing else 200)
                 self.send_header("content-length", "0")
                 self.end_headers()
@@ -123,4 +128,5 @@ class WebhookReceiver:
         self._server.server_close()
 
     def ids(self) -> Counter[str]:
-        return Counter(d.headers["webhook-id"] for d in self.deliveries)
+        with self._lock:
+            return self._ids.copy()

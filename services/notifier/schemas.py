@@ -1,12 +1,13 @@
 """What the notifier's API sends, typed."""
 
-from datetime import UTC, datetime, time
+from datetime import UTC, datetime
 from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, Field
 
 from services.notifier.models import Notification
 from services.notifier.schedule import ReminderStep
+from services.web.schemas import LocalTime
 
 
 def _utc(moment: datetime) -> datetime:
@@ -65,8 +66,8 @@ class SchedulePublic(BaseModel):
 
     campaign: str
     reminders: list[ReminderStep]
-    quiet_hours: tuple[time, time] | None = Field(description="Local start and end.")
-    digest_at: time
+    quiet_hours: tuple[LocalTime, LocalTime] | None = Field(description="Local start and end.")
+    digest_at: LocalTime
     department_emails: list[str]
     waves: list[WavePublic]
 

@@ -1,16 +1,19 @@
 """The registry's HTTP routes: thin, each one a service call. They raise domain refusals
 (services.refusals); services.web.errors gives each its status."""
 
+import asyncio
+from collections.abc import Callable
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, BackgroundTasks, Header, Query, Request, Response
+from fastapi import Path as PathParam
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from services import periods
 from services.events import UnitKind
-from services.refusals import Forbidden, TooLarge
+from services.refusals import Forbidden
 from services.registry import importing, service, store
 from services.registry.schemas import (
     CampaignBody,
@@ -21,6 +24,8 @@ from services.registry.schemas import (
     CredentialPublic,
     ImportReport,
     UnitCreate,
+    UnitImportPublic,
+    UnitImportState,
     UnitPublic,
     UnitRetire,
     UnitUpdate,
@@ -30,7 +35,10 @@ from services.web.db import SessionDep
 from services.web.errors import ErrorBody, documented
 from services.web.schemas import OffsetQuery, Page
 
-MAX_IMPORT_BYTES = 5 * 1024 * 1024
+# An import streams to disk and runs in chunks (see importing), so memory does not bound the
+# file; the limit is 64 MiB, about half a million rows, a few minutes of work.
+MAX_IMPORT_BYTES = 64 * 1024 * 1024
+DIRECT_BYTES = 1024 * 1024  # files up to this (some 8,000 rows) are answered when imported
 router = APIRouter(prefix="/v1")
 
 
@@ -52,20 +60,62 @@ def create_unit(data: UnitCreate, session: SessionDep, _: AdminDep) -> UnitPubli
 
 
 @router.post("/units/import", tags=["units"], response_model=ImportReport,
-             responses=documented(401, 403, 409, 413) | {422: {
-                 "model": ImportReport | ErrorBody, "description": "Bad rows, and nothing "
-                 "imported (a report per row), or a bad query (an error)"}},
+             responses=documented(401, 403, 413) | {
+                 202: {"model": UnitImportPublic, "description": "A file over "
+                       f"{DIRECT_BYTES // 1024 // 1024} MiB, or any sent with `Prefer: "
+                       "respond-async`: the import runs as a job, followed at `Location`"},
+                 422: {"model": ImportReport | ErrorBody, "description": "Bad rows, and "
+                       "nothing imported (a report per row), or a bad query (an error)"}},
              openapi_extra={"requestBody": {"content": {"text/csv": {}}}})
-async def import_units(request: Request, session: SessionDep, _: AdminDep,
-                       good_rows: bool = False, active_from: date | None = None) -> JSONResponse:
-    """Import units from CSV; a file with bad rows imports nothing unless good_rows=true."""
-    raw = await request.body()
-    if len(raw) > MAX_IMPORT_BYTES:
-        raise TooLarge("too_large", f"the file exceeds {MAX_IMPORT_BYTES} bytes")
-    report = await run_in_threadpool(
-        importing.import_units, session, raw, good_rows=good_rows,
-        active_from=active_from or periods.today())
-    return JSONResponse(report.model_dump(mode="json"), status_code=200 if report.imported else 422)
+async def import_units(request: Request, background: BackgroundTasks, _: AdminDep,
+                       good_rows: bool = False, active_from: date | None = None,
+                       prefer: Annotated[str | None, Header(
+                           description="`respond-async`: run as a job (202) whatever the "
+                           "file's size")] = None) -> JSONResponse:
+    """Import units from CSV; a file with bad rows imports nothing unless good_rows=true.
+    A small file is answered when imported; a large one becomes a job (202)."""
+    upload = await importing.receive(request.stream(), limit=MAX_IMPORT_BYTES,
+                                     declared=request.headers.get("content-length"))
+    engine, committed = request.app.state.engine, _relay_waker(request)
+    stopping = asyncio.get_running_loop().is_closed  # the service has stopped serving
+    job = await run_in_threadpool(importing.start, engine, upload, good_rows=good_rows,
+                                  active_from=active_from or periods.today())
+    location, asked = f"/v1/units/imports/{job.id}", _asks_async(prefer)
+    if asked or upload.size > DIRECT_BYTES:
+        background.add_task(importing.run_detached, engine, job.id, upload,
+                            committed=committed, stopping=stopping)
+        applied = {"preference-applied": "respond-async"} if asked else {}
+        return JSONResponse(importing.public(job).model_dump(mode="json"), status_code=202,
+                            headers={"location": location} | applied)
+    job = await run_in_threadpool(importing.run, engine, job.id, upload, committed=committed,
+                                  stopping=stopping)
+    return JSONResponse(importing.report(job).model_dump(mode="json"),
+                        status_code=200 if job.state == UnitImportState.done else 422,
+                        headers={"content-location": location})
+
+
+@router.get("/units/imports/{import_id}", tags=["units"],
+            responses=documented(401, 403, 404, 422))
+def get_unit_import(import_id: Annotated[str, PathParam(max_length=40)], session: SessionDep,
+                    _: AdminDep) -> UnitImportPublic:
+    """An import's progress, and its report once it has ended."""
+    return importing.get_or_raise(session, import_id)
+
+
+def _asks_async(prefer: str | None) -> bool:
+    """Whether a Prefer header (RFC 7240) asks for `respond-async`."""
+    return "respond-async" in (p.split(";")[0].strip().lower() for p in (prefer or "").split(","))
+
+
+def _relay_waker(request: Request) -> Callable[[], None]:
+    """Wakes the outbox relay from the import's thread (the relay lives on the loop)."""
+    relay, loop = getattr(request.app.state, "relay", None), asyncio.get_running_loop()
+
+    def wake() -> None:
+        if relay is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(relay.wake)
+
+    return wake
 
 
 @router.get("/units/{code}", tags=["units"], responses=documented(401, 403, 404, 422))

@@ -3,7 +3,7 @@
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime
+from sqlalchemy import JSON, DateTime, Text, UniqueConstraint
 from sqlmodel import Column, Field, SQLModel
 
 
@@ -75,3 +75,50 @@ class Credential(SQLModel, table=True):
     token_prefix: str = Field(max_length=16)
     issued_at: datetime = moment()
     revoked_at: datetime | None = moment(optional=True)
+
+
+class UnitImport(SQLModel, table=True):
+    """A CSV import of units as a job: its progress, counts and problems (see importing)."""
+
+    __tablename__ = "unit_imports"
+
+    id: str = Field(primary_key=True, max_length=40)
+    state: str = Field(max_length=16)
+    good_rows: bool
+    active_from: date
+    size_bytes: int
+    rows_checked: int = 0
+    rows_total: int | None = None
+    rows_to_write: int | None = None
+    rows_written: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+    problems: list[dict[str, Any]] = Field(default_factory=list,
+                                           sa_column=Column(JSON, nullable=False))
+    problems_left_off: int = 0
+    left_off_from: int | None = None
+    error: str | None = Field(default=None, max_length=2000)
+    created_at: datetime = moment()
+    updated_at: datetime = moment()
+    finished_at: datetime | None = moment(optional=True)
+
+
+class UnitImportRow(SQLModel, table=True):
+    """A row of an import between its checking and its writing. Rows that claim a name, a
+    code or an admin code are kept here, so a later row of the file is checked against them
+    in the database, not in memory; a row refused while checking keeps only its claims."""
+
+    __tablename__ = "unit_import_rows"
+    __table_args__ = (UniqueConstraint("import_id", "name_digest"),
+                      UniqueConstraint("import_id", "code"),
+                      UniqueConstraint("import_id", "admin_code"))
+
+    import_id: str = Field(primary_key=True, max_length=40)
+    line: int = Field(primary_key=True)
+    name_digest: str | None = Field(default=None, max_length=32)  # of the name's key
+    code: str | None = Field(default=None, max_length=64)
+    admin_code: str | None = Field(default=None, max_length=32)
+    matched: bool = False  # the row named a unit that existed when it was checked
+    changes: str | None = Field(default=None, sa_type=Text)  # JSON columns; None if refused

@@ -1,7 +1,8 @@
 """Request and response bodies of the registry's HTTP API."""
 
 import unicodedata
-from datetime import date
+from datetime import date, time
+from enum import StrEnum
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -30,6 +31,7 @@ from services.events import (
 from services.events.registry import UtcDatetime
 from services.registry.names import clean, invisible
 from services.web.errors import MAX_LISTED
+from services.web.schemas import LocalTime
 
 
 def _visible(name: str) -> str:
@@ -135,7 +137,8 @@ class UnitPublic(BaseModel):
 
 
 class ImportProblem(BaseModel):
-    line: int = Field(description="Line of the CSV file, the header being line 1.")
+    line: int = Field(description="Line of the CSV file where the row begins (a quoted cell "
+                      "may hold line breaks), the header being line 1.")
     field: str = Field(description="The column at fault; empty on the last entry of a list "
                        "cut short, which counts the problems left off from its line on.")
     reason: str
@@ -152,6 +155,46 @@ class ImportReport(BaseModel):
                                           "others.")
 
 
+class UnitImportState(StrEnum):
+    """Where an import stands."""
+
+    checking = "checking"
+    writing = "writing"
+    done = "done"
+    refused = "refused"
+    failed = "failed"
+    interrupted = "interrupted"
+
+
+class UnitImportProgress(BaseModel):
+    rows_checked: int = Field(description="Rows of the file checked so far.")
+    rows_total: int | None = Field(description="Rows in the file, once all are checked.")
+    rows_to_write: int | None = Field(description="Rows that passed the checks, once all are "
+                                      "checked: what the writing goes through.")
+    rows_written: int = Field(description="Rows the writing has gone through so far "
+                                          "(created, updated, unchanged or refused).")
+
+
+class UnitImportPublic(BaseModel):
+    """An import run as a job: `GET /v1/units/imports/{id}` until its state is final."""
+
+    id: str
+    state: UnitImportState = Field(description="`checking` then `writing` while it runs; "
+                                   "`done`; `refused` (problems, nothing written); `failed` "
+                                   "(see `error`; what was written stays); `interrupted` (the "
+                                   "registry stopped meanwhile: import the same file again).")
+    good_rows: bool
+    active_from: date
+    size_bytes: int = Field(description="Size of the file received.")
+    progress: UnitImportProgress
+    report: ImportReport = Field(description="Counts and problems so far; the final report "
+                                 "once the state is no longer `checking` or `writing`.")
+    error: str | None = Field(description="Why a failed import stopped.")
+    created_at: UtcDatetime
+    updated_at: UtcDatetime
+    finished_at: UtcDatetime | None
+
+
 def _valid_zone(zone: str) -> str:
     try:
         ZoneInfo(zone)
@@ -161,6 +204,8 @@ def _valid_zone(zone: str) -> str:
 
 
 class Deadline(DeadlineRule):
+    at: LocalTime = Field(time(17, 0), description="Local time of day the report is due, in "
+                          "`timezone`: HH:MM or HH:MM:SS, no offset.")
     timezone: Annotated[str, AfterValidator(_valid_zone)] = "Asia/Ho_Chi_Minh"
 
 

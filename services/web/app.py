@@ -24,6 +24,7 @@ from services.observability import ServiceMetrics
 from services.web.auth import Identify, bearer_scheme
 from services.web.docs import install_docs
 from services.web.edge import Endpoint, install
+from services.web.errors import document_edge_refusals
 
 log = structlog.get_logger()
 
@@ -68,20 +69,22 @@ def build_app(blueprint: Blueprint) -> FastAPI:
         name: partial(check, app) for name, check in blueprint.checks.items()}
     install(app, metrics, checks, direct=blueprint.direct)
     install_docs(app)
-    _declare_bearer_scheme(app)
+    _complete_openapi(app)
     for router in blueprint.routers:
         app.include_router(router)
     return app
 
 
-def _declare_bearer_scheme(app: FastAPI) -> None:
-    """The bearer scheme in every OpenAPI document, even one whose routes take no token
-    yet, so that Swagger's "Authorize" is always there."""
+def _complete_openapi(app: FastAPI) -> None:
+    """What the edge adds to every OpenAPI document: its own refusals, and the bearer
+    scheme even where no route takes a token yet, so that Swagger's "Authorize" is always
+    there."""
     generate = app.openapi
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             schema = generate()
+            document_edge_refusals(schema)
             schemes = schema.setdefault("components", {}).setdefault("securitySchemes", {})
             schemes.setdefault("HTTPBearer", {"type": "http", "scheme": "bearer",
                                               "description": bearer_scheme.model.description})

@@ -10,6 +10,7 @@ import structlog
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel, Field
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -121,15 +122,26 @@ class _RequestMiddleware:
         series[1].observe(seconds)
 
 
+class Health(BaseModel):
+    status: str = Field(description="`ok`.")
+    service: str
+
+
+class Readiness(BaseModel):
+    ready: bool
+    checks: dict[str, str] = Field(description="Each dependency: `ok`, or why it failed.")
+
+
 def _probes(metrics: ServiceMetrics, checks: Mapping[str, ReadinessCheck]) -> APIRouter:
     router = APIRouter(tags=["operations"])
 
     @router.get("/healthz")
-    async def healthz() -> dict[str, str]:
+    async def healthz() -> Health:
         """The process is alive."""
-        return {"status": "ok", "service": metrics.service}
+        return Health(status="ok", service=metrics.service)
 
-    @router.get("/readyz")
+    @router.get("/readyz", response_model=Readiness, responses={503: {
+        "model": Readiness, "description": "A dependency does not answer"}})
     async def readyz() -> JSONResponse:
         """Every dependency (broker, database) answers."""
         results = {name: await _run_check(check) for name, check in checks.items()}

@@ -142,3 +142,40 @@ def documented(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI `responses` for the refusals a route can answer with."""
     return {status: {"model": ErrorBody, "description": _DESCRIPTIONS[status]}
             for status in statuses}
+
+
+_REF = "#/components/schemas/{model}"
+
+
+def document_edge_refusals(openapi: dict[str, Any]) -> None:
+    """Add to an OpenAPI document what the edge answers on any route, whatever the route
+    declares: a 400 where a JSON body is read (it may not be JSON), and the one error body
+    for the 422s that FastAPI documents with its own body, which this edge never sends."""
+    for operation in _operations(openapi):
+        responses = operation.setdefault("responses", {})
+        if "application/json" in operation.get("requestBody", {}).get("content", {}):
+            responses.setdefault("400", _error_response(400))
+        if _schema_ref(responses.get("422")) == _REF.format(model="HTTPValidationError"):
+            responses["422"] = _error_response(422)
+    schemas = openapi.setdefault("components", {}).setdefault("schemas", {})
+    error = ErrorBody.model_json_schema(ref_template=_REF)
+    for name, schema in {"ErrorBody": error, **error.pop("$defs", {})}.items():
+        schemas.setdefault(name, schema)
+    for unused in ("HTTPValidationError", "ValidationError"):  # only FastAPI's 422 used them
+        schemas.pop(unused, None)
+
+
+def _error_response(status: int) -> dict[str, Any]:
+    return {"description": _DESCRIPTIONS[status], "content": {"application/json": {
+        "schema": {"$ref": _REF.format(model="ErrorBody")}}}}
+
+
+def _schema_ref(response: dict[str, Any] | None) -> object:
+    return (response or {}).get("content", {}).get("application/json", {}).get(
+        "schema", {}).get("$ref")
+
+
+def _operations(openapi: dict[str, Any]) -> list[dict[str, Any]]:
+    return [operation for item in openapi.get("paths", {}).values()
+            for method, operation in item.items()
+            if method in ("get", "put", "post", "delete", "patch", "head", "options")]

@@ -1,9 +1,11 @@
 """Response shapes shared by every service's API."""
 
+from datetime import time
 from typing import Annotated, Generic, TypeVar
 
 from fastapi import Query
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field, WithJsonSchema
+from pydantic_core import PydanticCustomError
 
 T = TypeVar("T")
 MAX_OFFSET = 1_000_000  # far past any list; a larger integer overflows SQLite's
@@ -15,3 +17,19 @@ class Page(BaseModel, Generic[T]):
 
     items: list[T]
     total: int = Field(description="Items in the whole list, not only this page.")
+
+
+def _without_offset(at: time) -> time:
+    """Refuse a time of day with an offset (or a `Z`): it is read in a zone given beside
+    it, so the offset would be dropped without a word and the moment land hours off."""
+    if at.tzinfo is not None:
+        raise PydanticCustomError("local_time", "a local time of day, without an offset or Z")
+    return at
+
+
+# A wall-clock time in a zone named elsewhere (a deadline's `timezone`), written HH:MM or
+# HH:MM:SS. Not JSON Schema's `format: time`: that is RFC 3339's full-time, which always
+# carries an offset, so every answer would break its own document.
+LocalTime = Annotated[time, AfterValidator(_without_offset), WithJsonSchema({
+    "type": "string", "pattern": r"^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]{1,6})?)?$",
+    "examples": ["17:00"]})]

@@ -1,6 +1,8 @@
 """The registry's routes in process, on a migrated SQLite database: names that hide
-characters, query bounds, timestamps with their offset, and capped import reports."""
+characters, query bounds, timestamps with their offset, deadline times without one, and
+capped import reports."""
 
+import re
 from datetime import datetime
 from typing import Any
 
@@ -115,6 +117,28 @@ class TestTimestamps:
         assert all(aware(c[k]) for c in (revoked, listed_credential)
                    for k in ("issued_at", "revoked_at"))
 
+
+
+class TestDeadlineTime:
+    """A deadline's time is a wall-clock time in the campaign's zone (found by fuzzing: the
+    document said RFC 3339 `time`, which has an offset, and an offset sent was dropped)."""
+
+    @pytest.mark.parametrize("at", ["10:00Z", "17:00+07:00", "17:00:00-05:00"])
+    def test_a_deadline_time_with_an_offset_is_refused(self, registry, at) -> None:
+        refused = registry.post("/v1/campaigns", headers=ADMIN, json=campaign(at))
+        assert refused_fields(refused) == {("body.deadline.at", "local_time")}
+
+    def test_a_deadline_time_reads_back_in_the_form_the_document_gives(self, registry) -> None:
+        registry.post("/v1/campaigns", headers=ADMIN, json=campaign("17:30")).raise_for_status()
+        at = registry.get("/v1/campaigns/bau-cu", headers=ADMIN).json()["deadline"]["at"]
+        documented = registry.app.openapi()["components"]["schemas"]["Deadline"]
+        assert at == "17:30:00" and "format" not in documented["properties"]["at"]
+        assert re.fullmatch(documented["properties"]["at"]["pattern"], at)
+
+
+def campaign(at: str) -> dict[str, Any]:
+    return {"code": "bau-cu", "name": "Bầu cử", "starts_on": "2031-03-01",
+            "ends_on": "2031-05-31", "targets": {"commune": {}}, "deadline": {"at": at}}
 
 class TestImportReportSize:
     def test_a_header_of_a_hundred_thousand_columns_gets_a_capped_report(
