@@ -79,6 +79,11 @@ class ServiceProcess:
             self.process.kill()
             raise
 
+    def kill(self) -> None:
+        """SIGKILL, as a crash would: nothing flushed, nothing shut down. `start` starts it
+        again on the same port and database."""
+        self.stop(signal.SIGKILL)
+
     def logs(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
@@ -105,6 +110,24 @@ def alive(pid: int) -> bool:
     """Whether a process runs (a zombie does not)."""
     state = _state(Path(f"/proc/{pid}/stat"))
     return state is not None and state[0] != "Z"
+
+
+def resident_bytes(pid: int) -> int:
+    """A process's resident memory (VmRSS), from /proc; 0 once it is gone."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return 0
+    line = next((line for line in status.splitlines() if line.startswith("VmRSS:")), None)
+    return int(line.split()[1]) * 1024 if line else 0
+
+
+def command_of(pid: int) -> list[str]:
+    """A process's command line, from /proc; empty once it is gone."""
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")
+    except (FileNotFoundError, ProcessLookupError):
+        return []
 
 
 def _state(stat: Path) -> tuple[str, int] | None:

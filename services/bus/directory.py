@@ -3,16 +3,20 @@
 Rebuilt at every start by reading the registry's compacted topics from the beginning, then
 kept current by following them, like a Kafka Streams global table. No service calls the
 registry; a unit created, retired or a token revoked there shows here within moments.
+Until the topics have been read to the end once, no token is judged: one read as valid may
+be revoked further on, one not read yet is not unknown. A caller then hears 503, to try
+again, never a 401 for a valid token.
 """
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from pydantic import ValidationError
 from sqlmodel import Session
 
-from services.bus.consumer import Batch, Consumer, KafkaSource
+from services.bus.consumer import Batch, Consumer, KafkaSource, Source
 from services.callers import Caller, Scope
 from services.config import ServiceSettings
 from services.events import (
@@ -25,6 +29,7 @@ from services.events import (
     UnitSnapshot,
 )
 from services.observability import ServiceMetrics
+from services.refusals import Unavailable
 
 FOLLOWED = (UNITS, CAMPAIGNS, CREDENTIALS)
 
@@ -37,6 +42,8 @@ class Directory:
     campaigns: dict[str, CampaignSnapshot] = field(default_factory=dict)
     credentials: dict[str, CredentialSnapshot] = field(default_factory=dict)  # by token hash
     _hash_of: dict[str, str] = field(default_factory=dict)  # credential id -> token hash
+    # whether the registry's topics were read to the end once (set by `follower`)
+    read_to_end: Callable[[], bool] = field(default_factory=lambda: _always)
 
     def credential(self, token: str | None) -> CredentialSnapshot | None:
         """The valid credential a bearer token belongs to, if any."""
@@ -46,7 +53,11 @@ class Directory:
         return found if found is not None and found.revoked_at is None else None
 
     def caller(self, token: str) -> Caller | None:
-        """The caller a bearer token names (for services.web.auth), if it is valid."""
+        """The caller a bearer token names (for services.web.auth), if it is valid;
+        Unavailable (503) until the registry's topics were read to the end once."""
+        if not self.read_to_end():
+            raise Unavailable("registry_loading", "the registry's credentials are still "
+                              "being read: try again shortly")
         found = self.credential(token)
         if found is None:
             return None
@@ -72,6 +83,10 @@ class Directory:
             snapshot = CredentialSnapshot.model_validate_json(value)
             self.credentials[snapshot.token_sha256] = snapshot
             self._hash_of[key] = snapshot.token_sha256
+
+
+def _always() -> bool:
+    return True
 
 
 def _fold(table: dict, key: str, snapshot: UnitSnapshot | CampaignSnapshot | None) -> None:
@@ -102,9 +117,12 @@ class DirectoryHandler:
         pass
 
 
-def follower(settings: ServiceSettings, directory: Directory,
-             metrics: ServiceMetrics) -> Consumer:
+def follower(settings: ServiceSettings, directory: Directory, metrics: ServiceMetrics, *,
+             source: Source | None = None) -> Consumer:
     """A runner that reads the registry's topics from their beginning into `directory` and
-    keeps following them; ready (`caught_up_ready`) once read to the end."""
-    return Consumer(DirectoryHandler(directory),
-                    KafkaSource(settings, FOLLOWED, group=None), metrics)
+    keeps following them; ready (`caught_up_ready`), and `directory` judging tokens, once
+    read to the end. (`source`: the fast tier's MemorySource.)"""
+    consumer = Consumer(DirectoryHandler(directory),
+                        source or KafkaSource(settings, FOLLOWED, group=None), metrics)
+    directory.read_to_end = consumer.caught_up.is_set
+    return consumer

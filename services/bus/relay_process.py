@@ -40,6 +40,7 @@ class RelayProcess:
         self._observer = RelayMetrics(metrics)
         self._process: asyncio.subprocess.Process | None = None
         self._working, self._trouble = False, "it has not connected to the broker yet"
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     async def ready(self) -> None:
         """Readiness check: the relay runs, and its last trip went through. It is told, not
@@ -52,7 +53,22 @@ class RelayProcess:
             raise ConnectionError(f"the outbox relay is failing: {self._trouble}")
 
     def wake(self) -> None:
-        """Tell the relay that a transaction has just committed events (on the loop)."""
+        """Tell the relay that a transaction has just committed events. From any thread:
+        a route's session (services.web.db) closes in FastAPI's thread pool, and a pipe
+        written from there can leave its byte unsent, with no loop watching the pipe."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+        try:
+            on_loop = asyncio.get_running_loop() is loop
+        except RuntimeError:  # no loop in this thread
+            on_loop = False
+        if on_loop:
+            self._wake()
+        else:
+            loop.call_soon_threadsafe(self._wake)
+
+    def _wake(self) -> None:
         process = self._process
         if process is None or process.stdin is None or process.stdin.is_closing():
             return
@@ -61,6 +77,7 @@ class RelayProcess:
 
     async def run(self) -> None:
         """Run the relay process until cancelled, starting it again whenever it dies."""
+        self._loop = asyncio.get_running_loop()
         backoff = Backoff(first=0.5, cap=10.0)
         while True:
             started = time.monotonic()

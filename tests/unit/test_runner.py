@@ -2,7 +2,9 @@
 handler's writes and its events, offsets only after the commit, dead letters."""
 
 import asyncio
+import hashlib
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -12,9 +14,19 @@ from sqlmodel import Session
 
 from services.aggregator.migrations import MIGRATIONS
 from services.bus.consumer import Batch, Consumer, MemorySource
-from services.bus.directory import Directory, DirectoryHandler
-from services.events import AGGREGATOR_DEAD_LETTERS, AGGREGATOR_PROGRESS, UNITS, Topic
+from services.bus.directory import Directory, DirectoryHandler, follower
+from services.config import ServiceSettings
+from services.events import (
+    AGGREGATOR_DEAD_LETTERS,
+    AGGREGATOR_PROGRESS,
+    CREDENTIALS,
+    UNITS,
+    CredentialScope,
+    CredentialSnapshot,
+    Topic,
+)
 from services.observability import ServiceMetrics
+from services.refusals import Unavailable
 from tests.handlers import outbox, run
 
 
@@ -130,3 +142,23 @@ def test_the_registry_read_model_folds_in_memory_and_sets_bad_records_aside() ->
     assert directory.units["xa-a"].name == "Xã A"  # an older revision never wins
     assert "xa-b" not in directory.units and consumer.dead_letter_count == 1
     assert consumer.caught_up.is_set()
+
+
+def test_the_registry_read_model_judges_no_token_until_read_to_the_end() -> None:
+    """A service just started, its read model half read, says 503 (try again): a token not
+    read yet is not unknown (no 401 for a valid one), and one read as valid may be revoked
+    further on (no 2xx for a revoked one)."""
+    issued = CredentialSnapshot(
+        id="c-1", scope=CredentialScope.unit, unit_code="xa-a", label="cán bộ",
+        token_sha256=hashlib.sha256(b"hpk_token").hexdigest(),
+        issued_at=datetime(2026, 1, 5, tzinfo=UTC))
+    revoked = issued.model_copy(update={"revoked_at": datetime(2026, 1, 6, tzinfo=UTC)})
+    source, directory = MemorySource(), Directory()
+    for snapshot in (issued, revoked):
+        source.put(CREDENTIALS, "c-1", snapshot.model_dump_json().encode())
+    settings = ServiceSettings(port=1, database_url="sqlite://", kafka_bootstrap="unused:1")
+    consumer = follower(settings, directory, ServiceMetrics("test"), source=source)
+    with pytest.raises(Unavailable):
+        directory.caller("hpk_token")
+    asyncio.run(asyncio.wait_for(consumer.drain(), timeout=30))
+    assert directory.caller("hpk_token") is None  # read to the end: revoked
