@@ -57,8 +57,8 @@ def name_of(day: date, kind: ReportingPeriod) -> str:
     """The period a day falls in."""
     if kind is ReportingPeriod.iso_week:
         year, week, _ = day.isocalendar()
-        return f"{year}-W{week:02d}"
-    return f"{day.year}-{day.month:02d}"
+        return f"{year:04d}-W{week:02d}"
+    return f"{day.year:04d}-{day.month:02d}"
 
 
 def deadline(period_end: date, rule: DeadlineRule) -> datetime:

@@ -63,10 +63,12 @@ class Period:
     deadline: datetime  # UTC
 
 
-def campaign_periods(campaign: CampaignSnapshot) -> Iterator[Period]:
-    """Every period of the campaign, in order."""
-    day = campaign.starts_on
-    while day <= campaign.ends_on:
+def campaign_periods(campaign: CampaignSnapshot, first: date | None = None,
+                     last: date | None = None) -> Iterator[Period]:
+    """The campaign's periods, in order: all of them, or those touching [first, last]."""
+    day = max(campaign.starts_on, first or campaign.starts_on)
+    until = min(campaign.ends_on, last or campaign.ends_on)
+    while day <= until:
         name = periods.name_of(day, campaign.reporting_period)
         start, end = periods.bounds(name, campaign.reporting_period)
         yield Period(name, start, end, periods.deadline(end, campaign.deadline))
@@ -82,9 +84,15 @@ class Due:
     at: datetime
 
 
-def reminders(campaign: CampaignSnapshot, rules: NotificationRules) -> Iterator[Due]:
-    """Every reminder step of every period, in the order they fall due per period."""
-    for period in campaign_periods(campaign):
+def reminders(campaign: CampaignSnapshot, rules: NotificationRules,
+              around: tuple[datetime, datetime] | None = None) -> Iterator[Due]:
+    """The reminder steps of every period (or of the periods whose steps may fall due
+    within `around`), in the order they fall due per period."""
+    first = last = None
+    if around is not None:  # a step lies at most 31 days from its period's deadline
+        first = (around[0] - timedelta(days=63)).date()
+        last = (around[1] + timedelta(days=32)).date()
+    for period in campaign_periods(campaign, first, last):
         for step in sorted(rules.reminders, key=lambda s: s.hours_from_deadline):
             yield Due(period, step, period.deadline + timedelta(hours=step.hours_from_deadline))
 

@@ -65,12 +65,19 @@ class Scheduler:
         for campaign in list(self._directory.campaigns.values()):
             if campaign.closes_on is not None and periods.local_day(now) > campaign.closes_on:
                 continue  # a closed campaign reminds nobody
-            rules = self._rules(campaign.code)
-            for due in reminders(campaign, rules):
-                if now - self._grace <= due.at <= now:
-                    added += self._wave(campaign, rules, due, now)
-            added += self._digest(campaign, rules, now)
+            try:
+                added += self._campaign(campaign, now)
+            except Exception as exc:  # one campaign's trouble stops no other's notices
+                log.error("notifier.campaign_schedule_failed", campaign=campaign.code,
+                          error=repr(exc))
         return added
+
+    def _campaign(self, campaign: CampaignSnapshot, now: datetime) -> int:
+        rules, added = self._rules(campaign.code), 0
+        for due in reminders(campaign, rules, around=(now - self._grace, now)):
+            if now - self._grace <= due.at <= now:
+                added += self._wave(campaign, rules, due, now)
+        return added + self._digest(campaign, rules, now)
 
     def _wave(self, campaign: CampaignSnapshot, rules: NotificationRules,
               due: Due, now: datetime) -> int:
@@ -139,5 +146,7 @@ class Scheduler:
 
 def _latest_due(campaign: CampaignSnapshot, now: datetime) -> Period | None:
     """The period whose deadline passed last (the digest's subject), else the first."""
-    passed = [p for p in campaign_periods(campaign) if p.deadline <= now]
-    return passed[-1] if passed else next(iter(campaign_periods(campaign)), None)
+    last = min(campaign.ends_on, now.date())
+    recent = [p for p in campaign_periods(campaign, last - timedelta(days=95), last)
+              if p.deadline <= now]
+    return recent[-1] if recent else next(iter(campaign_periods(campaign)), None)

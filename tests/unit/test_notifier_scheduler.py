@@ -1,0 +1,47 @@
+"""The scheduler on a real SQLite database: a wave planned once for the units missing the
+period, and one campaign's odd calendar stopping no other campaign's notices."""
+
+from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
+
+from sqlmodel import Session, select
+
+from services.bus.directory import Directory
+from services.notifier.migrations import MIGRATIONS
+from services.notifier.models import Notification
+from services.notifier.planning import Links
+from services.notifier.schedule import NotificationRules
+from services.notifier.scheduler import Scheduler
+from tests.unit.test_aggregator_rules import campaign, unit
+
+HP = ZoneInfo("Asia/Ho_Chi_Minh")
+
+
+class Clock:
+    def __init__(self, at: datetime) -> None:
+        self.at = at
+
+    def now(self) -> datetime:
+        return self.at
+
+
+def test_a_wave_goes_once_and_an_odd_campaign_stops_no_other(migrated) -> None:
+    engine = migrated(MIGRATIONS)
+    odd = campaign(starts_on=date(1, 1, 1), ends_on=date(9999, 12, 31), code="ky-la")
+    directory = Directory(
+        units={code: unit(code, contacts={"email": f"{code}@example.vn"})
+               for code in ("xa-a", "xa-b")},
+        campaigns={"ky-la": odd, "dai-hoi-xiv": campaign()})
+    rules = NotificationRules(department_emails=("so@example.vn",))
+    clock = Clock(datetime(2026, 1, 24, 17, 0, tzinfo=HP).astimezone(UTC))  # W04's first step
+    scheduler = Scheduler(engine, directory, lambda code: rules, Links("http://p/", "http://p/t"),
+                          clock)
+    assert scheduler.tick() > 0
+    scheduler.tick()  # again: nothing twice
+    with Session(engine) as session:
+        planned = session.exec(select(Notification)).all()
+    ours = sorted(n.key for n in planned if n.campaign == "dai-hoi-xiv" and n.kind == "reminder")
+    assert ours == ["reminder:dai-hoi-xiv:2026-W04:xa-a:before-48h",
+                    "reminder:dai-hoi-xiv:2026-W04:xa-b:before-48h"]
+    assert [n.key for n in planned if n.kind == "digest" and n.campaign == "dai-hoi-xiv"] == [
+        "digest:dai-hoi-xiv:2026-01-24"]
