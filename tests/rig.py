@@ -69,7 +69,9 @@ class ServiceProcess:
             time.sleep(0.1)
         raise TimeoutError(f"{self.service.name} not ready:\n{self.logs()[-3000:]}")
 
-    def stop(self, sig: int = signal.SIGTERM, timeout: float = 20) -> int:
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 45) -> int:
+        """Stop the process; SIGTERM lets it drain: its relay flushes (up to 6 s, longer while
+        a new topic's leader is elected), each runner closes (up to 10 s each)."""
         if self.process is None or self.process.poll() is not None:
             return self.process.returncode if self.process else 0
         self.process.send_signal(sig)
