@@ -4,6 +4,7 @@ import asyncio
 import hmac
 from collections import Counter
 
+import structlog
 from fastapi import FastAPI
 from sqlalchemy import Engine, func
 from sqlmodel import Session, col, select
@@ -24,6 +25,8 @@ from services.notifier.scheduler import Scheduler
 from services.notifier.settings import NotifierSettings
 from services.web.app import Blueprint, Worker, build_app
 from services.web.auth import Identify
+
+log = structlog.get_logger()
 
 
 def create_app(settings: NotifierSettings, clock: Clock | None = None) -> FastAPI:
@@ -134,8 +137,8 @@ class _Waiting:
         while True:
             try:
                 self._metrics.waiting_now(await asyncio.to_thread(self._count))
-            except Exception:  # the next round tries again
-                pass
+            except Exception as exc:  # the next round tries again
+                log.warning("notifier.waiting_count_failed", error=repr(exc))
             await asyncio.sleep(self._every)
 
     def _count(self) -> dict[tuple[str, str], int]:

@@ -3,7 +3,7 @@
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import or_, update
+from sqlalchemy import func, or_, update
 from sqlmodel import Session, col, select
 
 from services.database import insert_on_conflict
@@ -62,8 +62,6 @@ def listing(session: Session, *, unit_code: str | None = None, campaign: str | N
             period: str | None = None, kind: str | None = None, state: str | None = None,
             limit: int = 50, offset: int = 0) -> tuple[Sequence[Notification], int]:
     """One page of the matching notifications, newest first, and how many match."""
-    from sqlalchemy import func
-
     query = select(Notification)
     for column, value in ((Notification.unit_code, unit_code), (Notification.campaign, campaign),
                           (Notification.period, period), (Notification.kind, kind),
