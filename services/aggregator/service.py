@@ -179,17 +179,17 @@ def period_or_raise(campaigns: Mapping[str, CampaignSnapshot], code: str, name: 
 
 def due_periods(campaign: CampaignSnapshot, now: datetime
                 ) -> Iterator[tuple[str, date, date, datetime]]:
-    """The campaign's periods whose deadline has passed."""
-    day, seen = campaign.starts_on, set()
-    while day <= campaign.ends_on:
+    """The campaign's periods whose deadline has passed, one step a period; none that
+    starts after today (its deadline is later still, in any zone)."""
+    day = campaign.starts_on
+    last = min(campaign.ends_on, now.date() + timedelta(days=1))
+    while day <= last:
         name = periods.name_of(day, campaign.reporting_period)
-        if name not in seen:
-            seen.add(name)
-            start, end = periods.bounds(name, campaign.reporting_period)
-            deadline = periods.deadline(end, campaign.deadline)
-            if deadline < now:
-                yield name, start, end, deadline
-        day += timedelta(days=1)
+        start, end = periods.bounds(name, campaign.reporting_period)
+        deadline = periods.deadline(end, campaign.deadline)
+        if deadline < now:
+            yield name, start, end, deadline
+        day = end + timedelta(days=1)
 
 
 def expected_units(units: Iterable[UnitSnapshot], campaign: CampaignSnapshot, start: date,

@@ -105,9 +105,11 @@ class Scheduler:
 
     def _digest(self, campaign: CampaignSnapshot, rules: NotificationRules,
                 now: datetime) -> int:
-        """Today's digest, once today's digest hour has come."""
+        """Today's digest, once today's digest hour has come; none before the campaign
+        starts (there is nothing to sum up)."""
         today = periods.local_day(now)
-        if not rules.department_emails or now < digest_moment(today, rules):
+        if (not rules.department_emails or today < campaign.starts_on
+                or now < digest_moment(today, rules)):
             return 0
         key = f"digest:{campaign.code}:{today.isoformat()}"
         with write_lock(self._engine), Session(self._engine) as session:

@@ -209,13 +209,26 @@ class Deadline(DeadlineRule):
     timezone: Annotated[str, AfterValidator(_valid_zone)] = "Asia/Ho_Chi_Minh"
 
 
+# A campaign's calendar has bounds a person would never reach and a typo would: every
+# service walks a campaign's periods, and a campaign from year 1 to 9999 has half a million.
+FIRST_DAY, LAST_DAY, MAX_YEARS = date(2000, 1, 1), date(2099, 12, 31), 5
+
+
+def _years_after(day: date, years: int) -> date:
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year + years, day=28)
+
+
 class CampaignBody(_Body):
     """A campaign's calendar and targets, as an administrator writes them."""
 
     name: Annotated[str, AfterValidator(_visible), AfterValidator(clean),
                     StringConstraints(min_length=1, max_length=300)]
-    starts_on: date
-    ends_on: date
+    starts_on: date = Field(description="First day; between 2000-01-01 and 2099-12-31.")
+    ends_on: date = Field(description="Last day (inclusive): not before starts_on, at most "
+                          "five years after it, and no later than 2099-12-31.")
     peak_windows: list[PeakWindow] = Field(default_factory=list)
     reporting_period: ReportingPeriod = ReportingPeriod.iso_week
     closes_on: date | None = None
@@ -226,6 +239,10 @@ class CampaignBody(_Body):
     def _calendar(self) -> "CampaignBody":
         if self.ends_on < self.starts_on:
             raise ValueError("ends_on must not be before starts_on")
+        if not (FIRST_DAY <= self.starts_on and self.ends_on <= LAST_DAY):
+            raise ValueError(f"a campaign's days must lie between {FIRST_DAY} and {LAST_DAY}")
+        if self.ends_on > _years_after(self.starts_on, MAX_YEARS):
+            raise ValueError(f"a campaign lasts at most {MAX_YEARS} years from starts_on")
         for window in self.peak_windows:
             if window.ends_on < window.starts_on:
                 raise ValueError("a peak window must not end before it starts")

@@ -1,5 +1,6 @@
 """The scheduler on a real SQLite database: a wave planned once for the units missing the
-period, and one campaign's odd calendar stopping no other campaign's notices."""
+period, one campaign's odd calendar stopping no other campaign's notices, and no digest
+for a campaign that has not started."""
 
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
@@ -45,3 +46,24 @@ def test_a_wave_goes_once_and_an_odd_campaign_stops_no_other(migrated) -> None:
                     "reminder:dai-hoi-xiv:2026-W04:xa-b:before-48h"]
     assert [n.key for n in planned if n.kind == "digest" and n.campaign == "dai-hoi-xiv"] == [
         "digest:dai-hoi-xiv:2026-01-24"]
+
+
+def test_a_campaign_not_yet_started_sends_leadership_no_digest(migrated) -> None:
+    engine = migrated(MIGRATIONS)
+    directory = Directory(units={}, campaigns={
+        "sap-toi": campaign(starts_on=date(2026, 3, 1), ends_on=date(2026, 6, 30),
+                            code="sap-toi"),
+        "dai-hoi-xiv": campaign()})
+    rules = NotificationRules(department_emails=("so@example.vn",))
+    clock = Clock(datetime(2026, 2, 3, 8, 0, tzinfo=HP).astimezone(UTC))
+    scheduler = Scheduler(engine, directory, lambda code: rules, Links("http://p/", "http://p/t"),
+                          clock)
+    scheduler.tick()
+    with Session(engine) as session:
+        digests = session.exec(select(Notification.key).where(Notification.kind == "digest"))
+        assert sorted(digests) == ["digest:dai-hoi-xiv:2026-02-03"]
+    clock.at = datetime(2026, 3, 1, 8, 0, tzinfo=HP).astimezone(UTC)
+    scheduler.tick()
+    with Session(engine) as session:
+        digests = session.exec(select(Notification.key).where(Notification.kind == "digest"))
+        assert "digest:sap-toi:2026-03-01" in set(digests)

@@ -136,6 +136,27 @@ class TestDeadlineTime:
         assert re.fullmatch(documented["properties"]["at"]["pattern"], at)
 
 
+class TestCampaignCalendarBounds:
+    """A campaign's calendar stays where a person would put it (found by fuzzing: a campaign
+    from year 1 to 9999 kept the aggregator walking half a million periods every check)."""
+
+    @pytest.mark.parametrize(("starts_on", "ends_on", "rule"), [
+        ("0001-01-01", "9999-12-31", "between 2000-01-01 and 2099-12-31"),
+        ("2099-06-01", "2100-01-01", "between 2000-01-01 and 2099-12-31"),
+        ("2026-01-05", "2031-01-06", "at most 5 years"),
+    ])
+    def test_a_calendar_out_of_bounds_is_refused_naming_the_rule(
+            self, registry, starts_on, ends_on, rule) -> None:
+        refused = registry.post("/v1/campaigns", headers=ADMIN, json=campaign("17:00") | {
+            "starts_on": starts_on, "ends_on": ends_on})
+        assert refused.status_code == 422
+        assert rule in refused.json()["error"]["fields"][0]["message"]
+
+    def test_five_years_to_the_day_is_accepted(self, registry) -> None:
+        registry.post("/v1/campaigns", headers=ADMIN, json=campaign("17:00") | {
+            "starts_on": "2028-02-29", "ends_on": "2033-02-28"}).raise_for_status()
+
+
 def campaign(at: str) -> dict[str, Any]:
     return {"code": "bau-cu", "name": "Bầu cử", "starts_on": "2031-03-01",
             "ends_on": "2031-05-31", "targets": {"commune": {}}, "deadline": {"at": at}}
