@@ -94,6 +94,46 @@ class KindTargets(_Event):
                                       "each unit of this kind must cover during the campaign.")
 
 
+class ReminderStep(_Event):
+    """One deadline reminder, placed against each period's deadline."""
+
+    name: str = Field(pattern=r"^[a-z0-9-]{1,32}$", description="Stable name, part of each "
+                      "reminder's key, e.g. `before-48h`.")
+    hours_from_deadline: int = Field(ge=-24 * 31, le=24 * 31, description="Negative before "
+                                     "the deadline, positive after it.")
+    copy_department: bool = Field(False, description="Copy the Department's addresses.")
+
+
+class QuietHours(_Event):
+    """Hours in which nothing goes to a unit; what falls due then goes when they end."""
+
+    starts: time = Field(time(21, 0), description="Local time the quiet hours start.")
+    ends: time = Field(time(7, 0), description="Local time they end (may be the next day).")
+    timezone: str = Field("Asia/Ho_Chi_Minh", description="IANA zone of both times.")
+
+
+DEFAULT_REMINDERS = (
+    ReminderStep(name="before-48h", hours_from_deadline=-48),
+    ReminderStep(name="before-2h", hours_from_deadline=-2),
+    ReminderStep(name="after-24h", hours_from_deadline=24, copy_department=True),
+)
+
+
+class CampaignNotifications(_Event):
+    """Who hears what and when: the campaign's reminder steps, quiet hours, the leadership's
+    daily digest and the Department's addresses."""
+
+    reminders: list[ReminderStep] = Field(default_factory=lambda: list(DEFAULT_REMINDERS),
+                                          description="Reminder steps of every period.")
+    quiet_hours: QuietHours | None = Field(default_factory=QuietHours, description="When "
+                                           "nothing goes to a unit; null for none.")
+    digest_at: time = Field(time(8, 0), description="Local time (Hai Phong) of the "
+                            "leadership's daily digest.")
+    department_emails: list[str] = Field(default_factory=list, description="The Department's "
+                                         "addresses: the digest, copies of late reminders. "
+                                         "Empty: the notifier's configured addresses.")
+
+
 class CampaignSnapshot(_Event):
     """A campaign as it stands after its latest change. Key: `code`."""
 
@@ -109,6 +149,9 @@ class CampaignSnapshot(_Event):
     deadline: DeadlineRule = Field(description="When each period's report is due.")
     targets: dict[UnitKind, KindTargets] = Field(description="Targets per unit kind; a kind "
                                                  "absent here is not expected to report.")
+    notifications: CampaignNotifications = Field(
+        default_factory=CampaignNotifications, description="Reminders, quiet hours and the "
+        "daily digest; absent in messages from before it existed (the defaults).")
     revision: int = Field(description="Increases with every change; consumers keep the highest.")
     updated_at: UtcDatetime = Field(description="When the change was committed (UTC).")
 

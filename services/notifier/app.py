@@ -3,6 +3,7 @@
 import asyncio
 import hmac
 from collections import Counter
+from collections.abc import Callable
 
 import structlog
 from fastapi import FastAPI
@@ -33,17 +34,17 @@ def create_app(settings: NotifierSettings, clock: Clock | None = None) -> FastAP
     """Receipts, deadline reminders, breach alerts and the leadership's daily digest, by
     email and signed webhooks, each once."""
     directory, clock = Directory(), clock or SystemClock()
-    rules = NotificationRules(department_emails=tuple(settings.department_emails))
+    rules = campaign_rules(directory, settings.department_emails)
     links = Links(how_to_report=settings.portal_url,
                   progress=settings.portal_url.rstrip("/") + "/tien-do")
 
     def wire(app: FastAPI, engine: Engine) -> list[Worker]:
         state = app.state
         state.directory, state.clock, state.links = directory, clock, links
-        state.rules = lambda campaign: rules  # campaign data in a later step: one for all
+        state.rules = rules
         metrics = NotifierMetrics(state.metrics)
         dispatcher = Dispatcher(
-            engine, _channels(settings), clock=clock, quiet_hours=lambda c: rules.quiet_hours,
+            engine, _channels(settings), clock=clock, quiet_hours=lambda c: rules(c).quiet_hours,
             limits={"email": RateLimit(settings.email_per_second),
                     "webhook": RateLimit(settings.webhook_per_second)},
             policy=Policy(max_attempts=settings.max_attempts,
@@ -85,6 +86,24 @@ def create_app(settings: NotifierSettings, clock: Clock | None = None) -> FastAP
         checks={"broker": lambda app: app.state.consumers[0].ready(),
                 "registry": lambda app: app.state.follower.caught_up_ready()},
         identify=identify))
+
+
+def campaign_rules(directory: Directory,
+                   fallback_emails: list[str]) -> Callable[[str], NotificationRules]:
+    """A campaign's notification rules, as the registry publishes them with the campaign;
+    the configured addresses of the Department where the campaign names none."""
+    defaults = NotificationRules(department_emails=fallback_emails)
+
+    def rules(code: str) -> NotificationRules:
+        campaign = directory.campaigns.get(code)
+        if campaign is None:
+            return defaults
+        found = campaign.notifications
+        if found.department_emails or not fallback_emails:
+            return found
+        return found.model_copy(update={"department_emails": list(fallback_emails)})
+
+    return rules
 
 
 def _channels(settings: NotifierSettings) -> dict[str, Channel]:

@@ -22,10 +22,11 @@ from sqlmodel import Session
 
 from services.bus.backoff import Backoff
 from services.database import write_lock
+from services.events import QuietHours
 from services.notifier import store
 from services.notifier.channels import Channel, DeliveryFailed, Outgoing
 from services.notifier.models import Notification, State
-from services.notifier.schedule import QuietHours, outside_quiet_hours
+from services.notifier.schedule import outside_quiet_hours
 
 log = structlog.get_logger()
 

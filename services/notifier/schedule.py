@@ -12,47 +12,12 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, Field
-
 from services import periods
-from services.events import CampaignSnapshot
+from services.events import CampaignNotifications, CampaignSnapshot, QuietHours, ReminderStep
 
-
-class ReminderStep(BaseModel):
-    """One reminder, placed against the period's deadline."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    name: str = Field(pattern=r"^[a-z0-9-]{1,32}$", description="Stable name, part of each "
-                      "reminder's key, e.g. `before-48h`.")
-    hours_from_deadline: int = Field(ge=-24 * 31, le=24 * 31, description="Negative before "
-                                     "the deadline, positive after it.")
-    copy_department: bool = Field(False, description="Copy the Department's addresses.")
-
-
-class QuietHours(BaseModel):
-    """Hours in which nothing goes to a unit; what falls due then goes when they end."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    starts: time = time(21, 0)
-    ends: time = time(7, 0)
-    timezone: str = "Asia/Ho_Chi_Minh"
-
-
-class NotificationRules(BaseModel):
-    """A campaign's notification schedule."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    reminders: tuple[ReminderStep, ...] = (
-        ReminderStep(name="before-48h", hours_from_deadline=-48),
-        ReminderStep(name="before-2h", hours_from_deadline=-2),
-        ReminderStep(name="after-24h", hours_from_deadline=24, copy_department=True),
-    )
-    quiet_hours: QuietHours | None = QuietHours()
-    digest_at: time = Field(time(8, 0), description="Local time of the leadership's digest.")
-    department_emails: tuple[str, ...] = ()
+# A campaign's notification rules are campaign data: the registry publishes them with the
+# campaign (the defaults where an administrator gave none).
+NotificationRules = CampaignNotifications
 
 
 @dataclass(frozen=True)

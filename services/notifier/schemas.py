@@ -5,8 +5,8 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, Field
 
+from services.events import ReminderStep
 from services.notifier.models import Notification
-from services.notifier.schedule import ReminderStep
 from services.web.schemas import LocalTime
 
 

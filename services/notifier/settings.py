@@ -28,7 +28,8 @@ class NotifierSettings(ServiceSettings):
                                                   "units' webhook secrets derive from it; "
                                                   "no webhooks without it.")
     department_emails: list[str] = Field(default_factory=list, description="The Department's "
-                                         "addresses: the digest, copies of late reminders.")
+                                         "addresses (the digest, copies of late reminders) "
+                                         "for a campaign that names none of its own.")
     portal_url: str = Field("http://localhost:8005/", description="Where units report and "
                             "leadership reads, named in the texts.")
     email_per_second: float = Field(20, ge=0, description="Rate limit of the SMTP relay "

@@ -57,6 +57,8 @@ class Campaign(SQLModel, table=True):
     peak_windows: list[dict[str, Any]] = Field(sa_column=Column(JSON, nullable=False))
     deadline: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
     targets: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    notifications: dict[str, Any] = Field(default_factory=dict,
+                                          sa_column=Column(JSON, nullable=False))
     revision: int = 1
     created_at: datetime = moment()
     updated_at: datetime = moment()

@@ -21,10 +21,12 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from services.events import (
+    CampaignNotifications,
     CredentialScope,
     DeadlineRule,
     KindTargets,
     PeakWindow,
+    QuietHours,
     ReportingPeriod,
     UnitKind,
 )
@@ -209,6 +211,35 @@ class Deadline(DeadlineRule):
     timezone: Annotated[str, AfterValidator(_valid_zone)] = "Asia/Ho_Chi_Minh"
 
 
+class Quiet(QuietHours):
+    starts: LocalTime = Field(time(21, 0), description="Local time the quiet hours start: "
+                              "HH:MM or HH:MM:SS, no offset.")
+    ends: LocalTime = Field(time(7, 0), description="Local time they end (the next day when "
+                            "before `starts`).")
+    timezone: Annotated[str, AfterValidator(_valid_zone)] = "Asia/Ho_Chi_Minh"
+
+
+class Notifications(CampaignNotifications):
+    """Reminder steps, quiet hours, the daily digest and the Department's addresses."""
+
+    quiet_hours: Quiet | None = Field(default_factory=Quiet, description="When nothing goes "
+                                      "to a unit; null for none.")
+    digest_at: LocalTime = Field(time(8, 0), description="Local time (Hai Phong) of the "
+                                 "leadership's daily digest.")
+    department_emails: list[EmailStr] = Field(default_factory=list, max_length=20,
+                                              description="The Department's addresses: the "
+                                              "digest, copies of late reminders.")
+
+    @model_validator(mode="after")
+    def _steps_named_once(self) -> "Notifications":
+        names = [step.name for step in self.reminders]
+        if len(set(names)) != len(names):
+            raise ValueError("each reminder step needs a name of its own")
+        if len(names) > 10:
+            raise ValueError("a campaign has at most 10 reminder steps")
+        return self
+
+
 # A campaign's calendar has bounds a person would never reach and a typo would: every
 # service walks a campaign's periods, and a campaign from year 1 to 9999 has half a million.
 FIRST_DAY, LAST_DAY, MAX_YEARS = date(2000, 1, 1), date(2099, 12, 31), 5
@@ -234,6 +265,7 @@ class CampaignBody(_Body):
     closes_on: date | None = None
     deadline: Deadline = Field(default_factory=Deadline)
     targets: dict[UnitKind, KindTargets]
+    notifications: Notifications = Field(default_factory=Notifications)
 
     @model_validator(mode="after")
     def _calendar(self) -> "CampaignBody":

@@ -248,8 +248,9 @@ def replace_campaign(session: Session, code: str, data: CampaignBody) -> Campaig
 
 def _campaign_fields(data: CampaignBody) -> dict[str, Any]:
     """Dates stay dates (their columns want them); nested parts become JSON values."""
-    nested = data.model_dump(mode="json", include={"peak_windows", "deadline", "targets"})
-    return data.model_dump(exclude={"code", "peak_windows", "deadline", "targets"}) | nested
+    parts = {"peak_windows", "deadline", "targets", "notifications"}
+    nested = data.model_dump(mode="json", include=parts)
+    return data.model_dump(exclude={"code", *parts}) | nested
 
 
 def _save_campaign(session: Session, campaign: Campaign) -> None:

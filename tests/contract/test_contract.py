@@ -11,7 +11,7 @@ from deploy.topology import SERVICES
 from services import asyncapi
 from services.aggregator.settings import AggregatorSettings
 from services.config import ServiceSettings
-from services.events import TOPICS
+from services.events import TOPICS, CampaignSnapshot
 from services.notifier.settings import NotifierSettings
 from services.registry.settings import RegistrySettings
 from services.reporting.settings import ReportingSettings
@@ -63,3 +63,14 @@ def test_compose_sets_only_real_settings(service) -> None:
     for variable in environment:
         assert variable.startswith(f"{service.prefix}_")
         assert variable.removeprefix(f"{service.prefix}_").lower() in fields, variable
+
+
+def test_a_campaign_published_before_it_had_notification_rules_reads_with_the_defaults() -> None:
+    """The compacted campaigns topic keeps messages from before `notifications` existed."""
+    seed = json.loads((ROOT / "services/registry/seed/dai-hoi-xiv.json").read_text())
+    assert "notifications" not in seed
+    old = CampaignSnapshot.model_validate(seed | {"revision": 1,
+                                                  "updated_at": "2026-01-01T00:00:00Z"})
+    assert [step.name for step in old.notifications.reminders] == [
+        "before-48h", "before-2h", "after-24h"]
+    assert old.notifications.quiet_hours is not None

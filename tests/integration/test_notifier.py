@@ -27,7 +27,7 @@ from services.config import ServiceSettings
 from services.events import AGGREGATOR_BREACHES, REPORTS
 from services.webhooks import unit_secret
 from tests.integration.test_reporting import Stack
-from tests.notifier_wave import STEP, Wave
+from tests.notifier_wave import SEED, STEP, Wave
 from tests.receivers import SmtpServer, WebhookReceiver
 from tests.rig import BROKER, DATABASE, ServiceProcess, TopicReader
 
@@ -216,8 +216,19 @@ def breach(n: int, unit: str, rule: str = "report_missing") -> dict[str, Any]:
 
 
 def test_twenty_breaches_give_the_unit_its_alert_and_leadership_one_digest(world) -> None:
+    """The campaign names its own Department addresses in the registry: the digest goes
+    there, not to the notifier's configured ones."""
+    leaders = [f"chanh-van-phong-{uuid.uuid4().hex[:4]}@vhttdl.haiphong.gov.vn",
+               "giam-doc@vhttdl.haiphong.gov.vn"]
+    seed = json.loads(SEED.read_text())
+    world.stack.registry.admin().put("/v1/campaigns/dai-hoi-xiv", json={
+        k: v for k, v in seed.items() if k != "code"} | {
+        "notifications": {"department_emails": leaders}}).raise_for_status()
     address = f"vp-{uuid.uuid4().hex[:6]}@example.vn"
     code, _ = world.unit(email=address)
+    schedule = "/v1/campaigns/dai-hoi-xiv/notification-schedule"
+    until(lambda: world.notifier.client(world.leader).get(schedule).json().get(
+        "department_emails") == leaders)
     world.at(datetime(2026, 2, 2, 7, 30, tzinfo=HP))  # before the day's digest hour
     for n in range(20):
         world.publish(AGGREGATOR_BREACHES.name, code, breach(n, code))
@@ -229,11 +240,12 @@ def test_twenty_breaches_give_the_unit_its_alert_and_leadership_one_digest(world
     world.at(datetime(2026, 2, 3, 8, 0, tzinfo=HP))
     # ours: the broker holds other modules' campaigns, and each has its own digest
     ours = f"[{CAMPAIGN_NAME}] Tổng hợp ngày 03/02/2026"
-    digests = lambda: [m for m in world.mail_to(DEPARTMENT)  # noqa: E731
+    digests = lambda: [m for m in world.mail_to(leaders[0])  # noqa: E731
                        if str(m["Subject"]).startswith(ours)]
     until(lambda: len(digests()) == 1)
     time.sleep(1)
     [digest] = digests()
+    assert leaders[1] in str(digest["To"]) and DEPARTMENT not in str(digest["To"])
     body = digest.get_content()
     assert "20 cảnh báo mới" in str(digest["Subject"])
     assert body.count(f"Xã Thử {code}: chưa gửi báo cáo kỳ 2026-W05") == 20

@@ -11,12 +11,12 @@ import pytest
 from sqlmodel import Session, select
 from standardwebhooks import Webhook as Verifier
 
+from services.events import QuietHours
 from services.notifier import store
 from services.notifier.channels import Email, SmtpSettings, Webhook
 from services.notifier.dispatch import Dispatcher, Policy, resend
 from services.notifier.migrations import MIGRATIONS
 from services.notifier.models import Notification, State
-from services.notifier.schedule import QuietHours
 from services.webhooks import unit_secret
 from tests.receivers import SmtpServer, WebhookReceiver
 

@@ -1,6 +1,6 @@
 """The scheduler on a real SQLite database: a wave planned once for the units missing the
-period, one campaign's odd calendar stopping no other campaign's notices, and no digest
-for a campaign that has not started."""
+period, one campaign's odd calendar stopping no other campaign's notices, no digest for a
+campaign that has not started, and each campaign's own steps and addresses."""
 
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
@@ -8,6 +8,8 @@ from zoneinfo import ZoneInfo
 from sqlmodel import Session, select
 
 from services.bus.directory import Directory
+from services.events import CampaignNotifications, ReminderStep
+from services.notifier.app import campaign_rules
 from services.notifier.migrations import MIGRATIONS
 from services.notifier.models import Notification
 from services.notifier.planning import Links
@@ -67,3 +69,28 @@ def test_a_campaign_not_yet_started_sends_leadership_no_digest(migrated) -> None
     with Session(engine) as session:
         digests = session.exec(select(Notification.key).where(Notification.kind == "digest"))
         assert "digest:sap-toi:2026-03-01" in set(digests)
+
+
+def test_the_campaign_s_own_steps_and_addresses_are_the_ones_used(migrated) -> None:
+    """A campaign reminding once, 24 hours before, with its own Department address; the
+    configured address stands in only for a campaign that names none."""
+    engine = migrated(MIGRATIONS)
+    own = campaign().model_copy(update={"notifications": CampaignNotifications(
+        reminders=[ReminderStep(name="before-24h", hours_from_deadline=-24,
+                                copy_department=True)],
+        department_emails=["vanphong@sovhttdl.haiphong.gov.vn"])})
+    plain = campaign(code="mac-dinh")
+    directory = Directory(units={"xa-a": unit("xa-a", contacts={"email": "xa-a@example.vn"})},
+                          campaigns={"dai-hoi-xiv": own, "mac-dinh": plain})
+    rules = campaign_rules(directory, ["so@example.vn"])
+    assert rules("mac-dinh").department_emails == ["so@example.vn"]
+    assert [s.name for s in rules("mac-dinh").reminders] == ["before-48h", "before-2h",
+                                                             "after-24h"]
+    # W04 is due Monday 26/01 17:00: the campaign's one step falls on Sunday at 17:00
+    clock = Clock(datetime(2026, 1, 25, 17, 0, tzinfo=HP).astimezone(UTC))
+    Scheduler(engine, directory, rules, Links("http://p/", "http://p/t"), clock).tick()
+    with Session(engine) as session:
+        reminders = session.exec(select(Notification).where(
+            Notification.kind == "reminder", Notification.campaign == "dai-hoi-xiv")).all()
+    assert [(n.key, n.copy_to) for n in reminders] == [
+        ("reminder:dai-hoi-xiv:2026-W04:xa-a:before-24h", "vanphong@sovhttdl.haiphong.gov.vn")]

@@ -1,14 +1,17 @@
 """The registry's routes in process, on a migrated SQLite database: names that hide
-characters, query bounds, timestamps with their offset, deadline times without one, and
-capped import reports."""
+characters, query bounds, timestamps with their offset, deadline times without one, capped
+import reports, campaigns' notification rules and their calendars' bounds."""
 
 import re
-from datetime import datetime
+from datetime import datetime, time
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlmodel import Session, select
 
+from services.bus.outbox import OutboxMessage
+from services.events import CAMPAIGNS, CampaignSnapshot
 from services.registry.api import router
 from services.registry.migrations import MIGRATIONS
 from services.registry.names import name_key
@@ -155,6 +158,59 @@ class TestCampaignCalendarBounds:
     def test_five_years_to_the_day_is_accepted(self, registry) -> None:
         registry.post("/v1/campaigns", headers=ADMIN, json=campaign("17:00") | {
             "starts_on": "2028-02-29", "ends_on": "2033-02-28"}).raise_for_status()
+
+
+class TestCampaignNotifications:
+    """Reminder steps, quiet hours, the digest hour and the Department's addresses are the
+    campaign's own data, published with it for the notifier."""
+
+    RULES = {"reminders": [{"name": "before-24h", "hours_from_deadline": -24},
+                           {"name": "after-48h", "hours_from_deadline": 48,
+                            "copy_department": True}],
+             "quiet_hours": {"starts": "22:00", "ends": "06:30"}, "digest_at": "07:45",
+             "department_emails": ["vanphong@sovhttdl.haiphong.gov.vn"]}
+
+    def test_the_rules_given_are_stored_and_published_with_the_campaign(self, migrated) -> None:
+        engine = migrated(MIGRATIONS)
+        registry = client(router, engine)
+        registry.post("/v1/campaigns", headers=ADMIN, json=campaign("17:00") | {
+            "notifications": self.RULES}).raise_for_status()
+        read = registry.get("/v1/campaigns/bau-cu", headers=ADMIN).json()["notifications"]
+        assert [s["name"] for s in read["reminders"]] == ["before-24h", "after-48h"]
+        assert read["quiet_hours"] == {"starts": "22:00:00", "ends": "06:30:00",
+                                       "timezone": "Asia/Ho_Chi_Minh"}
+        with Session(engine) as session:
+            [message] = session.exec(select(OutboxMessage).where(
+                OutboxMessage.topic == CAMPAIGNS.name)).all()
+        assert message.value is not None
+        published = CampaignSnapshot.model_validate_json(message.value).notifications
+        assert published.digest_at == time(7, 45)
+        assert published.department_emails == ["vanphong@sovhttdl.haiphong.gov.vn"]
+        assert published.reminders[1].copy_department is True
+
+    def test_a_campaign_giving_none_has_the_defaults(self, registry) -> None:
+        registry.post("/v1/campaigns", headers=ADMIN, json=campaign("17:00")).raise_for_status()
+        read = registry.get("/v1/campaigns/bau-cu", headers=ADMIN).json()["notifications"]
+        assert [(s["name"], s["hours_from_deadline"]) for s in read["reminders"]] == [
+            ("before-48h", -48), ("before-2h", -2), ("after-24h", 24)]
+        assert (read["digest_at"], read["department_emails"]) == ("08:00:00", [])
+        assert read["quiet_hours"]["starts"] == "21:00:00"
+
+    @pytest.mark.parametrize(("rules", "field", "rule"), [
+        ({"reminders": [{"name": "nhac", "hours_from_deadline": -2},
+                        {"name": "nhac", "hours_from_deadline": -1}]},
+         "body.notifications", "value_error"),
+        ({"department_emails": ["van phong"]}, "body.notifications.department_emails.0",
+         "value_error"),
+        ({"digest_at": "08:00+07:00"}, "body.notifications.digest_at", "local_time"),
+        ({"reminders": [{"name": "Nhắc", "hours_from_deadline": -2}]},
+         "body.notifications.reminders.0.name", "string_pattern_mismatch"),
+    ])
+    def test_bad_rules_are_refused_naming_the_field(self, registry, rules, field,
+                                                    rule) -> None:
+        refused = registry.post("/v1/campaigns", headers=ADMIN, json=campaign("17:00") | {
+            "notifications": rules})
+        assert refused_fields(refused) == {(field, rule)}
 
 
 def campaign(at: str) -> dict[str, Any]:
