@@ -74,7 +74,7 @@ class Wave:
         self.count, self.folder = count, folder
         self.smtp, self.hooks = SmtpServer(), WebhookReceiver()
         self.clock = folder / "clock"
-        self._tick(BEFORE_STEP)
+        self.at(BEFORE_STEP)
         self.smtp.__enter__()
         self.hooks.__enter__()
         asyncio.run(_publish(bootstrap, campaign(), units(count, self.hooks.url), idempotence))
@@ -103,10 +103,11 @@ class Wave:
 
     def fire(self) -> float:
         """The step falls due; the moment (monotonic) it did."""
-        self._tick(STEP)
+        self.at(STEP)
         return time.monotonic()
 
-    def _tick(self, moment: datetime) -> None:
+    def at(self, moment: datetime) -> None:
+        """Set the notifier's clock (a whole new file: never half written when read)."""
         fresh = self.clock.with_suffix(".new")
         fresh.write_text(moment.astimezone(UTC).isoformat())
         fresh.rename(self.clock)

@@ -1,6 +1,7 @@
-"""The notifier as a process, with registry and reporting, a real SMTP server and a real
-webhook receiver: receipts, reminders (cancelled by a report, held through quiet hours),
-one message for an event delivered twice, breach alerts and one digest for twenty breaches.
+"""The notifier as a process, with registry and reporting, a real SMTP server and real
+webhook receivers: receipts, reminders (cancelled by a report, held through quiet hours),
+one message for an event delivered twice, retries after back-off, a parked message sent
+again through the API, breach alerts and one digest for twenty breaches.
 The notifier's clock is a file the test writes (tests.faults `clock_from_file`)."""
 
 import asyncio
@@ -54,12 +55,13 @@ class World:
         fresh.write_text(moment.isoformat())
         fresh.rename(self._clock)
 
-    def unit(self, email: str | None = None, webhook: bool = False) -> tuple[str, str]:
+    def unit(self, email: str | None = None, webhook: bool = False,
+             hook_url: str | None = None) -> tuple[str, str]:
         contacts: dict[str, str] = {}
         if email:
             contacts["email"] = email
-        if webhook:
-            contacts["webhook_url"] = self.hooks.url
+        if webhook or hook_url:
+            contacts["webhook_url"] = hook_url or self.hooks.url
         code, token = self.stack.unit(contacts=contacts)
         until(lambda: self.notifier.client(self.leader).get(
             "/v1/notifications/preview", params={"unit": code, "campaign": "dai-hoi-xiv",
@@ -200,6 +202,53 @@ def test_a_reminder_reaches_a_missing_unit_at_seven_and_is_cancelled_by_a_report
     assert _metric(world, "notifier_reminder_waves_total") >= 1
 
 
+def test_a_receiver_failing_three_times_gets_the_receipt_once_after_back_off(world) -> None:
+    """The back-off runs on the notifier's clock: nothing goes again until the test moves it
+    past the wait (at most a second here)."""
+    start = daytime()
+    world.at(start)
+    with WebhookReceiver(fail_first=3) as flaky:
+        code, token = world.unit(hook_url=flaky.url)
+        world.stack.submit(token, banner(4)).raise_for_status()
+        for refused in (1, 2, 3):
+            until(lambda: flaky.refused == refused)  # noqa: B023 (called at once)
+            time.sleep(0.5)
+            assert flaky.refused == refused  # waiting out its back-off
+            world.at(start + timedelta(seconds=2 * refused))
+        until(lambda: len(flaky.deliveries) == 1)
+        world.at(start + timedelta(minutes=5))
+        time.sleep(1)
+        assert flaky.refused == 3 and len(flaky.deliveries) == 1
+    [receipt] = world.notifications(unit=code, kind="receipt")
+    assert (receipt["state"], receipt["attempts"], receipt["channel"]) == ("sent", 4, "webhook")
+
+
+def test_a_receiver_that_always_fails_ends_parked_then_gets_it_once_re_sent(world) -> None:
+    start = daytime()
+    world.at(start)
+    with WebhookReceiver(fail_always=True) as down:
+        code, token = world.unit(hook_url=down.url)
+        world.stack.submit(token, banner(6)).raise_for_status()
+        for refused in range(1, 9):  # the notifier's eight attempts
+            until(lambda: down.refused == refused)  # noqa: B023 (called at once)
+            world.at(start + timedelta(seconds=2 * refused))
+        until(lambda: [n["state"] for n in world.notifications(unit=code)] == ["parked"])
+        world.at(start + timedelta(minutes=5))
+        time.sleep(1)
+        [parked] = world.notifications(unit=code)
+        assert (parked["state"], parked["attempts"], down.refused) == ("parked", 8, 8)
+        assert parked["last_error"] == "webhook answered 503: "
+        down.fail_always = False
+        resent = world.notifier.admin().post(
+            f"/v1/notifications/{parked['key']}/webhook/resend")
+        assert resent.status_code == 200, resent.text
+        until(lambda: len(down.deliveries) == 1)
+        assert down.deliveries[0].headers["webhook-id"] == parked["key"]
+        until(lambda: [n["state"] for n in world.notifications(unit=code)] == ["sent"])
+        again = world.notifier.admin().post(f"/v1/notifications/{parked['key']}/webhook/resend")
+        assert again.status_code == 409  # sent: a re-send is for a parked one only
+
+
 def _metric(world: World, name: str) -> float:
     for line in httpx.get(world.notifier.url + "/metrics").text.splitlines():
         if line.startswith(name + " "):
@@ -265,7 +314,7 @@ def test_a_notifier_killed_mid_wave_delivers_every_message_repeating_only_those_
         before = wave.delivered()
         assert sum(len(ids) for ids in before) < 2 * wave.count, "killed too late to tell"
         wave.notifier.start()
-        wave._tick(STEP + timedelta(minutes=5))  # past the dead dispatcher's lease
+        wave.at(STEP + timedelta(minutes=5))  # past the dead dispatcher's lease
         wave.wait_complete(timeout=180)
         time.sleep(1)
         mails, hooks = wave.delivered()
