@@ -86,6 +86,14 @@ AGGREGATOR_BREACHES = Topic(
     "per breach, for the notifier's alerts.",
 )
 
+NOTIFIER_DEAD_LETTERS = Topic(
+    name="notifier.dead-letters.v1",
+    model=DeadLetter,
+    key="the failed message's key",
+    description="Messages the notifier could not read (a report or a breach), with the error "
+    "and where they came from; the partition they came from keeps moving.",
+)
+
 REGISTRY_TOPICS: tuple[Topic, ...] = (UNITS, CAMPAIGNS, CREDENTIALS)
 TOPICS: tuple[Topic, ...] = (*REGISTRY_TOPICS, REPORTS, AGGREGATOR_DEAD_LETTERS,
-                             AGGREGATOR_PROGRESS, AGGREGATOR_BREACHES)
+                             AGGREGATOR_PROGRESS, AGGREGATOR_BREACHES, NOTIFIER_DEAD_LETTERS)

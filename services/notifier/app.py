@@ -12,7 +12,9 @@ from sqlmodel import Session, col, select
 
 from services.bus.consumer import Consumer, KafkaSource
 from services.bus.directory import Directory, follower
+from services.bus.relay_process import RelayProcess
 from services.callers import Caller
+from services.events import NOTIFIER_DEAD_LETTERS
 from services.notifier.api import router
 from services.notifier.channels import Channel, Email, SmtpSettings, Webhook
 from services.notifier.dispatch import Clock, Dispatcher, Policy, RateLimit, SystemClock
@@ -56,17 +58,19 @@ def create_app(settings: NotifierSettings, clock: Clock | None = None) -> FastAP
         state.follower = follower(settings, directory, state.metrics)
         reports = ReportsHandler(directory, state.rules, clock, on_planned=loop_wake)
         breaches = BreachesHandler(directory, state.rules, links, clock, on_planned=loop_wake)
+        state.relay = RelayProcess("services.notifier.relay", settings, state.metrics)
         state.consumers = [
             Consumer(handler, KafkaSource(settings, handler.topics, group=handler.name,
                                           session_timeout_ms=settings.kafka_session_timeout_ms),
-                     state.metrics, engine=engine)
+                     state.metrics, engine=engine, dead_letters=NOTIFIER_DEAD_LETTERS,
+                     wake_relay=state.relay.wake)
             for handler in (reports, breaches)]
         scheduler = Scheduler(engine, directory, state.rules, links, clock,
                               ready=state.follower.caught_up.is_set,
                               every=settings.schedule_seconds, on_planned=loop_wake,
                               on_wave=metrics.waves.inc, on_digest=metrics.digests.inc)
         caught_up = state.follower.caught_up
-        return [loop_wake, state.follower,
+        return [state.relay, loop_wake, state.follower,
                 *(_AfterCatchUp(caught_up, consumer) for consumer in state.consumers),
                 scheduler, dispatcher, _Waiting(engine, metrics)]
 
@@ -84,6 +88,7 @@ def create_app(settings: NotifierSettings, clock: Clock | None = None) -> FastAP
         name="notifier", title="Notifications", settings=settings, routers=[router],
         migrations=MIGRATIONS, wire=wire,
         checks={"broker": lambda app: app.state.consumers[0].ready(),
+                "outbox relay": lambda app: app.state.relay.ready(),
                 "registry": lambda app: app.state.follower.caught_up_ready()},
         identify=identify))
 

@@ -1,7 +1,8 @@
 """The notifier as a process, with registry and reporting, a real SMTP server and real
 webhook receivers: receipts, reminders (cancelled by a report, held through quiet hours),
 one message for an event delivered twice, retries after back-off, a parked message sent
-again through the API, breach alerts and one digest for twenty breaches.
+again through the API, breach alerts, unreadable events dead-lettered, and one digest for
+twenty breaches.
 The notifier's clock is a file the test writes (tests.faults `clock_from_file`)."""
 
 import asyncio
@@ -25,7 +26,7 @@ from standardwebhooks import Webhook as Verifier
 from deploy.brokers import launch
 from services.bus.kafka import ensure_topics
 from services.config import ServiceSettings
-from services.events import AGGREGATOR_BREACHES, REPORTS
+from services.events import AGGREGATOR_BREACHES, NOTIFIER_DEAD_LETTERS, REPORTS
 from services.webhooks import unit_secret
 from tests.integration.test_reporting import Stack
 from tests.notifier_wave import SEED, STEP, Wave
@@ -78,11 +79,14 @@ class World:
         return list(response.json()["items"])
 
     def publish(self, topic: str, key: str, value: dict[str, Any]) -> None:
+        self.publish_raw(topic, key, json.dumps(value).encode())
+
+    def publish_raw(self, topic: str, key: str, value: bytes) -> None:
         async def send() -> None:
             producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, acks="all")
             await producer.start()
             try:
-                await producer.send_and_wait(topic, json.dumps(value).encode(), key=key.encode())
+                await producer.send_and_wait(topic, value, key=key.encode())
             finally:
                 await producer.stop()
 
@@ -299,6 +303,28 @@ def test_twenty_breaches_give_the_unit_its_alert_and_leadership_one_digest(world
     assert "20 cảnh báo mới" in str(digest["Subject"])
     assert body.count(f"Xã Thử {code}: chưa gửi báo cáo kỳ 2026-W05") == 20
     assert "Kỳ 2026-W05" in body and "đơn vị đã báo cáo" in body
+
+
+def test_an_unreadable_breach_goes_to_the_dead_letters_and_the_next_one_still_alerts(
+        world) -> None:
+    world.at(datetime(2026, 2, 2, 9, 0, tzinfo=HP))  # the breaches are news
+    address = f"xa-{uuid.uuid4().hex[:6]}@example.vn"
+    code, _ = world.unit(email=address)
+    world.publish_raw(AGGREGATOR_BREACHES.name, code, b"{not json")
+    world.publish(AGGREGATOR_BREACHES.name, code, breach(0, code) | {"rule": None})
+    world.publish(AGGREGATOR_BREACHES.name, code, breach(1, code))
+    until(lambda: len(world.notifications(unit=code, kind="breach")) == 1)
+    letters = [r for r in world.stack.reader.read(
+        NOTIFIER_DEAD_LETTERS.name, until=lambda rs: len([r for r in rs if r.key == code]) >= 2)
+        if r.key == code]
+    assert len(letters) == 2
+    for letter in letters:
+        assert letter.value is not None
+        assert (letter.value["consumer"], letter.value["topic"]) == (
+            "notifier-breaches", AGGREGATOR_BREACHES.name)
+    assert "Invalid JSON" in letters[0].value["error"]
+    assert "rule" in letters[1].value["error"]
+    until(lambda: len(world.mail_to(address)) == 1)  # the readable one, alerted once
 
 
 def test_a_notifier_killed_mid_wave_delivers_every_message_repeating_only_those_in_flight(
