@@ -50,7 +50,7 @@ def _rows(key: str, unit: UnitSnapshot, *, kind: str, campaign: str, period: str
 def receipt(event: ReportSubmitted, unit: UnitSnapshot, campaign: CampaignSnapshot,
             period: Period, rules: NotificationRules, now: datetime) -> list[Notification]:
     """The unit's receipt of one stored version, due now (or when quiet hours end)."""
-    text = texts.render("receipt", "vi", {
+    text = texts.message("receipt", {
         "unit": unit, "campaign": campaign, "period": period, "receipt": event,
         "counted": texts.counted(event)})
     payload = {"report_id": event.report_id, "unit": unit.code, "campaign": campaign.code,
@@ -82,7 +82,7 @@ def reminders(due: Due, campaign: CampaignSnapshot, missing: Iterable[UnitSnapsh
     goes = outside_quiet_hours(max(due.at, now), rules.quiet_hours)
     rows: list[Notification] = []
     for unit in missing:
-        text = texts.render("reminder", "vi", {
+        text = texts.message("reminder", {
             "unit": unit, "campaign": campaign, "period": due.period, "step": due.step,
             "deadline": due.period.deadline, "overdue": overdue, "now": due.at,
             "links": links})
@@ -98,8 +98,8 @@ def reminders(due: Due, campaign: CampaignSnapshot, missing: Iterable[UnitSnapsh
 
 def breach_alert(breach: BreachDetected, unit: UnitSnapshot, campaign: CampaignSnapshot,
                  rules: NotificationRules, links: Links, now: datetime) -> list[Notification]:
-    text = texts.render("breach", "vi", {"unit": unit, "campaign": campaign, "breach": breach,
-                                          "links": links})
+    text = texts.message("breach", {"unit": unit, "campaign": campaign, "breach": breach,
+                                    "links": links})
     return _rows(f"breach:{breach.breach_id}", unit, kind="breach", campaign=campaign.code,
                  period=breach.period, step=breach.rule, text=text,
                  payload=breach.model_dump(mode="json"),
@@ -113,7 +113,7 @@ def digest(campaign: CampaignSnapshot, day: date, period: Period,
     email to the Department's addresses (nothing when it has none)."""
     if not rules.department_emails:
         return []
-    text = texts.render("digest", "vi", {
+    text = texts.message("digest", {
         "campaign": campaign, "day": day, "period": period, "now": now, "breaches": breaches,
         "completeness": texts.completeness(rows), "links": links,
         "digest_at": rules.digest_at.strftime("%H:%M")})

@@ -1,5 +1,5 @@
 """The texts people receive, from the Jinja2 templates in `templates/` (files the Department
-can edit without touching code): Vietnamese first, English for a recipient who asks.
+can edit without touching code): Vietnamese first, the English text below it.
 
 A template's first line is the subject; the rest is the body. Dates read dd/mm/yyyy and
 moments HH:MM dd/mm/yyyy, in Hai Phong's time. A variable a template names and the caller
@@ -51,10 +51,21 @@ class Text:
 
 
 def render(kind: Kind, language: Language, context: Mapping[str, Any]) -> Text:
-    """The subject and body of one message."""
+    """The subject and body of one message in one language."""
     template = _environment().get_template(f"{kind}.{language}.txt.j2")
     subject, _, body = template.render(**context).lstrip("\n").partition("\n")
     return Text(subject.strip(), body.strip("\n") + "\n")
+
+
+ENGLISH_BELOW = "English below"
+
+
+def message(kind: Kind, context: Mapping[str, Any]) -> Text:
+    """What is sent: the Vietnamese subject, and a body in Vietnamese first with the English
+    text below it (its own subject as its first line), so that every recipient can read it."""
+    vi, en = render(kind, "vi", context), render(kind, "en", context)
+    return Text(vi.subject, f"{vi.body}\n{'-' * 24} {ENGLISH_BELOW} {'-' * 24}\n\n"
+                            f"{en.subject}\n\n{en.body}")
 
 
 @dataclass(frozen=True)

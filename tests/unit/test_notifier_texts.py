@@ -1,5 +1,5 @@
-"""The texts units and leadership receive: Vietnamese first, English on request, naming the
-unit, the period, the figures, the deadline and what to do."""
+"""The texts units and leadership receive: Vietnamese first, the English below it, naming
+the unit, the period, the figures, the deadline and what to do."""
 
 from datetime import UTC, date, datetime
 from types import SimpleNamespace
@@ -9,7 +9,7 @@ from jinja2 import UndefinedError
 
 from services.events import BreachDetected
 from services.notifier.schedule import campaign_periods
-from services.notifier.texts import completeness, counted, render
+from services.notifier.texts import completeness, counted, message, render
 from tests.unit.test_aggregator_rules import campaign, report, unit
 
 CAMPAIGN = campaign()
@@ -46,10 +46,19 @@ def test_a_late_revision_says_so_and_how_it_is_judged() -> None:
     assert "MUỘN HẠN (tính theo lần gửi đầu tiên)" in text.body
 
 
-def test_a_recipient_who_asks_gets_english() -> None:
+def test_the_english_text_says_the_same() -> None:
     text = render("receipt", "en", receipt_context())
     assert text.subject == "[Đại hội XIV] Report for 2026-W04 received from Xã An Hưng"
     assert "Status: ON TIME" in text.body and "- Banners, slogans and posters: 12" in text.body
+
+
+def test_what_is_sent_is_vietnamese_first_with_the_english_below() -> None:
+    sent = message("receipt", receipt_context())
+    assert sent.subject == "[Đại hội XIV] Đã nhận báo cáo kỳ 2026-W04 của Xã An Hưng"
+    vietnamese, _, english = sent.body.partition("English below")
+    assert "Đánh giá: ĐÚNG HẠN" in vietnamese and "Status" not in vietnamese
+    assert english.split("\n")[2] == "[Đại hội XIV] Report for 2026-W04 received from Xã An Hưng"
+    assert "Status: ON TIME" in english and "Đánh giá" not in english
 
 
 @pytest.mark.parametrize(("overdue", "words"), [
