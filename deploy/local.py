@@ -49,6 +49,8 @@ def main() -> None:
                               idempotence=broker.supports_idempotence, admin_token=admin)
             if service.name == "notifier":
                 env |= _notifier_env(data)
+            if service.name == "registry":  # shows units the secrets the notifier signs with
+                env["REGISTRY_WEBHOOK_SIGNING_KEY"] = _signing_key(data)
             children.append(_start(service, env, data))
         _wait_ready(SERVICES)
         _print_summary(broker.bootstrap, admin, _load(admin, args.units), data)
@@ -102,13 +104,18 @@ def _mail_sink(data: Path) -> subprocess.Popen[bytes]:
                             stderr=subprocess.STDOUT)
 
 
-def _notifier_env(data: Path) -> dict[str, str]:
+def _signing_key(data: Path) -> str:
+    """One webhook signing key per data folder, for the registry and the notifier."""
     key = data / "webhook-signing-key"
     if not key.exists():
         key.write_text(secrets.token_urlsafe(48))
         key.chmod(0o600)
+    return key.read_text().strip()
+
+
+def _notifier_env(data: Path) -> dict[str, str]:
     return {"NOTIFIER_SMTP_PORT": str(MAIL_PORT),
-            "NOTIFIER_WEBHOOK_SIGNING_KEY": key.read_text().strip(),
+            "NOTIFIER_WEBHOOK_SIGNING_KEY": _signing_key(data),
             "NOTIFIER_DEPARTMENT_EMAILS": json.dumps([DEPARTMENT_EMAIL]),
             "NOTIFIER_PORTAL_URL": "http://127.0.0.1:8002/docs"}
 

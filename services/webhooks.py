@@ -18,10 +18,20 @@ import hmac
 PREFIX = "whsec_"
 
 
+MIN_KEY_BYTES = 32
+
+
+def check_signing_key(key: str) -> str:
+    """A deployment's signing key, refused when too short to keep secrets apart."""
+    if len(key.encode()) < MIN_KEY_BYTES:
+        raise ValueError(f"must be at least {MIN_KEY_BYTES} characters of random text")
+    return key
+
+
 def unit_secret(signing_key: bytes, unit_code: str, generation: int = 1) -> str:
     """The unit's current secret, as `whsec_<base64 of 32 bytes>`."""
-    if len(signing_key) < 32:
-        raise ValueError("the webhook signing key must hold at least 32 bytes")
+    if len(signing_key) < MIN_KEY_BYTES:
+        raise ValueError(f"the webhook signing key must hold at least {MIN_KEY_BYTES} bytes")
     raw = hmac.new(signing_key, f"webhook:{unit_code}:{generation}".encode(),
                    hashlib.sha256).digest()
     return PREFIX + base64.b64encode(raw).decode()

@@ -59,6 +59,9 @@ class UnitSnapshot(_Event):
     active_from: date = Field(description="First day the unit is expected to report.")
     active_until: date | None = Field(None, description="Last day the unit is expected to "
                                       "report (set when retired); null while active.")
+    webhook_secret_generation: int = Field(1, ge=1, description="Generation of the unit's "
+                                           "webhook secret, which derives from it and the "
+                                           "deployment's key; moves on when rotated.")
     revision: int = Field(description="Increases with every change; consumers keep the highest.")
     updated_at: UtcDatetime = Field(description="When the change was committed (UTC).")
 

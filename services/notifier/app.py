@@ -46,7 +46,8 @@ def create_app(settings: NotifierSettings, clock: Clock | None = None) -> FastAP
         state.rules = rules
         metrics = NotifierMetrics(state.metrics)
         dispatcher = Dispatcher(
-            engine, _channels(settings), clock=clock, quiet_hours=lambda c: rules(c).quiet_hours,
+            engine, _channels(settings, directory), clock=clock,
+            quiet_hours=lambda c: rules(c).quiet_hours,
             limits={"email": RateLimit(settings.email_per_second),
                     "webhook": RateLimit(settings.webhook_per_second)},
             policy=Policy(max_attempts=settings.max_attempts,
@@ -111,14 +112,17 @@ def campaign_rules(directory: Directory,
     return rules
 
 
-def _channels(settings: NotifierSettings) -> dict[str, Channel]:
+def _channels(settings: NotifierSettings, directory: Directory) -> dict[str, Channel]:
     password = settings.smtp_password.get_secret_value() if settings.smtp_password else None
     channels: dict[str, Channel] = {"email": Email(SmtpSettings(
         host=settings.smtp_host, port=settings.smtp_port, sender=settings.mail_from,
         domain=settings.mail_domain, starttls=settings.smtp_starttls,
         username=settings.smtp_username, password=password))}
     if settings.webhook_signing_key is not None:
-        channels["webhook"] = Webhook(settings.webhook_signing_key.get_secret_value().encode())
+        channels["webhook"] = Webhook(
+            settings.webhook_signing_key.get_secret_value().encode(),
+            generation=lambda code: (unit.webhook_secret_generation
+                                     if (unit := directory.units.get(code)) else 1))
     return channels
 
 

@@ -9,6 +9,7 @@ dispatcher decides about retries. Each message carries its notification's key as
 import asyncio
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import EmailMessage
@@ -128,13 +129,15 @@ class Email:
 
 class Webhook:
     """A POST of the notification as JSON to the unit's URL, signed as Standard Webhooks
-    says with the unit's own secret (services.webhooks). Any 2xx is delivered."""
+    says with the unit's own secret (services.webhooks) of its current generation (as the
+    registry's snapshot of the unit says). Any 2xx is delivered."""
 
     name = "webhook"
 
     def __init__(self, signing_key: bytes, *, timeout: float = 10.0,
+                 generation: Callable[[str], int] = lambda unit_code: 1,
                  client: httpx.AsyncClient | None = None) -> None:
-        self._key = signing_key
+        self._key, self._generation = signing_key, generation
         self._client = client or httpx.AsyncClient(timeout=timeout, follow_redirects=False)
 
     async def deliver(self, message: Outgoing) -> None:
@@ -143,8 +146,9 @@ class Webhook:
         body = json.dumps({"type": f"notification.{message.kind}", "id": message.key,
                            "subject": message.subject, "data": json.loads(message.payload)},
                           ensure_ascii=False, separators=(",", ":")).encode()
-        signed = webhooks.headers(webhooks.unit_secret(self._key, message.unit_code),
-                                  message.key, int(time.time()), body)
+        secret = webhooks.unit_secret(self._key, message.unit_code,
+                                      self._generation(message.unit_code))
+        signed = webhooks.headers(secret, message.key, int(time.time()), body)
         try:
             response = await self._client.post(message.recipient, content=body, headers={
                 "content-type": "application/json"} | signed)

@@ -3,6 +3,7 @@
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
+from services import webhooks
 from services.config import ServiceSettings
 
 
@@ -45,6 +46,6 @@ class NotifierSettings(ServiceSettings):
     @field_validator("webhook_signing_key")
     @classmethod
     def _long(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is not None and len(value.get_secret_value()) < 32:
-            raise ValueError("must be at least 32 characters of random text")
+        if value is not None:
+            webhooks.check_signing_key(value.get_secret_value())
         return value

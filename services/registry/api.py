@@ -11,10 +11,12 @@ from fastapi import Path as PathParam
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
-from services import periods
+from services import periods, webhooks
+from services.callers import Caller
 from services.events import UnitKind
-from services.refusals import Forbidden
+from services.refusals import Forbidden, Unavailable
 from services.registry import importing, service, store
+from services.registry.models import Unit
 from services.registry.schemas import (
     CampaignBody,
     CampaignCreate,
@@ -29,6 +31,7 @@ from services.registry.schemas import (
     UnitPublic,
     UnitRetire,
     UnitUpdate,
+    WebhookSecret,
 )
 from services.web.auth import AdminDep, CallerDep, ReaderDep
 from services.web.db import SessionDep
@@ -138,6 +141,53 @@ def update_unit(code: str, data: UnitUpdate, session: SessionDep, _: AdminDep) -
 def retire_unit(code: str, data: UnitRetire, session: SessionDep, _: AdminDep) -> UnitPublic:
     """Set the last day a unit is expected to report."""
     return service.unit_public(service.retire_unit(session, code, data.active_until))
+
+
+@router.get("/units/{code}/webhook-secret", tags=["units"],
+            responses=documented(401, 403, 404, 422, 503))
+def get_webhook_secret(code: str, session: SessionDep, caller: CallerDep,
+                       request: Request, response: Response) -> WebhookSecret:
+    """The unit's webhook secret, for its administrator or the unit itself: the notifier
+    signs every delivery to the unit's `webhook_url` with it."""
+    _own_unit(caller, code)
+    unit = service.get_unit_or_raise(session, code)
+    response.headers["cache-control"] = "no-store"
+    return _secret_of(request, unit)
+
+
+@router.post("/units/{code}/webhook-secret/rotate", tags=["units"],
+             responses=documented(401, 403, 404, 422, 503))
+def rotate_webhook_secret(code: str, session: SessionDep, caller: CallerDep,
+                          request: Request, response: Response) -> WebhookSecret:
+    """A new webhook secret for the unit (a leaked one, a new receiver); the old one stops
+    verifying once the notifier has read the change."""
+    _own_unit(caller, code)
+    _signing_key(request)  # refuse before changing anything
+    unit = service.rotate_webhook_secret(session, code)
+    response.headers["cache-control"] = "no-store"
+    return _secret_of(request, unit)
+
+
+def _own_unit(caller: Caller, code: str) -> None:
+    if caller.scope == "admin" or (caller.scope == "unit" and caller.unit_code == code):
+        return
+    raise Forbidden("forbidden", "only an administrator or the unit itself sees its "
+                    "webhook secret")
+
+
+def _signing_key(request: Request) -> bytes:
+    key: bytes | None = getattr(request.app.state, "webhook_signing_key", None)
+    if key is None:
+        raise Unavailable("webhooks_not_configured", "this registry has no webhook signing "
+                          "key (REGISTRY_WEBHOOK_SIGNING_KEY): no secret to show")
+    return key
+
+
+def _secret_of(request: Request, unit: Unit) -> WebhookSecret:
+    secret = webhooks.unit_secret(_signing_key(request), unit.code,
+                                  unit.webhook_secret_generation)
+    return WebhookSecret(unit=unit.code, secret=secret,
+                         generation=unit.webhook_secret_generation)
 
 
 @router.delete("/units/{code}", status_code=204, tags=["units"],

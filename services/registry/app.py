@@ -18,6 +18,8 @@ def create_app(settings: RegistrySettings) -> FastAPI:
 
     def wire(app: FastAPI, engine: Engine) -> list[Worker]:
         app.state.relay = RelayProcess("services.registry.relay", settings, app.state.metrics)
+        key = settings.webhook_signing_key
+        app.state.webhook_signing_key = key.get_secret_value().encode() if key else None
         return [app.state.relay]
 
     return build_app(Blueprint(

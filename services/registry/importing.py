@@ -525,6 +525,7 @@ def _snapshot(columns: dict[str, Any]) -> bytes:
         admin_code=columns["admin_code"], active_from=columns["active_from"],
         active_until=columns["active_until"], revision=columns["revision"],
         updated_at=columns["updated_at"],
+        webhook_secret_generation=columns["webhook_secret_generation"],
         contacts=UnitContacts(**{k: columns[k] for k in service.CONTACT_FIELDS}),
         channels=UnitChannels(**{k: columns[k] for k in service.CHANNEL_FIELDS}),
     ).model_dump_json().encode()
@@ -813,7 +814,8 @@ class _Writer:
         """A new unit's columns, all of them (a bulk insert takes no defaults)."""
         return dict.fromkeys(Unit.model_fields) | changes | {
             "code": code, "active_from": changes.get("active_from") or self.active_from,
-            "revision": 1, "created_at": now, "updated_at": now}
+            "revision": 1, "created_at": now, "updated_at": now,
+            "webhook_secret_generation": 1}
 
     def _create(self, code: str, changes: dict[str, Any]) -> None:
         self.created.append(self.new.get(code) or self._columns(code, changes, _now()))

@@ -38,6 +38,7 @@ class Unit(SQLModel, table=True):
     tiktok: str | None = Field(default=None, max_length=2000)
     active_from: date
     active_until: date | None = None
+    webhook_secret_generation: int = 1  # services.webhooks: moves on when rotated
     revision: int = 1
     created_at: datetime = moment()
     updated_at: datetime = moment()

@@ -315,6 +315,18 @@ class CredentialPublic(BaseModel):
     revoked_at: UtcDatetime | None
 
 
+class WebhookSecret(BaseModel):
+    """A unit's webhook secret, to verify the notifier's deliveries (Standard Webhooks 1.0)."""
+
+    unit: str
+    secret: str = Field(description="`whsec_` then the base64 of the 32 key bytes: the "
+                        "secret a Standard Webhooks library takes.")
+    generation: int = Field(description="Moves on with each rotation; the older secret "
+                            "stops verifying once the notifier has the new one (seconds).")
+    signature_header: str = Field("webhook-signature", description="`v1,<base64 HMAC-SHA256 "
+                                  "of webhook-id.webhook-timestamp.body>`.")
+
+
 class CredentialIssued(CredentialPublic):
     token: str = Field(description="The bearer token. Shown once; only its hash is kept.")
 

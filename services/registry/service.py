@@ -70,7 +70,8 @@ def unit_public(unit: Unit) -> UnitPublic:
 def unit_snapshot(unit: Unit) -> UnitSnapshot:
     """The event view of a unit."""
     public = unit_public(unit)
-    return UnitSnapshot(**public.model_dump(exclude={"created_at"}))
+    return UnitSnapshot(**public.model_dump(exclude={"created_at"}),
+                        webhook_secret_generation=unit.webhook_secret_generation)
 
 
 def get_unit_or_raise(session: Session, code: str, *, for_update: bool = False) -> Unit:
@@ -117,6 +118,18 @@ def update_unit(session: Session, code: str, data: UnitUpdate) -> Unit:
 def retire_unit(session: Session, code: str, active_until: date) -> Unit:
     """Set the last day a unit is expected to report."""
     return update_unit(session, code, UnitUpdate(active_until=active_until))
+
+
+def rotate_webhook_secret(session: Session, code: str) -> Unit:
+    """A new webhook secret for the unit: the old one stops verifying once the notifier has
+    read the unit's new snapshot."""
+    unit = get_unit_or_raise(session, code, for_update=True)
+    unit.webhook_secret_generation += 1
+    stage_unit(session, unit, new=False)
+    commit(session)
+    log.info("unit.webhook_secret_rotated", unit=code,
+             generation=unit.webhook_secret_generation)
+    return unit
 
 
 def delete_unit(session: Session, code: str) -> None:

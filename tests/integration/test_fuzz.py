@@ -12,6 +12,7 @@ document only exists once the services run) fails with this pytest (it reads
 here with Hypothesis directly, as that integration does.
 """
 
+import secrets
 import time
 import uuid
 from dataclasses import dataclass
@@ -97,7 +98,7 @@ class Fuzzed:
 def fuzzed(module_services) -> Fuzzed:
     """A unit with a report, its token and a leadership token, known to every follower
     before the fuzzing starts."""
-    registry = module_services("registry")
+    registry = module_services("registry", webhook_signing_key=secrets.token_urlsafe(32))
     services = {"registry": registry} | {
         name: module_services(name) for name in ("reporting", "aggregator", "notifier")}
     unit = f"xa-fuzz-{uuid.uuid4().hex[:8]}"

@@ -22,6 +22,7 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
 from standardwebhooks import Webhook as Verifier
+from standardwebhooks.webhooks import WebhookVerificationError
 
 from deploy.brokers import launch
 from services.bus.kafka import ensure_topics
@@ -119,7 +120,7 @@ def world(module_services, broker, tmp_path_factory) -> Iterator[World]:
         port=1, database_url="sqlite://", kafka_bootstrap=broker.bootstrap,
         kafka_idempotence=broker.supports_idempotence), (AGGREGATOR_BREACHES,)))
     with SmtpServer() as smtp, WebhookReceiver() as hooks:
-        registry = module_services("registry")
+        registry = module_services("registry", webhook_signing_key=key)  # shows the secrets
         reporting = module_services("reporting")
         notifier = module_services(
             "notifier", fault="clock_from_file", test_clock_file=str(clock),
@@ -156,6 +157,36 @@ def test_a_receipt_reaches_the_unit_by_email_and_by_signed_webhook(world) -> Non
     data = Verifier(unit_secret(world.key, code)).verify(delivery.body, delivery.headers)
     assert data["data"]["version"] == 1 and data["data"]["counted"] == {
         "Banners, slogans and posters": 12}
+
+
+def test_a_unit_verifies_with_the_secret_the_registry_shows_it_and_then_a_rotated_one(
+        world) -> None:
+    world.at(daytime())
+    code, token = world.unit(webhook=True)
+    registry = world.stack.registry.client(token)  # the unit's own credential
+    shown = registry.get(f"/v1/units/{code}/webhook-secret").json()["secret"]
+
+    def delivery(version: int) -> Any:
+        key = f"receipt:dai-hoi-xiv:2026-W04:{code}:v{version}"
+        until(lambda: key in world.hooks.ids())
+        return next(d for d in world.hooks.deliveries if d.headers["webhook-id"] == key)
+
+    world.stack.submit(token, banner(2)).raise_for_status()
+    first = delivery(1)
+    Verifier(shown).verify(first.body, first.headers)
+    rotated = registry.post(f"/v1/units/{code}/webhook-secret/rotate").json()
+    assert rotated["generation"] == 2 and rotated["secret"] != shown
+    # a later change of the unit: once the notifier shows it, it has read the rotation too
+    world.stack.registry.admin().patch(f"/v1/units/{code}",
+                                       json={"name": f"Xã Mới {code}"}).raise_for_status()
+    until(lambda: f"Xã Mới {code}" in world.notifier.client(world.leader).get(
+        "/v1/notifications/preview", params={"unit": code, "campaign": "dai-hoi-xiv",
+                                             "period": "2026-W04"}).json()["subject"])
+    world.stack.submit(token, banner(3)).raise_for_status()
+    second = delivery(2)
+    Verifier(rotated["secret"]).verify(second.body, second.headers)
+    with pytest.raises(WebhookVerificationError):
+        Verifier(shown).verify(second.body, second.headers)
 
 
 def test_the_same_report_event_twice_sends_one_receipt(world) -> None:

@@ -1,6 +1,7 @@
 """The registry's routes in process, on a migrated SQLite database: names that hide
 characters, query bounds, timestamps with their offset, deadline times without one, capped
-import reports, campaigns' notification rules and their calendars' bounds."""
+import reports, campaigns' notification rules and their calendars' bounds, units' webhook
+secrets."""
 
 import re
 from datetime import datetime, time
@@ -11,10 +12,11 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
 from services.bus.outbox import OutboxMessage
-from services.events import CAMPAIGNS, CampaignSnapshot
+from services.events import CAMPAIGNS, UNITS, CampaignSnapshot, UnitSnapshot
 from services.registry.api import router
 from services.registry.migrations import MIGRATIONS
 from services.registry.names import name_key
+from services.webhooks import unit_secret
 from tests.unit.apps import bearer, client
 
 ADMIN = bearer("admin")
@@ -211,6 +213,50 @@ class TestCampaignNotifications:
         refused = registry.post("/v1/campaigns", headers=ADMIN, json=campaign("17:00") | {
             "notifications": rules})
         assert refused_fields(refused) == {(field, rule)}
+
+
+class TestWebhookSecret:
+    """A unit's webhook secret is shown to its administrator and the unit itself, and
+    rotated by either; the new generation is published with the unit for the notifier."""
+
+    KEY = b"k" * 40
+
+    def test_the_unit_sees_its_own_secret_and_no_other_unit_does(self, migrated) -> None:
+        registry = client(router, migrated(MIGRATIONS), webhook_signing_key=self.KEY)
+        code = create(registry, "Xã An Hưng").json()["code"]
+        own = registry.get(f"/v1/units/{code}/webhook-secret", headers=bearer(f"unit:{code}"))
+        assert own.status_code == 200 and own.headers["cache-control"] == "no-store"
+        assert own.json()["secret"] == unit_secret(self.KEY, code, 1)
+        assert own.json()["generation"] == 1
+        other = registry.get(f"/v1/units/{code}/webhook-secret", headers=bearer("unit:xa-khac"))
+        leader = registry.get(f"/v1/units/{code}/webhook-secret", headers=bearer("lanh-dao"))
+        assert (other.status_code, leader.status_code) == (403, 403)
+
+    def test_a_rotation_gives_a_new_secret_and_publishes_its_generation(self, migrated) -> None:
+        engine = migrated(MIGRATIONS)
+        registry = client(router, engine, webhook_signing_key=self.KEY)
+        code = create(registry, "Xã An Hưng").json()["code"]
+        before = registry.get(f"/v1/units/{code}/webhook-secret", headers=ADMIN).json()
+        rotated = registry.post(f"/v1/units/{code}/webhook-secret/rotate",
+                                headers=bearer(f"unit:{code}")).json()
+        assert rotated["generation"] == 2 and rotated["secret"] != before["secret"]
+        assert registry.get(f"/v1/units/{code}/webhook-secret",
+                            headers=ADMIN).json() == rotated
+        with Session(engine) as session:
+            values = [m.value for m in session.exec(select(OutboxMessage).where(
+                OutboxMessage.topic == UNITS.name, OutboxMessage.key == code))]
+        generations = [UnitSnapshot.model_validate_json(v).webhook_secret_generation
+                       for v in values if v is not None]
+        assert generations == [1, 2]
+
+    def test_without_a_signing_key_there_is_no_secret_to_show(self, registry) -> None:
+        code = create(registry, "Xã An Hưng").json()["code"]
+        for response in (registry.get(f"/v1/units/{code}/webhook-secret", headers=ADMIN),
+                         registry.post(f"/v1/units/{code}/webhook-secret/rotate",
+                                       headers=ADMIN)):
+            assert response.status_code == 503
+            assert response.json()["error"]["code"] == "webhooks_not_configured"
+        assert registry.get(f"/v1/units/{code}", headers=ADMIN).json()["revision"] == 1
 
 
 def campaign(at: str) -> dict[str, Any]:
