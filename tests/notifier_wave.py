@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 import httpx
 from aiokafka import AIOKafkaProducer
 
+from deploy.brokers import free_port
 from services.bus.kafka import ensure_topics
 from services.config import ServiceSettings
 from services.events import (
@@ -84,6 +85,15 @@ class Wave:
             fault="clock_from_file", test_clock_file=str(self.clock),
             smtp_port=str(self.smtp.port), webhook_signing_key=secrets.token_urlsafe(32),
             schedule_seconds="0.2", email_per_second="0", **settings)
+
+    def twin(self) -> ServiceProcess:
+        """A second notifier process (not started) on the same database and broker, as a
+        deployment running two would have."""
+        port = free_port()
+        first = self.notifier
+        return ServiceProcess(first.service, first.env | {"NOTIFIER_PORT": str(port)},
+                              self.folder / f"notifier-twin-{port}.log", port,
+                              admin_token=first.admin_token, fault=first.fault)
 
     def start(self) -> "Wave":
         self.notifier.start()

@@ -81,6 +81,8 @@ class RelayObserver(Protocol):
 
     def connected(self) -> None: ...
 
+    def standby(self) -> None: ...
+
     def failed(self, error: str) -> None: ...
 
     def pending(self, count: int, oldest_age: float) -> None: ...
@@ -104,6 +106,9 @@ class RelayMetrics:
 
     def connected(self) -> None:
         pass  # an in-process relay's readiness asks the broker itself (Relay.ready)
+
+    def standby(self) -> None:
+        pass
 
     def failed(self, error: str) -> None:
         self._metrics.errors.labels("outbox_publish").inc()
@@ -171,6 +176,7 @@ class Relay:
         lease = Lease(self._engine, "outbox-relay")
         if not await asyncio.to_thread(lease.try_acquire):
             log.warning("outbox.relay_waiting", reason="another process relays this outbox")
+            self._observer.standby()  # healthy: the other process publishes this outbox
             while not await asyncio.to_thread(lease.try_acquire):
                 await asyncio.sleep(LEASE_POLL_SECONDS)
         try:

@@ -122,7 +122,7 @@ class RelayProcess:
                 self._observer.published(topics, ages)
             case {"pending": int(count), "oldest_age": float(age)}:
                 self._observer.pending(count, age)
-            case {"connected": True}:
+            case {"connected": True} | {"standby": True}:
                 self._working = True
             case {"failed": str(error)}:
                 self._working, self._trouble = False, error
@@ -146,6 +146,9 @@ class _Reports:
 
     def connected(self) -> None:
         self._send({"connected": True})
+
+    def standby(self) -> None:
+        self._send({"standby": True})
 
     def failed(self, error: str) -> None:
         self._send({"failed": error})

@@ -256,6 +256,7 @@ def test_a_receiver_failing_three_times_gets_the_receipt_once_after_back_off(wor
         assert flaky.refused == 3 and len(flaky.deliveries) == 1
     [receipt] = world.notifications(unit=code, kind="receipt")
     assert (receipt["state"], receipt["attempts"], receipt["channel"]) == ("sent", 4, "webhook")
+    assert _metric(world, 'notifications_retried_total{channel="webhook",kind="receipt"}') >= 3
 
 
 def test_a_receiver_that_always_fails_ends_parked_then_gets_it_once_re_sent(world) -> None:
@@ -273,6 +274,7 @@ def test_a_receiver_that_always_fails_ends_parked_then_gets_it_once_re_sent(worl
         [parked] = world.notifications(unit=code)
         assert (parked["state"], parked["attempts"], down.refused) == ("parked", 8, 8)
         assert parked["last_error"] == "webhook answered 503: "
+        assert _metric(world, 'notifications_parked_total{channel="webhook",kind="receipt"}') >= 1
         down.fail_always = False
         resent = world.notifier.admin().post(
             f"/v1/notifications/{parked['key']}/webhook/resend")
@@ -382,6 +384,36 @@ def test_a_notifier_killed_mid_wave_delivers_every_message_repeating_only_those_
     finally:
         wave.close()
         own.stop()
+
+
+def test_two_notifiers_on_one_database_send_each_message_once(tmp_path, database_url) -> None:
+    own = launch(BROKER, workdir=tmp_path / "broker")
+    wave = Wave(own.bootstrap, own.supports_idempotence, tmp_path, 300,
+                database_url=database_url("notifier"))
+    twin = wave.twin()
+    try:
+        wave.start()
+        twin.start()
+        wave.wait_known()
+        wave.fire()
+        wave.wait_complete(timeout=180)
+        time.sleep(2)
+        mails, hooks = wave.delivered()
+        assert len(mails) == len(hooks) == wave.count
+        assert [i for i, n in (mails + hooks).items() if n > 1] == []
+        sent = [_metric_of(process.url, "notifications_sent_total") for process in
+                (wave.notifier, twin)]
+        assert sum(sent) == 2 * wave.count, sent  # each process counts what it sent
+    finally:
+        twin.stop()
+        wave.close()
+        own.stop()
+
+
+def _metric_of(url: str, name: str) -> float:
+    """A counter's total over its labels."""
+    return sum(float(line.split()[-1]) for line in httpx.get(url + "/metrics").text.splitlines()
+               if line.startswith(name + "{"))
 
 
 def _in_flight(database: Path) -> set[str]:

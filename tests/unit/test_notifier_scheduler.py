@@ -1,6 +1,7 @@
 """The scheduler on a real SQLite database: a wave planned once for the units missing the
 period, one campaign's odd calendar stopping no other campaign's notices, no digest for a
-campaign that has not started, and each campaign's own steps and addresses."""
+campaign that has not started, each campaign's own steps and addresses, and nothing for a
+retired unit or a closed campaign."""
 
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
@@ -94,3 +95,22 @@ def test_the_campaign_s_own_steps_and_addresses_are_the_ones_used(migrated) -> N
             Notification.kind == "reminder", Notification.campaign == "dai-hoi-xiv")).all()
     assert [(n.key, n.copy_to) for n in reminders] == [
         ("reminder:dai-hoi-xiv:2026-W04:xa-a:before-24h", "vanphong@sovhttdl.haiphong.gov.vn")]
+
+
+def test_a_retired_unit_and_a_closed_campaign_are_reminded_of_nothing(migrated) -> None:
+    engine = migrated(MIGRATIONS)
+    directory = Directory(
+        units={"xa-a": unit("xa-a", contacts={"email": "xa-a@example.vn"}),
+               "xa-cu": unit("xa-cu", contacts={"email": "xa-cu@example.vn"},
+                             active_until=date(2026, 1, 18))},  # retired before W04
+        campaigns={"dai-hoi-xiv": campaign(),
+                   "da-dong": campaign(code="da-dong").model_copy(
+                       update={"closes_on": date(2026, 1, 23)})})
+    rules = NotificationRules(department_emails=["so@example.vn"])
+    clock = Clock(datetime(2026, 1, 24, 17, 0, tzinfo=HP).astimezone(UTC))  # W04's first step
+    Scheduler(engine, directory, lambda code: rules, Links("http://p/", "http://p/t"),
+              clock).tick()
+    with Session(engine) as session:
+        reminded = sorted(session.exec(select(Notification.key).where(
+            Notification.kind == "reminder")))
+    assert reminded == ["reminder:dai-hoi-xiv:2026-W04:xa-a:before-48h"]
