@@ -106,7 +106,7 @@ class Scheduler:
     def _digest(self, campaign: CampaignSnapshot, rules: NotificationRules,
                 now: datetime) -> int:
         """Today's digest, once today's digest hour has come; none before the campaign
-        starts (there is nothing to sum up)."""
+        starts (there is nothing to sum up), nor after it ends unless new breaches came."""
         today = periods.local_day(now)
         if (not rules.department_emails or today < campaign.starts_on
                 or now < digest_moment(today, rules)):
@@ -121,6 +121,8 @@ class Scheduler:
             fresh = list(session.exec(select(Breach).where(
                 Breach.campaign == campaign.code, col(Breach.digest_day).is_(None))
                 .order_by(col(Breach.detected_at), col(Breach.breach_id))))
+            if not fresh and today > campaign.ends_on:
+                return 0  # an ended campaign: a digest only when something new came
             breaches = [BreachDetected.model_validate_json(b.event) for b in fresh]
             added = store.add_new(session, planning.digest(
                 campaign, today, period, breaches, self._completeness(session, campaign, period),

@@ -1,7 +1,7 @@
 """The scheduler on a real SQLite database: a wave planned once for the units missing the
 period, one campaign's odd calendar stopping no other campaign's notices, no digest for a
 campaign that has not started, each campaign's own steps and addresses, and nothing for a
-retired unit or a closed campaign."""
+retired unit or a closed campaign, and an ended campaign's digest only when news came."""
 
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
@@ -9,10 +9,10 @@ from zoneinfo import ZoneInfo
 from sqlmodel import Session, select
 
 from services.bus.directory import Directory
-from services.events import CampaignNotifications, ReminderStep
+from services.events import BreachDetected, CampaignNotifications, ReminderStep
 from services.notifier.app import campaign_rules
 from services.notifier.migrations import MIGRATIONS
-from services.notifier.models import Notification
+from services.notifier.models import Breach, Notification
 from services.notifier.planning import Links
 from services.notifier.schedule import NotificationRules
 from services.notifier.scheduler import Scheduler
@@ -114,3 +114,27 @@ def test_a_retired_unit_and_a_closed_campaign_are_reminded_of_nothing(migrated) 
         reminded = sorted(session.exec(select(Notification.key).where(
             Notification.kind == "reminder")))
     assert reminded == ["reminder:dai-hoi-xiv:2026-W04:xa-a:before-48h"]
+
+
+def test_an_ended_campaign_sends_a_digest_only_on_a_day_something_new_came(migrated) -> None:
+    engine = migrated(MIGRATIONS)
+    directory = Directory(units={}, campaigns={"dai-hoi-xiv": campaign()})  # ended 28/02
+    rules = NotificationRules(department_emails=["so@example.vn"])
+    clock = Clock(datetime(2026, 3, 10, 8, 0, tzinfo=HP).astimezone(UTC))
+    scheduler = Scheduler(engine, directory, lambda code: rules,
+                          Links("http://p/", "http://p/t"), clock)
+    scheduler.tick()
+    late = BreachDetected(
+        breach_id="dai-hoi-xiv|report_missing|xa-a|2026-W09", campaign="dai-hoi-xiv",
+        rule="report_missing", unit_code="xa-a", unit_name="Xã A", unit_kind="commune",
+        period="2026-W09", deadline=datetime(2026, 3, 2, 10, 0, tzinfo=UTC),
+        detected_at=datetime(2026, 3, 10, 2, 0, tzinfo=UTC))
+    with Session(engine) as session:
+        session.add(Breach(breach_id=late.breach_id, campaign="dai-hoi-xiv",
+                           event=late.model_dump_json(), detected_at=late.detected_at))
+        session.commit()
+    clock.at = datetime(2026, 3, 11, 8, 0, tzinfo=HP).astimezone(UTC)
+    scheduler.tick()
+    with Session(engine) as session:
+        digests = session.exec(select(Notification.key).where(Notification.kind == "digest"))
+        assert list(digests) == ["digest:dai-hoi-xiv:2026-03-11"]
