@@ -14,6 +14,9 @@ receiver drops repeats), `webhook-timestamp` (Unix seconds) and `webhook-signatu
 import base64
 import hashlib
 import hmac
+from typing import Annotated
+
+from pydantic import AfterValidator, SecretStr
 
 PREFIX = "whsec_"
 
@@ -21,11 +24,15 @@ PREFIX = "whsec_"
 MIN_KEY_BYTES = 32
 
 
-def check_signing_key(key: str) -> str:
-    """A deployment's signing key, refused when too short to keep secrets apart."""
-    if len(key.encode()) < MIN_KEY_BYTES:
+def _long_enough(key: SecretStr) -> SecretStr:
+    if len(key.get_secret_value().encode()) < MIN_KEY_BYTES:
         raise ValueError(f"must be at least {MIN_KEY_BYTES} characters of random text")
     return key
+
+
+# A deployment's signing key as a setting (the registry's and the notifier's, one value),
+# refused when too short to keep the units' secrets apart.
+SigningKey = Annotated[SecretStr, AfterValidator(_long_enough)]
 
 
 def unit_secret(signing_key: bytes, unit_code: str, generation: int = 1) -> str:

@@ -1,6 +1,6 @@
 """Notifier settings, read from NOTIFIER_* variables."""
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from services import webhooks
@@ -25,9 +25,9 @@ class NotifierSettings(ServiceSettings):
                            description="The From of every email.")
     mail_domain: str = Field("notifier.localhost", description="Right-hand side of each "
                              "Message-ID.")
-    webhook_signing_key: SecretStr | None = Field(None, description="At least 32 characters: "
-                                                  "units' webhook secrets derive from it; "
-                                                  "no webhooks without it.")
+    webhook_signing_key: webhooks.SigningKey | None = Field(
+        None, description="At least 32 characters: units' webhook secrets derive from it; "
+        "no webhooks without it.")
     department_emails: list[str] = Field(default_factory=list, description="The Department's "
                                          "addresses (the digest, copies of late reminders) "
                                          "for a campaign that names none of its own.")
@@ -42,10 +42,3 @@ class NotifierSettings(ServiceSettings):
     retry_cap_seconds: float = Field(3600, gt=0)
     schedule_seconds: float = Field(15, gt=0, description="How often due reminder waves and "
                                     "digests are looked for.")
-
-    @field_validator("webhook_signing_key")
-    @classmethod
-    def _long(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is not None:
-            webhooks.check_signing_key(value.get_secret_value())
-        return value

@@ -20,16 +20,9 @@ class RegistrySettings(ServiceSettings):
     seed_folder: Path | None = Field(SEED_FOLDER, description="Campaigns created at start "
                                      "when missing; empty to seed nothing.")
     republish_on_start: bool = Field(True, description="Publish every snapshot at start.")
-    webhook_signing_key: SecretStr | None = Field(None, description="The notifier's key "
-                                                  "(the same value): units' webhook secrets "
-                                                  "derive from it; none shown without it.")
-
-    @field_validator("webhook_signing_key")
-    @classmethod
-    def _long(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is not None:
-            webhooks.check_signing_key(value.get_secret_value())
-        return value
+    webhook_signing_key: webhooks.SigningKey | None = Field(
+        None, description="The notifier's key (the same value): units' webhook secrets "
+        "derive from it; none shown without it.")
 
     @field_validator("admin_token")
     @classmethod
