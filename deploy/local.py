@@ -26,8 +26,8 @@ from deploy.topology import SERVICES, Service, service_env
 
 UNITS_CSV = ROOT / "deploy" / "reference" / "haiphong-commune-level-units.csv"  # its README
 UNITS_ACTIVE_FROM = "2025-07-01"  # Resolution 1669/NQ-UBTVQH15 took effect on this day
-DEMO_UNIT = "phuong-thuy-nguyen"
-DEMO_EMAIL = f"{DEMO_UNIT}@haiphong.gov.vn"  # caught by the local mail sink, never sent on
+DEMO_UNIT = "phuong-thuy-nguyen"  # or, in another unit list, the first the registry lists
+DEMO_MAIL_DOMAIN = "haiphong.gov.vn"  # the demo unit's address: caught by the mail sink
 DEPARTMENT_EMAIL = "vanphong@sovhttdl.haiphong.gov.vn"
 MAIL_PORT = 1025
 
@@ -136,27 +136,50 @@ def _wait_ready(services: tuple[Service, ...], timeout: float = 60) -> None:
 
 
 def _load(admin: str, units_csv: Path) -> dict[str, Any]:
+    """Import the units as a job (any size: the registry streams it), then issue the demo
+    tokens. The demo unit is Hai Phong's `phuong-thuy-nguyen`, or, in another list, the first
+    unit the registry lists (by kind, then code: a commune first)."""
     registry = f"http://127.0.0.1:{SERVICES[0].port}/v1"
-    status, report = _call("POST", f"{registry}/units/import?active_from={UNITS_ACTIVE_FROM}",
-                           admin, units_csv.read_bytes(), "text/csv")
-    if status != 200:
-        raise SystemExit(f"loading {units_csv} failed: {json.dumps(report, ensure_ascii=False)}")
+    status, job = _call("POST", f"{registry}/units/import?active_from={UNITS_ACTIVE_FROM}",
+                        admin, units_csv.read_bytes(), "text/csv", prefer="respond-async")
+    while status == 202 or (status == 200 and job["state"] in ("checking", "writing")):
+        progress = job["progress"]
+        print(f"importing {units_csv.name}: {job['state']}, {progress['rows_checked']} rows "
+              f"checked, {progress['rows_written']} written", file=sys.stderr, flush=True)
+        time.sleep(1)
+        status, job = _call("GET", f"{registry}/units/imports/{job['id']}", admin)
+    if status != 200 or job["state"] != "done":
+        raise SystemExit(f"loading {units_csv} failed: {json.dumps(job, ensure_ascii=False)}")
+    demo_unit = _demo_unit(registry, admin)
     _, demo = _call("POST", f"{registry}/credentials", admin,
-                    json.dumps({"scope": "unit", "unit_code": DEMO_UNIT,
+                    json.dumps({"scope": "unit", "unit_code": demo_unit,
                                 "label": "demo token (deploy.local)"}).encode())
     _, leader = _call("POST", f"{registry}/credentials", admin,
                       json.dumps({"scope": "leadership", "label": "demo leadership"}).encode())
-    status, body = _call("PATCH", f"{registry}/units/{DEMO_UNIT}", admin,  # for its receipts
-                         json.dumps({"contacts": {"email": DEMO_EMAIL}}).encode())
+    status, body = _call("PATCH", f"{registry}/units/{demo_unit}", admin,  # for its receipts
+                         json.dumps({"contacts": {
+                             "email": f"{demo_unit}@{DEMO_MAIL_DOMAIN}"}}).encode())
     if status != 200:
-        raise SystemExit(f"giving {DEMO_UNIT} an address failed: {body}")
-    return {"report": report, "demo": demo, "leadership": leader}
+        raise SystemExit(f"giving {demo_unit} an address failed: {body}")
+    return {"report": job["report"], "demo": demo, "demo_unit": demo_unit,
+            "leadership": leader}
+
+
+def _demo_unit(registry: str, admin: str) -> str:
+    if _call("GET", f"{registry}/units/{DEMO_UNIT}", admin)[0] == 200:
+        return DEMO_UNIT
+    status, page = _call("GET", f"{registry}/units?limit=1", admin)
+    if status != 200 or not page["items"]:
+        raise SystemExit("the unit list holds no unit to give a demo token to")
+    return str(page["items"][0]["code"])
 
 
 def _call(method: str, url: str, token: str | None = None, body: bytes | None = None,
-          content_type: str = "application/json") -> tuple[int, Any]:
+          content_type: str = "application/json", prefer: str | None = None) -> tuple[int, Any]:
     request = urllib.request.Request(url, data=body, method=method)
     request.add_header("content-type", content_type)
+    if prefer:
+        request.add_header("prefer", prefer)
     if token:
         request.add_header("authorization", f"Bearer {token}")
     try:
@@ -183,7 +206,7 @@ units loaded: {report['created']} created, {report['updated']} updated, \
 {report['unchanged']} unchanged; campaign dai-hoi-xiv seeded
 admin token       {admin}   (also in {data / 'admin-token'})
 leadership token  {loaded['leadership']['token']}
-demo unit token   {loaded['demo']['token']}   (unit {DEMO_UNIT})
+demo unit token   {loaded['demo']['token']}   (unit {loaded['demo_unit']})
 try: curl -s -H "Authorization: Bearer {loaded['leadership']['token']}" \\
        "http://127.0.0.1:8001/v1/units?kind=ward&limit=1"
      then submit a report as README.md shows ("Submitting a report")

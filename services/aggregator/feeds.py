@@ -1,5 +1,6 @@
 """The leadership's tables, assembled from the aggregates and the registry read model."""
 
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
@@ -71,12 +72,14 @@ def unit_rows(session: Session, directory: Directory, view: Period) -> list[Unit
     expected = _expected(directory, view)
     reports = {r.unit_code: r
                for r in store.period_reports(session, view.campaign.code, view.name)}
-    counts = store.counts(session, view.campaign.code, period=view.name)
+    counted: dict[str, Counter[str]] = defaultdict(Counter)  # one pass: no unit rescans them
+    for count in store.counts(session, view.campaign.code, period=view.name):
+        counted[count.unit_code][count.kind] += count.count
     days = store.broadcasts(session, view.campaign.code, view.start, view.end)
     rows = []
     for code, unit in sorted(expected.items(), key=lambda item: (item[1].kind, item[0])):
         report = reports.get(code)
-        by_kind = service.totals(c for c in counts if c.unit_code == code).by_activity_kind
+        by_kind = counted.get(code, Counter())
         rows.append(UnitRow(
             code=code, name=unit.name, kind=unit.kind, reported=report is not None,
             on_time=bool(report and report.on_time),
