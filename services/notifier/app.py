@@ -97,17 +97,21 @@ def create_app(settings: NotifierSettings, clock: Clock | None = None) -> FastAP
 def campaign_rules(directory: Directory,
                    fallback_emails: list[str]) -> Callable[[str], NotificationRules]:
     """A campaign's notification rules, as the registry publishes them with the campaign;
-    the configured addresses of the Department where the campaign names none."""
+    the configured addresses of the Department where the campaign names none. Asked once
+    per message in a wave: each revision's rules are made once."""
     defaults = NotificationRules(department_emails=fallback_emails)
+    made: dict[tuple[str, int], NotificationRules] = {}
 
     def rules(code: str) -> NotificationRules:
         campaign = directory.campaigns.get(code)
         if campaign is None:
             return defaults
-        found = campaign.notifications
-        if found.department_emails or not fallback_emails:
-            return found
-        return found.model_copy(update={"department_emails": list(fallback_emails)})
+        key = (code, campaign.revision)
+        if key not in made:
+            found = campaign.notifications
+            made[key] = found if found.department_emails or not fallback_emails else \
+                found.model_copy(update={"department_emails": list(fallback_emails)})
+        return made[key]
 
     return rules
 
