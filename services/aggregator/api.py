@@ -3,22 +3,33 @@
 import asyncio
 import csv
 import io
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import StreamingResponse
+from sqlalchemy import Engine
+from sqlmodel import Session
 
 from services import periods
-from services.aggregator import feeds, service
+from services.aggregator import feeds, service, store
 from services.aggregator.hub import ProgressHub
-from services.aggregator.schemas import MissingPagePublic, ProgressPublic, UnitProgressPublic
+from services.aggregator.schemas import (
+    BelowTargetPagePublic,
+    MissingPagePublic,
+    ProgressPublic,
+    UnitProgressPublic,
+    UnitRowPublic,
+    UnitTablePagePublic,
+)
 from services.bus.directory import Directory
 from services.events import UnitKind
 from services.refusals import NotFound
 from services.web.auth import ReaderDep
+from services.web.caching import etag, not_modified
 from services.web.db import SessionDep
 from services.web.errors import documented
+from services.web.schemas import CursorQuery, LimitQuery
 
 router = APIRouter(prefix="/v1/progress", tags=["progress"])
 
@@ -33,47 +44,103 @@ CampaignQuery = Annotated[str, Query(max_length=64, description="Campaign code."
 PeriodQuery = Annotated[str, Query(max_length=16, description="Period, e.g. 2026-W04.")]
 KindQuery = Annotated[UnitKind | None, Query(description="Only units of this kind.")]
 FormatQuery = Annotated[Literal["json", "csv"], Query(description="json, or csv for Excel")]
+NOT_MODIFIED: dict[str, Any] = {"description": "Not modified: the `ETag` given in "
+                                "`If-None-Match` still stands."}
 CSV: dict[int | str, dict[str, Any]] = {200: {
     "content": {"text/csv": {}}, "description": "JSON, or with `format=csv` UTF-8 CSV with a "
     "byte-order mark (Excel shows Vietnamese names correctly)."}}
 
 
+def _tag(request: Request, session: Session, directory: Directory, campaign: str,
+         period: str | None = None) -> str:
+    """The feed's ETag: the aggregates' revision for the campaign (or period), the
+    registry's, and the day (below-target counts grow with the days)."""
+    return etag(store.revision(session, campaign, period), directory.revision, periods.today())
+
+
 @router.get("", response_model=ProgressPublic,
-            responses={**CSV, **documented(401, 403, 404, 422)})
-def progress(_: ReaderDep, directory: DirectoryDep, session: SessionDep,
-             campaign: CampaignQuery, period: PeriodQuery, kind: KindQuery = None,
-             format: FormatQuery = "json") -> Any:
-    """Completeness, timeliness, totals, coverage and loudspeaker compliance for a period;
-    as CSV, one row per expected unit."""
+            responses={**CSV, 304: NOT_MODIFIED, **documented(401, 403, 404, 422)})
+def progress(_: ReaderDep, request: Request, response: Response, directory: DirectoryDep,
+             session: SessionDep, campaign: CampaignQuery, period: PeriodQuery,
+             kind: KindQuery = None, format: FormatQuery = "json") -> Any:
+    """The period's summary: completeness, timeliness, totals, coverage and loudspeaker
+    compliance (counts). As CSV, the whole period table, one row per expected unit."""
     view = service.period_or_raise(directory.campaigns, campaign, period, kind)
+    tag = _tag(request, session, directory, campaign, period)
+    if (cached := not_modified(request, response, tag)) is not None:
+        return cached
     if format == "csv":
-        return _csv(f"progress-{campaign}-{period}", *_unit_table(
-            feeds.unit_rows(session, directory, view)))
+        pages = feeds.table_pages(request.app.state.engine, directory, view)
+        return _csv(f"progress-{campaign}-{period}", UNIT_TABLE,
+                    (row for page in pages for row in map(_unit_line, page)), response)
     return feeds.progress(session, directory, view, today=periods.today())
 
 
+@router.get("/units", response_model=UnitTablePagePublic,
+            responses={304: NOT_MODIFIED, **documented(401, 403, 404, 422)})
+def unit_table(_: ReaderDep, request: Request, response: Response, directory: DirectoryDep,
+               session: SessionDep, campaign: CampaignQuery, period: PeriodQuery,
+               kind: KindQuery = None, cursor: CursorQuery = None, limit: LimitQuery = 100
+               ) -> Any:
+    """The period table, a page at a time: every expected unit by kind and code, with its
+    report, counts per activity kind and broadcasts (all of it at once: `format=csv` on
+    the period feed)."""
+    view = service.period_or_raise(directory.campaigns, campaign, period, kind)
+    tag = _tag(request, session, directory, campaign, period)
+    if (cached := not_modified(request, response, tag)) is not None:
+        return cached
+    return feeds.unit_table(session, directory, view, after=cursor, limit=limit)
+
+
 @router.get("/missing", response_model=MissingPagePublic,
-            responses={**CSV, **documented(401, 403, 404, 422)})
-def missing(_: ReaderDep, directory: DirectoryDep, session: SessionDep,
-            campaign: CampaignQuery, period: PeriodQuery, kind: KindQuery = None,
+            responses={**CSV, 304: NOT_MODIFIED, **documented(401, 403, 404, 422)})
+def missing(_: ReaderDep, request: Request, response: Response, directory: DirectoryDep,
+            session: SessionDep, campaign: CampaignQuery, period: PeriodQuery,
+            kind: KindQuery = None, cursor: CursorQuery = None, limit: LimitQuery = 100,
             format: FormatQuery = "json") -> Any:
-    """The units still expected to report for a period."""
-    items = feeds.missing(session, directory,
-                          service.period_or_raise(directory.campaigns, campaign, period, kind))
+    """The units still expected to report for a period, by code, a page at a time (as
+    CSV, all of them)."""
+    view = service.period_or_raise(directory.campaigns, campaign, period, kind)
+    tag = _tag(request, session, directory, campaign, period)
+    if (cached := not_modified(request, response, tag)) is not None:
+        return cached
     if format == "csv":
         return _csv(f"missing-{campaign}-{period}", ("code", "name", "kind"),
-                    [(u.code, u.name, u.kind) for u in items])
-    return MissingPagePublic(items=items, total=len(items))
+                    _all_missing(request.app.state.engine, directory, view), response)
+    return feeds.missing(session, directory, view, after=cursor, limit=limit)
 
 
-@router.get("/units/{code}", responses=documented(401, 403, 404, 422))
-def unit_progress(code: str, _: ReaderDep, directory: DirectoryDep, session: SessionDep,
-                  campaign: CampaignQuery) -> UnitProgressPublic:
+@router.get("/below-target", response_model=BelowTargetPagePublic,
+            responses={304: NOT_MODIFIED, **documented(401, 403, 404, 422)})
+def below_target(_: ReaderDep, request: Request, response: Response,
+                 directory: DirectoryDep, session: SessionDep, campaign: CampaignQuery,
+                 period: PeriodQuery, kind: KindQuery = None,
+                 rule: Annotated[Literal["weekly", "peak_day"] | None, Query(
+                     description="Only units below this target.")] = None,
+                 cursor: CursorQuery = None, limit: LimitQuery = 100) -> Any:
+    """Commune-level units that reported and are below a loudspeaker target, by code, with
+    the weeks and peak days below it (days still to come cannot fail)."""
+    view = service.period_or_raise(directory.campaigns, campaign, period, kind)
+    tag = _tag(request, session, directory, campaign, period)
+    if (cached := not_modified(request, response, tag)) is not None:
+        return cached
+    return feeds.below_target(session, directory, view, periods.today(), rule=rule,
+                              after=cursor, limit=limit)
+
+
+@router.get("/units/{code}", response_model=UnitProgressPublic,
+            responses={304: NOT_MODIFIED, **documented(401, 403, 404, 422)})
+def unit_progress(code: str, _: ReaderDep, request: Request, response: Response,
+                  directory: DirectoryDep, session: SessionDep, campaign: CampaignQuery
+                  ) -> Any:
     """One unit over the campaign: each period's standing report and its totals."""
     service.campaign_or_raise(directory.campaigns, campaign)
     unit = directory.units.get(code)
     if unit is None:
         raise NotFound.on("code", "unit_not_found", f"no unit with code {code!r}")
+    tag = _tag(request, session, directory, campaign)
+    if (cached := not_modified(request, response, tag)) is not None:
+        return cached
     return feeds.unit_progress(session, unit, campaign)
 
 
@@ -104,25 +171,48 @@ async def stream(request: Request, _: ReaderDep,
                              headers={"cache-control": "no-cache"})
 
 
-def _unit_table(rows: list[feeds.UnitRow]) -> tuple[tuple[str, ...], list[tuple[Any, ...]]]:
-    """The period table's columns, and one line per unit (None: an empty cell)."""
-    header = ("code", "name", "kind", "reported", "on_time", "version",
+UNIT_TABLE = ("code", "name", "kind", "reported", "on_time", "version",
               *service.ACTIVITY_KINDS, "loudspeaker_total")
-    return header, [(r.code, r.name, r.kind, r.reported, r.on_time, r.version,
-                     *(r.activities[kind] for kind in service.ACTIVITY_KINDS),
-                     r.loudspeaker_total) for r in rows]
 
 
-def _csv(name: str, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> Response:
+def _unit_line(row: UnitRowPublic) -> tuple[Any, ...]:
+    """A period table line (None: an empty cell)."""
+    return (row.code, row.name, row.kind, row.reported, row.on_time, row.version,
+            *(row.activities[kind] for kind in service.ACTIVITY_KINDS), row.loudspeaker_total)
+
+
+def _all_missing(engine: Engine, directory: Directory, view: service.Period
+                 ) -> Iterator[tuple[str, str, str]]:
+    """Every missing unit, read a page at a time."""
+    after: str | None = None
+    while True:
+        with Session(engine) as session:
+            page = feeds.missing(session, directory, view, after=after, limit=1000)
+        yield from ((u.code, u.name, u.kind) for u in page.items)
+        if page.next_cursor is None:
+            return
+        after = page.next_cursor
+
+
+def _csv(name: str, header: Sequence[str], rows: Iterable[Sequence[Any]],
+         response: Response) -> StreamingResponse:
     """UTF-8 with a byte-order mark, so that Excel shows Vietnamese names correctly; every
-    cell goes through `_inert`."""
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(map(_inert, header))
-    writer.writerows(map(_inert, row) for row in rows)
-    return Response(("\ufeff" + out.getvalue()).encode("utf-8"),
-                    media_type="text/csv; charset=utf-8",
-                    headers={"content-disposition": f'attachment; filename="{name}.csv"'})
+    cell goes through `_inert`. Streamed: lines go out as they are read."""
+    def lines() -> Iterator[bytes]:
+        out = io.StringIO()
+        writer = csv.writer(out)
+        out.write("\ufeff")
+        writer.writerow(map(_inert, header))
+        for count, row in enumerate(rows, 1):
+            writer.writerow(map(_inert, row))
+            if count % 500 == 0:
+                yield out.getvalue().encode("utf-8")
+                out.seek(0)
+                out.truncate()
+        yield out.getvalue().encode("utf-8")
+
+    return StreamingResponse(lines(), media_type="text/csv; charset=utf-8", headers={
+        "content-disposition": f'attachment; filename="{name}.csv"', **response.headers})
 
 
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")

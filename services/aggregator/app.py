@@ -8,6 +8,7 @@ from fastapi import FastAPI
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from services.aggregator import service
 from services.aggregator.api import router
 from services.aggregator.breaches import BreachWatch
 from services.aggregator.handlers import ReportFold
@@ -18,6 +19,7 @@ from services.aggregator.settings import AggregatorSettings
 from services.bus.consumer import Consumer, KafkaSource
 from services.bus.directory import Directory, follower
 from services.bus.relay_process import RelayProcess
+from services.database import write_lock
 from services.events import AGGREGATOR_DEAD_LETTERS, REPORTS
 from services.web.app import Blueprint, Worker, build_app
 
@@ -48,7 +50,7 @@ def create_app(settings: AggregatorSettings) -> FastAPI:
 
     return build_app(Blueprint(
         name="aggregator", title="Campaign progress", settings=settings, routers=[router],
-        migrations=MIGRATIONS, wire=wire,
+        migrations=MIGRATIONS, wire=wire, compress_from=1024,
         checks={"broker": lambda app: app.state.consumer.ready(),
                 "outbox relay": lambda app: app.state.relay.ready(),
                 "registry": lambda app: app.state.follower.caught_up_ready()},
@@ -68,9 +70,9 @@ class _AfterCatchUp:
 
 class _GaugeRefresh:
     """Keeps the campaign gauges current off the event loop: a scrape reads figures already
-    computed, never the database. Refreshed every `interval` seconds once something was
-    folded (less often when a refresh takes long), and at least once a minute (deadlines
-    pass with no event)."""
+    computed, never the database; and judges the loudspeaker verdicts left stale. Refreshed
+    every `interval` seconds once something was folded (less often when a refresh takes
+    long), and at least once a minute (deadlines pass with no event)."""
 
     def __init__(self, engine: Engine, directory: Directory, gauges: CampaignGauges,
                  interval: float) -> None:
@@ -96,5 +98,10 @@ class _GaugeRefresh:
             took = loop.time() - self._refreshed
 
     def _refresh(self) -> None:
+        # verdicts of reports folded before their campaign was known, or judged against
+        # targets since changed, are judged again first (few: only those)
+        with write_lock(self._engine), Session(self._engine) as session:
+            if service.rejudge(session, list(self._directory.campaigns.values())):
+                session.commit()
         with Session(self._engine) as session:
             self._gauges.refresh(session, self._directory, datetime.now(UTC))

@@ -1,14 +1,15 @@
 """Breaches: a report missing at its deadline, or a loudspeaker target not met.
 
-Checked every so often (deadlines pass with no event to mark them); each breach has a
-stable id, is stored with its event in one transaction and so announced once, whatever the
-restarts. Loudspeaker breaches are judged by the feeds' own rule (service.judged_units): only
-units that reported; a unit that did not report is announced as missing, not once per silent
-day.
+Checked every so often (deadlines pass with no event to mark them), and only in the periods
+whose deadline passed and whose figures or registry changed since they were last examined;
+each breach has a stable id, is stored with its event in one transaction and so announced
+once, whatever the restarts. Loudspeaker breaches are judged by the feeds' own verdicts (the
+units below target): only units that reported; a unit that did not report is announced as
+missing, not once per silent day.
 """
 
 import asyncio
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Protocol
 
 import structlog
@@ -16,45 +17,59 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from services import periods
-from services.aggregator import service, store
+from services.aggregator import feeds, service, store
 from services.aggregator.models import Breach
+from services.aggregator.service import Period
 from services.bus.directory import Directory
 from services.bus.outbox import enqueue_raw
 from services.database import raw_in, write_lock
-from services.events import AGGREGATOR_BREACHES, BreachDetected, CampaignSnapshot, UnitSnapshot
+from services.events import AGGREGATOR_BREACHES, BreachDetected, UnitSnapshot
 
 log = structlog.get_logger()
 
 
-def find(session: Session, directory: Directory, now: datetime) -> list[BreachDetected]:
-    """Every breach of every campaign, as of `now`."""
-    found = []
-    for campaign in directory.campaigns.values():
+Mark = tuple[int, int]  # a period's figures revision and the registry's, when examined
+Marks = dict[tuple[str, str], Mark]
+
+
+def find(session: Session, directory: Directory, now: datetime,
+         examined: Marks | None = None) -> tuple[list[BreachDetected], Marks]:
+    """The breaches of every campaign as of `now`, in the periods whose deadline passed:
+    only those not examined since their figures or the registry last changed (`examined`,
+    as the last call returned it; None: every period). Returns them, and the periods now
+    examined."""
+    found, marks = [], {}
+    for campaign in list(directory.campaigns.values()):
         for name, start, end, deadline in service.due_periods(campaign, now):
-            found += _period_breaches(session, directory, campaign, (name, start, end),
+            mark = (store.revision(session, campaign.code, name), directory.revision)
+            if examined is not None and examined.get((campaign.code, name)) == mark:
+                continue
+            found += _period_breaches(session, directory, Period(campaign, name, start, end),
                                       deadline, now)
-    return found
+            marks[campaign.code, name] = mark
+    return found, marks
 
 
-def _period_breaches(session: Session, directory: Directory, campaign: CampaignSnapshot,
-                     period: tuple[str, date, date], deadline: datetime,
-                     now: datetime) -> list[BreachDetected]:
-    name, start, end = period
-    expected = service.expected_units(directory.units.values(), campaign, start, end)
-    reported = store.reported(session, campaign.code, name)
+def _period_breaches(session: Session, directory: Directory, view: Period,
+                     deadline: datetime, now: datetime) -> list[BreachDetected]:
+    campaign = view.campaign
+    expected = feeds.expected(directory, view).units
+    reported = store.reported(session, campaign.code, view.name)
 
     def breach(unit: UnitSnapshot, rule: str, subject: str, **figures: object) -> BreachDetected:
         return BreachDetected(
             breach_id=f"{campaign.code}|{rule}|{unit.code}|{subject}", campaign=campaign.code,
             rule=rule, unit_code=unit.code, unit_name=unit.name, unit_kind=unit.kind,
-            period=name, deadline=deadline, detected_at=now, **figures)
+            period=view.name, deadline=deadline, detected_at=now, **figures)
 
-    found = [breach(u, "report_missing", name) for c, u in expected.items() if c not in reported]
-    duty = service.compliance(expected, reported, campaign,
-                              store.broadcasts(session, campaign.code, start, end), start, end,
-                              periods.local_day(now))
-    for failing in duty.failing:
-        unit = expected[failing.code]
+    found = [breach(u, "report_missing", view.name)
+             for c, u in expected.items() if c not in reported]
+    below = feeds.below_target(session, directory, view, periods.local_day(now), rule=None,
+                               after=None, limit=len(expected) + 1)
+    for failing in below.items:
+        unit = expected.get(failing.code)
+        if unit is None:  # reported, but no longer expected: not judged
+            continue
         found += [breach(unit, "loudspeaker_weekly", w.week, broadcasts=w.broadcasts,
                          target=w.target) for w in failing.weeks_below]
         found += [breach(unit, "loudspeaker_peak_day", str(d.day), day=d.day,
@@ -87,6 +102,8 @@ class BreachWatch:
                  interval: float) -> None:
         self._engine, self._directory, self._relay = engine, directory, relay
         self._interval = interval
+        self._examined: Marks = {}  # after a restart every period once: breaches are
+        # once-only (stored), so none is announced again
 
     async def run(self, caught_up: asyncio.Event) -> None:
         await caught_up.wait()  # judging with half the registry would invent breaches
@@ -101,7 +118,11 @@ class BreachWatch:
             await asyncio.sleep(self._interval)
 
     def check(self, now: datetime) -> list[BreachDetected]:
+        """Judge what is stale, record the new breaches of the periods that changed."""
         with write_lock(self._engine), Session(self._engine) as session:
-            fresh = record(session, find(session, self._directory, now))
+            service.rejudge(session, list(self._directory.campaigns.values()))
+            found, marks = find(session, self._directory, now, self._examined)
+            fresh = record(session, found)
             session.commit()
+        self._examined.update(marks)
         return fresh

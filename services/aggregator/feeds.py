@@ -1,20 +1,29 @@
-"""The leadership's tables, assembled from the aggregates and the registry read model."""
+"""The leadership's feeds, read off the figures the fold keeps and the registry read model:
+no request walks every unit of a period, save a whole table's download."""
 
-from collections import Counter, defaultdict
+import bisect
+from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
+from sqlalchemy import Engine
 from sqlmodel import Session
 
 from services import periods
 from services.aggregator import service, store
 from services.aggregator.schemas import (
+    BelowTargetPagePublic,
+    LoudspeakerPublic,
+    MissingPagePublic,
     MissingUnitPublic,
     ProgressPublic,
     RatioPublic,
     UnitPeriodPublic,
     UnitProgressPublic,
     UnitRefPublic,
+    UnitRowPublic,
+    UnitTablePagePublic,
 )
 from services.aggregator.service import Period
 from services.bus.directory import Directory
@@ -25,74 +34,173 @@ from services.events import (
     ReportSubmitted,
     UnitSnapshot,
 )
+from services.refusals import Invalid
+
+
+@dataclass(frozen=True)
+class Expected:
+    """The units expected to report for a period (see service.expected_units), in the
+    orders the lists are read in. Derived once per registry revision, not per request."""
+
+    units: dict[str, UnitSnapshot]
+    by_code: list[str]
+    by_kind: list[tuple[str, str]]  # (kind, code)
+    per_kind: dict[str, int]
+    # units of those kinds that the period does not expect (retired before it, joined after
+    # it): a report of theirs is kept in the figures but does not count
+    outside: list[str]
+
+
+def expected(directory: Directory, view: Period) -> Expected:
+    """The period's expected units, made once per revision of the registry's records."""
+    def make() -> Expected:
+        units = service.expected_units(directory.units.values(), view.campaign, view.start,
+                                       view.end, view.kind)
+        kinds = {u.kind for u in units.values()}
+        return Expected(units=units, by_code=sorted(units),
+                        by_kind=sorted((u.kind, code) for code, u in units.items()),
+                        per_kind=dict(Counter(u.kind for u in units.values())),
+                        outside=[code for code, u in directory.units.items()
+                                 if u.kind in kinds and code not in units])
+    return directory.derived(("expected", view.campaign.code, view.campaign.revision,
+                              view.name, view.start, view.kind), make)
+
+
+def ratios(session: Session, directory: Directory, view: Period) -> service.Ratios:
+    """Completeness and timeliness from the kept figures: per expected unit kind, and
+    city-wide over those kinds; the reports of units the period does not expect taken out
+    (a unit the registry no longer has at all is not: `_ratio` keeps the ratios at most 1)."""
+    found = expected(directory, view)
+    kept = store.figures(session, view.campaign.code, view.name)
+    aside = store.figures_of(session, view.campaign.code, view.name, found.outside)
+    by_kind = {kind: _ratio(n, *(k - a for k, a in zip(kept.get(kind, (0, 0)),
+                                                       aside.get(kind, (0, 0)), strict=True)))
+               for kind, n in sorted(found.per_kind.items())}
+    return service.Ratios(city=_ratio(sum(found.per_kind.values()),
+                                      sum(r.reported for r in by_kind.values()),
+                                      sum(r.on_time for r in by_kind.values())),
+                          by_unit_kind=by_kind)
+
+
+def _ratio(expected_units: int, reported: int, on_time: int) -> RatioPublic:
+    reported, on_time = min(reported, expected_units), min(on_time, expected_units)
+    return RatioPublic(
+        expected=expected_units, reported=reported, on_time=on_time,
+        completeness=round(reported / expected_units, 4) if expected_units else None,
+        timeliness=round(on_time / expected_units, 4) if expected_units else None)
 
 
 def progress(session: Session, directory: Directory, view: Period,
              today: date) -> ProgressPublic:
-    """Everything the leadership reads about one period."""
-    expected = _expected(directory, view)
-    reported = store.reported(session, view.campaign.code, view.name)
-    rows = store.counts(session, view.campaign.code, period=view.name,
-                        unit_kinds=[view.kind] if view.kind else None)
-    days = store.broadcasts(session, view.campaign.code, view.start, view.end)
-    figures = service.ratios(expected, reported)
+    """The period's summary, read off the kept figures: its cost does not grow with the
+    number of units (beyond counting the units below target in an index)."""
+    figures = ratios(session, directory, view)
+    rows = store.period_totals(session, view.campaign.code, view.name,
+                               [view.kind] if view.kind else None)
+    failing, below_weekly, below_daily = store.below_counts(
+        session, view.campaign.code, view.name, today, view.kind)
     return ProgressPublic(
         campaign=view.campaign.code, period=view.name, period_start=view.start,
         period_end=view.end, deadline=periods.deadline(view.end, view.campaign.deadline),
         unit_kind=view.kind, city=figures.city, by_unit_kind=figures.by_unit_kind,
-        missing=sum(1 for code in expected if code not in reported),
+        missing=figures.city.expected - figures.city.reported,
         totals=service.totals(rows), coverage=service.coverage(rows),
-        loudspeaker=service.compliance(expected, reported, view.campaign, days, view.start,
-                                       view.end, today))
+        loudspeaker=LoudspeakerPublic(
+            units_checked=sum(r.reported for kind, r in figures.by_unit_kind.items()
+                              if kind in COMMUNE_LEVEL),
+            units_failing=failing, units_below_weekly=below_weekly,
+            units_below_daily=below_daily))
 
 
-def missing(session: Session, directory: Directory, view: Period) -> list[MissingUnitPublic]:
-    """The units expected for the period that have not reported."""
-    reported = store.reported(session, view.campaign.code, view.name)
-    return [MissingUnitPublic(code=u.code, name=u.name, kind=u.kind)
-            for code, u in sorted(_expected(directory, view).items()) if code not in reported]
+def missing(session: Session, directory: Directory, view: Period, *, after: str | None,
+            limit: int) -> MissingPagePublic:
+    """A page of the expected units that have not reported, by code after `after`."""
+    found = expected(directory, view)
+    at = bisect.bisect_right(found.by_code, after) if after is not None else 0
+    items: list[MissingUnitPublic] = []
+    while at < len(found.by_code) and len(items) < limit:
+        chunk = found.by_code[at:at + max(2 * limit, 200)]
+        reported = store.heads_of(session, view.campaign.code, view.name, chunk)
+        for code in chunk:
+            at += 1
+            if code not in reported:
+                unit = found.units[code]
+                items.append(MissingUnitPublic(code=code, name=unit.name, kind=unit.kind))
+                if len(items) == limit:
+                    break
+    more = len(items) == limit and at < len(found.by_code)  # the next page may be empty
+    ratio = ratios(session, directory, view).city
+    return MissingPagePublic(items=items, total=ratio.expected - ratio.reported,
+                             next_cursor=items[-1].code if more else None)
 
 
-@dataclass(frozen=True)
-class UnitRow:
-    """One expected unit's line of the period table (the CSV for Excel)."""
+def below_target(session: Session, directory: Directory, view: Period, today: date, *,
+                 rule: str | None, after: str | None, limit: int) -> BelowTargetPagePublic:
+    """A page of the units below a loudspeaker target as of `today`, with their weeks and
+    days: the kept verdicts choose the units, only the page's days are read."""
+    page, total = store.below_page(session, view.campaign.code, view.name, today,
+                                   unit_kind=view.kind, rule=rule, after=after,
+                                   limit=limit + 1)
+    shown = page[:limit]
+    days = store.days_of(session, view.campaign.code, view.name, [c for c, _ in shown])
+    items = []
+    for code, kind in shown:
+        unit = directory.units.get(code)
+        items.append(service.below_target(
+            code, unit.name if unit else code, kind,
+            service.targets_of(view.campaign, kind), view.campaign,
+            days.get(code, {}), view.start, min(view.end, today)))
+    return BelowTargetPagePublic(items=items, total=total,
+                                 next_cursor=shown[-1][0] if len(page) > limit else None)
 
-    code: str
-    name: str
-    kind: str
-    reported: bool
-    on_time: bool
-    version: int | None  # None: no report
-    activities: dict[str, int]  # count per activity kind, every kind present
-    loudspeaker_total: int | None  # None: not a commune-level unit
+
+def unit_table(session: Session, directory: Directory, view: Period, *, after: str | None,
+               limit: int) -> UnitTablePagePublic:
+    """A page of the period table: every expected unit by kind and code, after the cursor
+    `kind/code`."""
+    found = expected(directory, view)
+    at = bisect.bisect_right(found.by_kind, _table_position(after)) if after else 0
+    keys = found.by_kind[at:at + limit]
+    more = at + limit < len(found.by_kind)
+    return UnitTablePagePublic(
+        items=unit_rows(session, view, found, [code for _, code in keys]),
+        total=len(found.by_kind),
+        next_cursor="/".join(keys[-1]) if more and keys else None)
 
 
-def unit_rows(session: Session, directory: Directory, view: Period) -> list[UnitRow]:
-    """One row per expected unit: its report, its counts and its broadcasts."""
-    expected = _expected(directory, view)
-    reports = {r.unit_code: r
-               for r in store.period_reports(session, view.campaign.code, view.name)}
-    counted: dict[str, Counter[str]] = defaultdict(Counter)  # one pass: no unit rescans them
-    for count in store.counts(session, view.campaign.code, period=view.name):
-        counted[count.unit_code][count.kind] += count.count
-    days = store.broadcasts(session, view.campaign.code, view.start, view.end)
+def _table_position(cursor: str) -> tuple[str, str]:
+    kind, slash, code = cursor.partition("/")
+    if not slash:
+        raise Invalid.on("cursor", "cursor_format", "not a cursor this list gave")
+    return kind, code
+
+
+def unit_rows(session: Session, view: Period, found: Expected, codes: list[str]
+              ) -> list[UnitRowPublic]:
+    """The table's lines of these expected units: their reports, counts and broadcasts."""
+    heads = store.heads_of(session, view.campaign.code, view.name, codes)
+    counted = store.kind_counts_of(session, view.campaign.code, view.name, codes)
     rows = []
-    for code, unit in sorted(expected.items(), key=lambda item: (item[1].kind, item[0])):
-        report = reports.get(code)
-        by_kind = counted.get(code, Counter())
-        rows.append(UnitRow(
-            code=code, name=unit.name, kind=unit.kind, reported=report is not None,
-            on_time=bool(report and report.on_time),
-            version=report.version if report else None,
+    for code in codes:
+        unit, head, by_kind = found.units[code], heads.get(code), counted.get(code, {})
+        rows.append(UnitRowPublic(
+            code=code, name=unit.name, kind=unit.kind, reported=head is not None,
+            on_time=bool(head and head.on_time), version=head.version if head else None,
             activities={kind: by_kind.get(kind, 0) for kind in service.ACTIVITY_KINDS},
-            loudspeaker_total=sum(days.get(code, {}).values())
+            loudspeaker_total=(head.loudspeaker_total if head else 0)
             if unit.kind in COMMUNE_LEVEL else None))
     return rows
 
 
-def _expected(directory: Directory, view: Period) -> dict[str, UnitSnapshot]:
-    return service.expected_units(directory.units.values(), view.campaign, view.start,
-                                  view.end, view.kind)
+def table_pages(engine: Engine, directory: Directory, view: Period, size: int = 1000
+                ) -> Iterator[list[UnitRowPublic]]:
+    """The whole period table, a page at a time, each read in a session of its own (for a
+    streamed download: a page is sent before the next is read)."""
+    found = expected(directory, view)
+    for at in range(0, len(found.by_kind), size):
+        with Session(engine) as session:
+            yield unit_rows(session, view, found,
+                            [code for _, code in found.by_kind[at:at + size]])
 
 
 def unit_progress(session: Session, unit: UnitSnapshot, campaign: str) -> UnitProgressPublic:
@@ -109,7 +217,8 @@ def unit_progress(session: Session, unit: UnitSnapshot, campaign: str) -> UnitPr
 
 def changes(session: Session, directory: Directory,
             applied: list[ReportSubmitted]) -> list[ProgressChanged]:
-    """One progress message per (campaign, period) that the applied reports touched."""
+    """One progress message per (campaign, period) that the applied reports touched, with
+    its figures as kept (read in the fold's transaction, after its changes)."""
     touched: dict[tuple[str, str], list[ReportSubmitted]] = {}
     for event in applied:
         touched.setdefault((event.campaign_code, event.period), []).append(event)
@@ -117,9 +226,9 @@ def changes(session: Session, directory: Directory,
     for (campaign_code, period), events in touched.items():
         campaign = directory.campaigns.get(campaign_code)
         first = events[0]
-        expected = {} if campaign is None else service.expected_units(
-            directory.units.values(), campaign, first.period_start, first.period_end)
-        figures = service.ratios(expected, store.reported(session, campaign_code, period))
+        figures = service.Ratios(city=_ratio(0, 0, 0), by_unit_kind={}) if campaign is None \
+            else ratios(session, directory,
+                        Period(campaign, period, first.period_start, first.period_end))
         out.append(ProgressChanged(
             campaign=campaign_code, period=period, units=sorted({e.unit_code for e in events}),
             report_ids=[e.report_id for e in events], city=_progress(figures.city),

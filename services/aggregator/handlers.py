@@ -42,7 +42,7 @@ class ReportFold:
     def handle(self, session: Session | None, batch: Batch) -> Folded:
         assert session is not None
         with collector_paused():
-            applied = service.fold(session, arrivals(batch))
+            applied = service.fold(session, arrivals(batch), self._directory.campaigns)
         if not applied or not self._announce:
             return applied, []
         changes = feeds.changes(session, self._directory, applied)

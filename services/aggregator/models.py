@@ -10,6 +10,10 @@ class PeriodReport(SQLModel, table=True):
     """The version of a unit's report that counts for a period (the highest seen)."""
 
     __tablename__ = "period_reports"
+    __table_args__ = (
+        Index("ix_period_reports_below", "campaign_code", "period", "weekly_fails_on",
+              "daily_fails_on"),
+        Index("ix_period_reports_unit", "unit_code", "campaign_code"))
 
     campaign_code: str = Field(primary_key=True, max_length=64)
     period: str = Field(primary_key=True, max_length=16)
@@ -24,12 +28,54 @@ class PeriodReport(SQLModel, table=True):
     first_received_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
     period_start: date
     period_end: date
+    # Kept for the feeds, so that no request walks a unit's days: its broadcasts over the
+    # period (null for a unit without the duty), and the first day on which it falls below
+    # the weekly or the peak-day target (null: never), judged against the campaign's
+    # `judged_revision` (null: not judged yet, see service.verdict).
+    loudspeaker_total: int | None = None
+    weekly_fails_on: date | None = None
+    daily_fails_on: date | None = None
+    judged_revision: int | None = None
+
+
+class PeriodFigures(SQLModel, table=True):
+    """Kept by the fold with the reports: how many units of a kind reported for a period,
+    and how many of them on time. `revision` grows with every change (the feeds' ETag)."""
+
+    __tablename__ = "period_figures"
+
+    campaign_code: str = Field(primary_key=True, max_length=64)
+    period: str = Field(primary_key=True, max_length=16)
+    unit_kind: str = Field(primary_key=True, max_length=32)
+    reported: int = 0
+    on_time: int = 0
+    revision: int = 0
+
+
+class PeriodTotal(SQLModel, table=True):
+    """Kept by the fold with the reports: what the standing reports of a period count, by
+    the reporting unit's kind, the activity kind and its details."""
+
+    __tablename__ = "period_totals"
+
+    campaign_code: str = Field(primary_key=True, max_length=64)
+    period: str = Field(primary_key=True, max_length=16)
+    unit_kind: str = Field(primary_key=True, max_length=32)
+    kind: str = Field(primary_key=True, max_length=32)
+    platform: str = Field(primary_key=True, default="", max_length=16)
+    format: str = Field(primary_key=True, default="", max_length=16)
+    language: str = Field(primary_key=True, default="", max_length=8)
+    channel: str = Field(primary_key=True, default="", max_length=16)
+    count: int = 0
+    people_mobilised: int = 0
+    shares: int = 0
 
 
 class ActivityCount(SQLModel, table=True):
     """What the standing report of a unit and period counts, by kind and detail."""
 
     __tablename__ = "activity_counts"
+    __table_args__ = (Index("ix_activity_counts_unit", "unit_code", "campaign_code"),)
 
     campaign_code: str = Field(primary_key=True, max_length=64)
     period: str = Field(primary_key=True, max_length=16)

@@ -6,7 +6,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from services.events import UnitKind
 from services.events.registry import UtcDatetime
-from services.web.schemas import Page
+from services.web.schemas import CursorPage
 
 
 class _Public(BaseModel):
@@ -99,18 +99,19 @@ class FailingUnitPublic(_Public):
 
 class LoudspeakerPublic(_Public):
     """Loudspeaker duty of the commune-level units that reported for the period. A unit that
-    did not report is counted as missing, never as below target."""
+    did not report is counted as missing, never as below target. The units themselves, with
+    their weeks and days: `/v1/progress/below-target`."""
 
     units_checked: int = Field(description="Expected commune-level units that reported, and "
                                "so were judged.")
     units_failing: int = Field(description="Of those, units below any target.")
     units_below_weekly: int = Field(description="Units below the weekly target in a week.")
     units_below_daily: int = Field(description="Units below the daily target on a peak day.")
-    failing: list[FailingUnitPublic] = Field(description="The failing units, by code.")
 
 
 class ProgressPublic(_Public):
-    """Everything the leadership reads about one period of a campaign."""
+    """The summary of one period of a campaign: small, whatever the number of units; the
+    lists are paged feeds of their own (`/missing`, `/below-target`, `/units`)."""
 
     campaign: str = Field(description="Campaign code.")
     period: str = Field(description="The period, e.g. `2026-W04`.")
@@ -126,7 +127,7 @@ class ProgressPublic(_Public):
     coverage: dict[str, CoveragePublic] = Field(description="Platform and language coverage: "
                                                 "`city`, then each unit kind that posted.")
     loudspeaker: LoudspeakerPublic = Field(description="Loudspeaker compliance of the "
-                                           "commune-level units that reported.")
+                                           "commune-level units that reported (counts).")
 
 
 class MissingUnitPublic(_Public):
@@ -167,9 +168,34 @@ class UnitProgressPublic(_Public):
     totals: TotalsPublic = Field(description="What it counted over the campaign.")
     coverage: CoveragePublic = Field(description="Platforms and languages it covered.")
 
+class UnitRowPublic(_Public):
+    """One expected unit's line of the period table."""
+
+    code: str = Field(description="The unit's code.")
+    name: str = Field(description="Its Vietnamese name.")
+    kind: str = Field(description="Its kind.")
+    reported: bool = Field(description="Its report for the period is in.")
+    on_time: bool = Field(description="Its first report arrived by the deadline.")
+    version: int | None = Field(description="The standing version; null: no report.")
+    activities: dict[str, int] = Field(description="Count per activity kind, every kind.")
+    loudspeaker_total: int | None = Field(description="Broadcasts over the period; null for a "
+                                          "unit without the loudspeaker duty.")
 
 
-class MissingPagePublic(Page[MissingUnitPublic]):
-    """The units still missing for a period, all of them (no paging)."""
+class MissingPagePublic(CursorPage[MissingUnitPublic]):
+    """A page of the units still missing for a period, by code."""
 
     items: list[MissingUnitPublic] = Field(description="The missing units, by code.")
+
+
+class BelowTargetPagePublic(CursorPage[FailingUnitPublic]):
+    """A page of the units below a loudspeaker target, by code."""
+
+    items: list[FailingUnitPublic] = Field(description="The units, by code, with their "
+                                           "weeks and days below target.")
+
+
+class UnitTablePagePublic(CursorPage[UnitRowPublic]):
+    """A page of the period table: every expected unit, by kind and code."""
+
+    items: list[UnitRowPublic] = Field(description="The units, by kind and code.")

@@ -2,22 +2,20 @@
 what the feeds say."""
 
 from collections import Counter, defaultdict
-from collections.abc import Callable, Container, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple, Protocol, cast
 
 from sqlmodel import Session
 
 from services import periods
 from services.aggregator import store
-from services.aggregator.models import ActivityCount
 from services.aggregator.schemas import (
     CoveragePublic,
     DayBelowPublic,
     FailingUnitPublic,
     LanguageCoverage,
-    LoudspeakerPublic,
     PlatformCoverage,
     RatioPublic,
     TotalsPublic,
@@ -31,6 +29,7 @@ from services.events import (
     KindTargets,
     ReportingPeriod,
     ReportSubmitted,
+    UnitKind,
     UnitSnapshot,
 )
 from services.events.reports import LoudspeakerBroadcast, Mobilisation
@@ -45,27 +44,64 @@ Arrival = tuple[store.Key, int, Callable[[], ReportSubmitted | None]]
 (None when it cannot be read: the reader has dead-lettered it)."""
 
 
-def fold(session: Session, arrivals: Iterable[Arrival]) -> list[ReportSubmitted]:
+def fold(session: Session, arrivals: Iterable[Arrival],
+         campaigns: Mapping[str, CampaignSnapshot] | None = None) -> list[ReportSubmitted]:
     """Make each key's newest readable version the standing one, where it is newer.
 
     Idempotent: a duplicate or an older version changes nothing, whatever the order of
     arrival. Only a version that can still count is read in full, so one superseded within
     the batch is skipped unread, as a duplicate is; an unreadable newest version gives way to
     the next. A revision replaces all that its predecessor contributed, but not when the
-    unit first reported (see `timeliness`). Returns the versions that became standing."""
+    unit first reported (see `timeliness`), and the kept figures change by the difference
+    in the same transaction. Loudspeaker verdicts are judged against `campaigns` (a report
+    of a campaign not known yet is judged later, see `rejudge`). Returns the versions that
+    became standing."""
     found: dict[store.Key, list[tuple[int, Callable[[], ReportSubmitted | None]]]] = {}
     for key, version, read in arrivals:
         found.setdefault(key, []).append((version, read))
     standing = store.standing(session, set(found))
     winners: list[tuple[ReportSubmitted, Timeliness]] = []
+    replaced: dict[store.Key, store.Standing] = {}
     for key, versions in found.items():
         before = standing.get(key)
         event = _newest_readable(versions, before.version if before else 0)
         if event is not None:
             winners.append((event, timeliness(event, before)))
+            if before is not None:
+                replaced[key] = before
     if winners:
-        store.replace(raw_in(session), *_rows(winners))
+        heads, counts, days = _rows(winners, campaigns or {})
+        db = raw_in(session)
+        figures, totals = _differences(heads, counts, replaced,
+                                       store.standing_counts(session, set(replaced)))
+        store.replace(db, heads, counts, days)
+        store.shift(db, figures, totals)
     return [event for event, _ in winners]
+
+
+def _differences(heads: list[tuple[Any, ...]], counts: list[tuple[Any, ...]],
+                 replaced: Mapping[store.Key, store.Standing],
+                 replaced_counts: list[tuple[Any, ...]]
+                 ) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    """How the kept figures change: the new standing reports' rows counted in, those they
+    replace counted out. Rows for store.shift."""
+    figures: dict[tuple[str, str, str], list[int]] = {}
+    for campaign, period, unit, kind, on_time in (h[:4] + (h[6],) for h in heads):
+        figure = figures.setdefault((campaign, period, kind), [0, 0])
+        figure[0], figure[1] = figure[0] + 1, figure[1] + bool(on_time)
+        before = replaced.get((campaign, period, unit))
+        if before is not None:
+            old = figures.setdefault((campaign, period, before.unit_kind), [0, 0])
+            old[0], old[1] = old[0] - 1, old[1] - before.on_time
+    totals: dict[tuple[Any, ...], list[int]] = {}
+    for sign, rows in ((1, (c[:2] + c[8:9] + c[3:8] + c[9:] for c in counts)),
+                       (-1, iter(replaced_counts))):
+        for row in rows:  # TOTAL_KEY + TOTAL_FIGURES
+            total = totals.setdefault(tuple(row[:8]), [0, 0, 0])
+            for at, value in enumerate(row[8:]):
+                total[at] += sign * value
+    return ([(*key, *figure) for key, figure in figures.items()],
+            [(*key, *total) for key, total in totals.items()])
 
 
 def _newest_readable(versions: list[tuple[int, Callable[[], ReportSubmitted | None]]],
@@ -104,21 +140,82 @@ def timeliness(event: ReportSubmitted, before: store.Standing | None) -> Timelin
     return Timeliness(None, event.on_time or bool(before and before.on_time))
 
 
-def _rows(winners: Iterable[tuple[ReportSubmitted, Timeliness]]
-          ) -> tuple[list[tuple[Any, ...]], ...]:
+def _rows(winners: Iterable[tuple[ReportSubmitted, Timeliness]],
+          campaigns: Mapping[str, CampaignSnapshot]) -> tuple[list[tuple[Any, ...]], ...]:
     """Rows for store.replace: each event's head, its counts and its days."""
     heads: list[tuple[Any, ...]] = []
     counts: list[tuple[Any, ...]] = []
     days: list[tuple[Any, ...]] = []
     for e, judged in winners:
+        daily = _daily(e)
+        campaign = campaigns.get(e.campaign_code)
+        found = None if campaign is None else verdict(campaign, e.unit_kind, daily,
+                                                      e.period_start, e.period_end)
         heads.append((e.campaign_code, e.period, e.unit_code, e.unit_kind, e.report_id,
                       e.version, judged.on_time, e.received_at, judged.first_received_at,
-                      e.period_start, e.period_end))
+                      e.period_start, e.period_end, sum(daily.values()),
+                      *(found or Verdict(None, None)),
+                      None if campaign is None else campaign.revision))
         counts += [(e.campaign_code, e.period, e.unit_code, *key, e.unit_kind, *figures)
                    for key, figures in _counts(e).items()]
-        days += [(e.campaign_code, e.unit_code, day, e.period, n)
-                 for day, n in _daily(e).items()]
+        days += [(e.campaign_code, e.unit_code, day, e.period, n) for day, n in daily.items()]
     return heads, counts, days
+
+
+class Verdict(NamedTuple):
+    """When a unit's loudspeaker duty for a period first fails: the last day of the first
+    whole week below the weekly target, the first peak-window day below the daily target
+    (None: it does not). As of a day, the unit is below a target when that day has come."""
+
+    weekly_fails_on: date | None
+    daily_fails_on: date | None
+
+
+def verdict(campaign: CampaignSnapshot, unit_kind: str, days: Mapping[date, int],
+            start: date, end: date) -> Verdict:
+    """The loudspeaker verdict of a unit's report for a period (see `compliance`: the same
+    rule, judged for every day of the period at once)."""
+    if unit_kind not in COMMUNE_LEVEL:
+        return Verdict(None, None)
+    targets = targets_of(campaign, unit_kind)
+    weekly, daily = targets.loudspeaker_per_week, targets.loudspeaker_per_peak_day
+    week_fails = None if weekly is None else next(
+        (monday + timedelta(days=6) for monday in _whole_weeks(start, end)
+         if sum(days.get(monday + timedelta(d), 0) for d in range(7)) < weekly), None)
+    day_fails = None if daily is None else next(
+        (day for day in _peak_days(campaign, start, end) if days.get(day, 0) < daily), None)
+    return Verdict(week_fails, day_fails)
+
+
+def targets_of(campaign: CampaignSnapshot, unit_kind: str) -> KindTargets:
+    """The campaign's targets for a unit kind (none set: no targets)."""
+    return campaign.targets.get(cast(UnitKind, unit_kind)) or KindTargets()
+
+
+def rejudge(session: Session, campaigns: Iterable[CampaignSnapshot], limit: int = 5000
+            ) -> int:
+    """Judge the standing reports not judged against their campaign's current revision
+    (folded before the campaign was known, or before its targets or peak windows changed);
+    at most `limit` at a time. Never commits; returns how many were judged."""
+    judged = 0
+    for campaign in campaigns:
+        stale = store.unjudged(session, campaign.code, campaign.revision, limit - judged)
+        if not stale:
+            continue
+        days: dict[tuple[str, str], dict[date, int]] = {}
+        for period in {row.period for row in stale}:
+            units = [row.unit_code for row in stale if row.period == period]
+            for unit, found in store.days_of(session, campaign.code, period, units).items():
+                days[period, unit] = found
+        store.judge(raw_in(session), [
+            (*verdict(campaign, row.unit_kind, days.get((row.period, row.unit_code), {}),
+                      row.period_start, row.period_end),
+             campaign.revision, campaign.code, row.period, row.unit_code) for row in stale])
+        store.bump(raw_in(session), campaign.code, {row.period for row in stale})
+        judged += len(stale)
+        if judged >= limit:
+            break
+    return judged
 
 
 def _counts(event: ReportSubmitted) -> dict[tuple[str, ...], tuple[int, int, int]]:
@@ -211,24 +308,21 @@ class Ratios:
     by_unit_kind: dict[str, RatioPublic]
 
 
-def ratios(expected: dict[str, UnitSnapshot], reported: dict[str, bool]) -> Ratios:
-    """Completeness and timeliness, per unit kind and city-wide."""
-    kinds = sorted({u.kind for u in expected.values()})
-    return Ratios(city=_ratio(list(expected), reported), by_unit_kind={
-        kind: _ratio([c for c, u in expected.items() if u.kind == kind], reported)
-        for kind in kinds})
+class CountRow(Protocol):
+    """A row of counts: a unit's (models.ActivityCount) or a period's (models.PeriodTotal)."""
+
+    unit_kind: str
+    kind: str
+    platform: str
+    format: str
+    language: str
+    channel: str
+    count: int
+    people_mobilised: int
+    shares: int
 
 
-def _ratio(codes: list[str], reported: dict[str, bool]) -> RatioPublic:
-    done = [c for c in codes if c in reported]
-    on_time = [c for c in done if reported[c]]
-    total = len(codes)
-    return RatioPublic(expected=total, reported=len(done), on_time=len(on_time),
-                       completeness=round(len(done) / total, 4) if total else None,
-                       timeliness=round(len(on_time) / total, 4) if total else None)
-
-
-def totals(rows: Iterable[ActivityCount]) -> TotalsPublic:
+def totals(rows: Iterable[CountRow]) -> TotalsPublic:
     """Totals by activity kind, with the platform, format, language and channel breakdowns."""
     by_kind: Counter[str] = Counter()
     breakdown: dict[str, Counter[str]] = {name: Counter() for name in DETAILS}
@@ -239,46 +333,25 @@ def totals(rows: Iterable[ActivityCount]) -> TotalsPublic:
             if getattr(row, name):
                 breakdown[name][f"{row.kind}:{getattr(row, name)}"] += row.count
         people, shares = people + row.people_mobilised, shares + row.shares
-    return TotalsPublic(
-        by_activity_kind=dict(sorted(by_kind.items())),
-        **{f"by_{name}": dict(sorted(counter.items())) for name, counter in breakdown.items()},
+    return TotalsPublic(  # no zero entries: a revision that dropped a kind drops its key
+        by_activity_kind=_nonzero(by_kind),
+        **{f"by_{name}": _nonzero(counter) for name, counter in breakdown.items()},
         people_mobilised=people, shares=shares)
 
 
-def judged_units(expected: dict[str, UnitSnapshot], reported: Container[str]
-                 ) -> dict[str, UnitSnapshot]:
-    """The units whose loudspeaker duty is judged: expected commune-level units that
-    reported. One that did not report is missing, and counted as that alone."""
-    return {code: unit for code, unit in expected.items()
-            if unit.kind in COMMUNE_LEVEL and code in reported}
+def _nonzero(counter: Counter[str]) -> dict[str, int]:
+    return {key: n for key, n in sorted(counter.items()) if n}
 
 
-def compliance(expected: dict[str, UnitSnapshot], reported: Container[str],
-               campaign: CampaignSnapshot, broadcasts: dict[str, dict[date, int]],
-               start: date, end: date, today: date) -> LoudspeakerPublic:
-    """Loudspeaker duty of the judged units (see `judged_units`): each ISO week of the
-    period against the weekly target, each peak-window day against the daily target. Days
-    after `today` cannot fail yet; more than the target is never a breach."""
-    judged = judged_units(expected, reported)
-    failing = []
-    for code, unit in sorted(judged.items()):
-        verdict = _unit_compliance(unit, campaign.targets.get(unit.kind) or KindTargets(),
-                                   campaign, broadcasts.get(code, {}), start, min(end, today))
-        if verdict.weeks_below or verdict.days_below:
-            failing.append(verdict)
-    return LoudspeakerPublic(
-        units_checked=len(judged), units_failing=len(failing),
-        units_below_weekly=sum(1 for f in failing if f.weeks_below),
-        units_below_daily=sum(1 for f in failing if f.days_below), failing=failing)
-
-
-def _unit_compliance(unit: UnitSnapshot, targets: KindTargets, campaign: CampaignSnapshot,
-                     days: dict[date, int], start: date, last: date) -> FailingUnitPublic:
+def below_target(code: str, name: str, kind: str, targets: KindTargets,
+                 campaign: CampaignSnapshot, days: Mapping[date, int], start: date,
+                 last: date) -> FailingUnitPublic:
+    """A unit's weeks and peak days below target between `start` and `last`."""
     weekly, daily = targets.loudspeaker_per_week, targets.loudspeaker_per_peak_day
     weeks = [(monday, sum(days.get(monday + timedelta(d), 0) for d in range(7)))
              for monday in _whole_weeks(start, last)]
     return FailingUnitPublic(
-        code=unit.code, name=unit.name, kind=unit.kind,
+        code=code, name=name, kind=kind,
         weeks_below=[] if weekly is None else [
             WeekBelowPublic(week=periods.name_of(monday, ReportingPeriod.iso_week),
                             broadcasts=total, target=weekly)
@@ -312,7 +385,7 @@ PLATFORMS = tuple(PlatformCoverage.model_fields)
 LANGUAGES = tuple(LanguageCoverage.model_fields)
 
 
-def coverage(rows: Iterable[ActivityCount]) -> dict[str, CoveragePublic]:
+def coverage(rows: Iterable[CountRow]) -> dict[str, CoveragePublic]:
     """Which of the four platforms and four languages the city and each unit kind covered
     (a unit kind appears once it posted on a platform or in a language)."""
     seen: dict[str, set[str]] = defaultdict(set, city=set())

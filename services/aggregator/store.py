@@ -9,22 +9,32 @@ import sqlalchemy as sa
 from sqlalchemy import Table
 from sqlmodel import Session, col, select
 
-from services.aggregator.models import ActivityCount, DailyBroadcast, PeriodReport
+from services.aggregator.models import (
+    ActivityCount,
+    DailyBroadcast,
+    PeriodFigures,
+    PeriodReport,
+    PeriodTotal,
+)
 from services.database import RawConnection
 
 Key = tuple[str, str, str]  # campaign, period, unit
 HEADS: Table = PeriodReport.__table__  # type: ignore[attr-defined]
 COUNTS: Table = ActivityCount.__table__  # type: ignore[attr-defined]
 DAYS: Table = DailyBroadcast.__table__  # type: ignore[attr-defined]
+FIGURES: Table = PeriodFigures.__table__  # type: ignore[attr-defined]
+TOTALS: Table = PeriodTotal.__table__  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
 class Standing:
-    """What the fold needs of a key's standing report: its version and its timeliness."""
+    """What the fold needs of a key's standing report: its version, its timeliness, and
+    the kind it was counted under."""
 
     version: int
     first_received_at: datetime | None
     on_time: bool
+    unit_kind: str
 
 
 def standing(session: Session, keys: set[Key]) -> dict[Key, Standing]:
@@ -33,12 +43,29 @@ def standing(session: Session, keys: set[Key]) -> dict[Key, Standing]:
         return {}
     c = HEADS.c
     query = sa.select(c.campaign_code, c.period, c.unit_code, c.version, c.first_received_at,
-                      c.on_time).where(c.unit_code.in_({unit for _, _, unit in keys}))
+                      c.on_time, c.unit_kind).where(c.unit_code.in_({u for _, _, u in keys}))
     found = {}
-    for campaign, period, unit, version, first, on_time in session.execute(query):
+    for campaign, period, unit, version, first, on_time, kind in session.execute(query):
         if (campaign, period, unit) in keys:  # the query matched units only
-            found[campaign, period, unit] = Standing(version, _utc(first), bool(on_time))
+            found[campaign, period, unit] = Standing(version, _utc(first), bool(on_time), kind)
     return found
+
+
+TOTAL_KEY = ("campaign_code", "period", "unit_kind", "kind", "platform", "format", "language",
+             "channel")
+TOTAL_FIGURES = ("count", "people_mobilised", "shares")
+
+
+def standing_counts(session: Session, keys: set[Key]) -> list[tuple[Any, ...]]:
+    """What the standing reports of these keys count, as rows of TOTAL_KEY + TOTAL_FIGURES
+    (to take away from the kept totals when they are replaced)."""
+    if not keys:
+        return []
+    c = COUNTS.c
+    query = sa.select(c.unit_code, *(c[name] for name in TOTAL_KEY + TOTAL_FIGURES)).where(
+        c.unit_code.in_({unit for _, _, unit in keys}))
+    return [tuple(row[1:]) for row in session.execute(query)
+            if (row[1], row[2], row[0]) in keys]
 
 
 def _utc(moment: datetime | None) -> datetime | None:
@@ -50,7 +77,8 @@ def _utc(moment: datetime | None) -> datetime | None:
 # The fold's writes, in the driver's own SQL: SQLAlchemy's work per row would cost more than
 # the row.
 HEAD_COLUMNS = ("campaign_code", "period", "unit_code", "unit_kind", "report_id", "version",
-                "on_time", "received_at", "first_received_at", "period_start", "period_end")
+                "on_time", "received_at", "first_received_at", "period_start", "period_end",
+                "loudspeaker_total", "weekly_fails_on", "daily_fails_on", "judged_revision")
 COUNT_COLUMNS = ("campaign_code", "period", "unit_code", "kind", "platform", "format",
                  "language", "channel", "unit_kind", "count", "people_mobilised", "shares")
 DAY_COLUMNS = ("campaign_code", "unit_code", "day", "period", "count")
@@ -70,6 +98,28 @@ def replace(db: RawConnection, heads: list[tuple[Any, ...]], counts: list[tuple[
             f"DO UPDATE SET {updates}", [_stamped(db, head) for head in heads])
     db.many(_insert(COUNTS, COUNT_COLUMNS), counts)
     db.many(_insert(DAYS, DAY_COLUMNS), days)
+
+
+def shift(db: RawConnection, figures: list[tuple[Any, ...]],
+          totals: list[tuple[Any, ...]]) -> None:
+    """Add to the kept figures: rows (campaign, period, unit kind, reported, on time) and
+    rows of TOTAL_KEY + TOTAL_FIGURES, each a difference (negative for what a replaced
+    report had counted). Every figures row given gets a new revision."""
+    db.many(f"INSERT INTO {FIGURES.name} (campaign_code, period, unit_kind, reported, on_time, "
+            "revision) VALUES (?, ?, ?, ?, ?, 1) ON CONFLICT (campaign_code, period, unit_kind) "
+            f"DO UPDATE SET reported = {FIGURES.name}.reported + excluded.reported, "
+            f"on_time = {FIGURES.name}.on_time + excluded.on_time, "
+            f"revision = {FIGURES.name}.revision + 1", figures)
+    sums = ", ".join(f"{name} = {TOTALS.name}.{name} + excluded.{name}"
+                     for name in TOTAL_FIGURES)
+    db.many(f"{_insert(TOTALS, TOTAL_KEY + TOTAL_FIGURES)} ON CONFLICT ({', '.join(TOTAL_KEY)}) "
+            f"DO UPDATE SET {sums}", totals)
+
+
+def bump(db: RawConnection, campaign: str, periods: Iterable[str]) -> None:
+    """A new revision for these periods' figures (their verdicts changed)."""
+    db.many(f"UPDATE {FIGURES.name} SET revision = revision + 1 WHERE campaign_code = ? "
+            "AND period = ?", [(campaign, period) for period in periods])
 
 
 def _stamped(db: RawConnection, head: tuple[Any, ...]) -> tuple[Any, ...]:
@@ -121,8 +171,8 @@ def counts(session: Session, campaign: str, *, period: str | None = None,
 
 
 def activity_totals(session: Session, campaign: str) -> dict[tuple[str, str, str], int]:
-    """The campaign's activities by kind, platform and language, summed in the database."""
-    c = COUNTS.c
+    """The campaign's activities by kind, platform and language, from the kept totals."""
+    c = TOTALS.c
     query = sa.select(c.kind, c.platform, c.language, sa.func.sum(c.count)).where(
         c.campaign_code == campaign).group_by(c.kind, c.platform, c.language)
     return {(kind, platform, language): int(total)
@@ -139,3 +189,165 @@ def broadcasts(session: Session, campaign: str, start: date, end: date
     for unit_code, day, count in session.execute(query):
         found.setdefault(unit_code, {})[day] = count
     return found
+
+
+# --- the kept figures, as the feeds read them ----------------------------------------------
+
+
+def figures(session: Session, campaign: str, period: str) -> dict[str, tuple[int, int]]:
+    """Units reported and on time for a period, per unit kind (kept by the fold)."""
+    c = FIGURES.c
+    query = sa.select(c.unit_kind, c.reported, c.on_time).where(
+        c.campaign_code == campaign, c.period == period)
+    return {kind: (reported, on_time) for kind, reported, on_time in session.execute(query)}
+
+
+def figures_of(session: Session, campaign: str, period: str, units: Sequence[str]
+               ) -> dict[str, tuple[int, int]]:
+    """Of these units, those that reported for a period and on time, per unit kind."""
+    if not units:
+        return {}
+    c = HEADS.c
+    query = sa.select(c.unit_kind, sa.func.count(),
+                      sa.func.sum(sa.case((c.on_time, 1), else_=0))).where(
+        c.campaign_code == campaign, c.period == period,
+        c.unit_code.in_(list(units))).group_by(c.unit_kind)
+    return {kind: (int(n), int(on_time or 0)) for kind, n, on_time in session.execute(query)}
+
+
+def revision(session: Session, campaign: str, period: str | None = None) -> int:
+    """Grows with every fold that changed the campaign's (or the period's) figures."""
+    c = FIGURES.c
+    query = sa.select(sa.func.coalesce(sa.func.sum(c.revision), 0)).where(
+        c.campaign_code == campaign)
+    if period is not None:
+        query = query.where(c.period == period)
+    return int(session.execute(query).scalar_one())
+
+
+def period_totals(session: Session, campaign: str, period: str | None = None,
+                  unit_kinds: Iterable[str] | None = None) -> Sequence[PeriodTotal]:
+    """The kept totals of a period (or the campaign), by unit kind, kind and detail."""
+    query = select(PeriodTotal).where(PeriodTotal.campaign_code == campaign)
+    if period is not None:
+        query = query.where(PeriodTotal.period == period)
+    if unit_kinds is not None:
+        query = query.where(col(PeriodTotal.unit_kind).in_(list(unit_kinds)))
+    return session.exec(query).all()
+
+
+def _failing(today: date, rule: str | None) -> Any:
+    c = HEADS.c
+    weekly, daily = c.weekly_fails_on <= today, c.daily_fails_on <= today
+    return weekly if rule == "weekly" else daily if rule == "peak_day" else sa.or_(weekly,
+                                                                                    daily)
+
+
+def below_counts(session: Session, campaign: str, period: str, today: date,
+                 unit_kind: str | None = None) -> tuple[int, int, int]:
+    """Units below any loudspeaker target as of `today`, below the weekly one, below a
+    peak day's: read off the verdicts the fold keeps (only failing rows are read)."""
+    c = HEADS.c
+    weekly = sa.func.sum(sa.case((c.weekly_fails_on <= today, 1), else_=0))
+    daily = sa.func.sum(sa.case((c.daily_fails_on <= today, 1), else_=0))
+    query = sa.select(sa.func.count(), weekly, daily).where(
+        c.campaign_code == campaign, c.period == period, _failing(today, None))
+    if unit_kind is not None:
+        query = query.where(c.unit_kind == unit_kind)
+    failing, below_weekly, below_daily = session.execute(query).one()
+    return int(failing), int(below_weekly or 0), int(below_daily or 0)
+
+
+def below_page(session: Session, campaign: str, period: str, today: date, *,
+               unit_kind: str | None, rule: str | None, after: str | None, limit: int
+               ) -> tuple[list[tuple[str, str]], int]:
+    """A page of the units below a target as of `today`, by code after `after`: (code,
+    kind) pairs, and how many there are in all."""
+    c = HEADS.c
+    where = [c.campaign_code == campaign, c.period == period, _failing(today, rule)]
+    if unit_kind is not None:
+        where.append(c.unit_kind == unit_kind)
+    total = session.execute(sa.select(sa.func.count()).where(*where)).scalar_one()
+    if after is not None:
+        where.append(c.unit_code > after)
+    page = session.execute(sa.select(c.unit_code, c.unit_kind).where(*where)
+                           .order_by(c.unit_code).limit(limit))
+    return [(code, kind) for code, kind in page], int(total)
+
+
+@dataclass(frozen=True)
+class Head:
+    """A unit's standing report for a period, as the per-unit table shows it."""
+
+    on_time: bool
+    version: int
+    loudspeaker_total: int
+
+
+def heads_of(session: Session, campaign: str, period: str, units: Sequence[str]
+             ) -> dict[str, Head]:
+    """The standing reports of these units for a period (those that reported)."""
+    if not units:
+        return {}
+    c = HEADS.c
+    query = sa.select(c.unit_code, c.on_time, c.version, c.loudspeaker_total).where(
+        c.campaign_code == campaign, c.period == period, c.unit_code.in_(list(units)))
+    return {code: Head(bool(on_time), version, total or 0)
+            for code, on_time, version, total in session.execute(query)}
+
+
+def kind_counts_of(session: Session, campaign: str, period: str, units: Sequence[str]
+                   ) -> dict[str, dict[str, int]]:
+    """What each of these units' standing report counts, per activity kind."""
+    if not units:
+        return {}
+    c = COUNTS.c
+    query = sa.select(c.unit_code, c.kind, sa.func.sum(c.count)).where(
+        c.campaign_code == campaign, c.period == period, c.unit_code.in_(list(units))
+    ).group_by(c.unit_code, c.kind)
+    found: dict[str, dict[str, int]] = {}
+    for code, kind, total in session.execute(query):
+        found.setdefault(code, {})[kind] = int(total)
+    return found
+
+
+def days_of(session: Session, campaign: str, period: str, units: Sequence[str]
+            ) -> dict[str, dict[date, int]]:
+    """Loudspeaker broadcasts per day of these units' standing reports for a period."""
+    if not units:
+        return {}
+    c = DAYS.c
+    query = sa.select(c.unit_code, c.day, c.count).where(
+        c.campaign_code == campaign, c.period == period, c.unit_code.in_(list(units)))
+    found: dict[str, dict[date, int]] = {}
+    for code, day, count in session.execute(query):
+        found.setdefault(code, {})[day] = count
+    return found
+
+
+@dataclass(frozen=True)
+class Unjudged:
+    """A standing report whose loudspeaker verdict is missing or from an older campaign."""
+
+    period: str
+    unit_code: str
+    unit_kind: str
+    period_start: date
+    period_end: date
+
+
+def unjudged(session: Session, campaign: str, revision: int, limit: int
+             ) -> list[Unjudged]:
+    """Standing reports of a campaign not judged against this revision of it."""
+    c = HEADS.c
+    query = sa.select(c.period, c.unit_code, c.unit_kind, c.period_start, c.period_end).where(
+        c.campaign_code == campaign,
+        sa.or_(c.judged_revision.is_(None), c.judged_revision != revision)).limit(limit)
+    return [Unjudged(*row) for row in session.execute(query)]
+
+
+def judge(db: RawConnection, verdicts: list[tuple[Any, ...]]) -> None:
+    """Store verdicts: rows (weekly_fails_on, daily_fails_on, judged_revision, campaign,
+    period, unit)."""
+    db.many(f"UPDATE {HEADS.name} SET weekly_fails_on = ?, daily_fails_on = ?, "
+            f"judged_revision = ? WHERE {_KEY}", verdicts)

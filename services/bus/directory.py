@@ -10,8 +10,9 @@ again, never a 401 for a valid token.
 
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 from pydantic import ValidationError
 from sqlmodel import Session
@@ -32,6 +33,7 @@ from services.observability import ServiceMetrics
 from services.refusals import Unavailable
 
 FOLLOWED = (UNITS, CAMPAIGNS, CREDENTIALS)
+T = TypeVar("T")
 
 
 @dataclass
@@ -44,6 +46,23 @@ class Directory:
     _hash_of: dict[str, str] = field(default_factory=dict)  # credential id -> token hash
     # whether the registry's topics were read to the end once (set by `follower`)
     read_to_end: Callable[[], bool] = field(default_factory=lambda: _always)
+    # grows with every unit or campaign record applied: what is derived from them is current
+    # while it stands (`derived`; the feeds' ETags)
+    revision: int = 0
+    _derived: dict[Hashable, Any] = field(default_factory=dict)
+
+    def derived(self, key: Hashable, make: Callable[[], T]) -> T:
+        """What `make` derives from the units and campaigns, made once per revision (the
+        expected units of a period, say: a feed must not walk 5,000 units per request)."""
+        revision = self.revision
+        found = self._derived.get((revision, key), _MISSING)
+        if found is _MISSING:
+            found = make()
+            if revision == self.revision:  # else it may be made of a half-applied change
+                if len(self._derived) > 256:
+                    self._derived = {}
+                self._derived[revision, key] = found
+        return found
 
     def credential(self, token: str | None) -> CredentialSnapshot | None:
         """The valid credential a bearer token belongs to, if any."""
@@ -74,6 +93,9 @@ class Directory:
                   None if value is None else CampaignSnapshot.model_validate_json(value))
         elif topic == CREDENTIALS.name:
             self._credential(key, value)
+        if topic in (UNITS.name, CAMPAIGNS.name):
+            self.revision += 1  # after the change: what was derived before it is dropped
+            self._derived = {}
 
     def _credential(self, key: str, value: bytes | None) -> None:
         old = self._hash_of.pop(key, None)
@@ -87,6 +109,9 @@ class Directory:
 
 def _always() -> bool:
     return True
+
+
+_MISSING = object()
 
 
 def _fold(table: dict, key: str, snapshot: UnitSnapshot | CampaignSnapshot | None) -> None:

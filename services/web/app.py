@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 import structlog
 from fastapi import APIRouter, FastAPI
+from fastapi.middleware.gzip import GZipMiddleware
 from sqlalchemy import Engine
 
 from services import database
@@ -56,6 +57,9 @@ class Blueprint:
     # where requests are the hot path.
     fastapi_options: dict[str, Any] = field(default_factory=dict)
     after_start: Callable[[], None] | None = None
+    # Answers compressed (gzip) for clients that accept it, from this many bytes: for the
+    # feeds, not for the intake path (event streams are never compressed).
+    compress_from: int | None = None
 
 
 def build_app(blueprint: Blueprint) -> FastAPI:
@@ -69,6 +73,8 @@ def build_app(blueprint: Blueprint) -> FastAPI:
         name: partial(check, app) for name, check in blueprint.checks.items()}
     install(app, metrics, checks, direct=blueprint.direct)
     install_docs(app)
+    if blueprint.compress_from is not None:
+        app.add_middleware(GZipMiddleware, minimum_size=blueprint.compress_from)
     _complete_openapi(app)
     for router in blueprint.routers:
         app.include_router(router)

@@ -19,6 +19,18 @@ class Page(BaseModel, Generic[T]):
     total: int = Field(description="Items in the whole list, not only this page.")
 
 
+class CursorPage(Page[T], Generic[T]):
+    """One page of a list read in order; the next page is asked for with `next_cursor`."""
+
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on "
+                                    "the last page.")
+
+
+CursorQuery = Annotated[str | None, Query(max_length=200, description="`next_cursor` of the "
+                                           "page before; none for the first page.")]
+LimitQuery = Annotated[int, Query(ge=1, le=1000, description="Items on a page.")]
+
+
 def _without_offset(at: time) -> time:
     """Refuse a time of day with an offset (or a `Z`): it is read in a zone given beside
     it, so the offset would be dropped without a word and the moment land hours off."""

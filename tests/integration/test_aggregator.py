@@ -274,8 +274,9 @@ def test_loudspeaker_compliance_names_the_failing_units_weeks_and_peak_days(worl
     assert progress["missing"] == 1
     assert (duty["units_failing"], duty["units_below_weekly"], duty["units_below_daily"]) == (
         2, 1, 2)
-    failing = {f["code"]: f for f in duty["failing"]}
-    assert set(failing) == {b, c}
+    page = world.progress("/below-target", period="2026-W04")
+    failing = {f["code"]: f for f in page["items"]}
+    assert set(failing) == {b, c} and page["total"] == 2 and page["next_cursor"] is None
     assert failing[b]["weeks_below"] == []
     assert [x["day"] for x in failing[b]["days_below"]] == [
         f"2026-01-{day}" for day in range(21, 26)]
@@ -304,6 +305,32 @@ def test_coverage_and_the_csv_table_for_excel(world) -> None:
     record = dict(zip(header, row, strict=True))
     assert (record["code"], record["name"], record["social_post"], record["reported"]) == (
         press_like, f"Đơn vị {press_like}", "3", "True")
+
+
+def test_a_repeat_is_304_until_a_report_changes_the_figures_and_feeds_go_compressed(
+        world) -> None:
+    client = world.aggregator.client(world.leader)
+    params = {"campaign": world.campaign, "period": "2026-W04"}
+    before = world.progress(period="2026-W04")["city"]
+    unit = world.unit()
+    until(lambda: world.progress(period="2026-W04")["city"]["expected"] > before["expected"])
+    first = client.get("/v1/progress", params=params)
+    tag = first.headers["etag"]
+    assert client.get("/v1/progress", params=params,
+                      headers={"if-none-match": tag}).status_code == 304
+    world.publish(world.event(unit))
+    until(lambda: client.get("/v1/progress", params=params,
+                             headers={"if-none-match": tag}).status_code == 200)
+    changed = client.get("/v1/progress", params=params, headers={"if-none-match": tag})
+    assert changed.headers["etag"] != tag
+    assert changed.json()["city"]["reported"] == first.json()["city"]["reported"] + 1
+    table = client.get("/v1/progress", params=params | {"format": "csv"},
+                       headers={"accept-encoding": "gzip"})
+    assert table.headers["content-encoding"] == "gzip"  # httpx has decoded it
+    assert table.text.lstrip("\ufeff").startswith("code,name,kind")
+    plain = client.get("/v1/progress", params=params | {"format": "csv"},
+                       headers={"accept-encoding": "identity"})
+    assert "content-encoding" not in plain.headers and plain.text == table.text
 
 
 def test_each_change_is_pushed_on_the_live_stream_and_the_progress_topic(world) -> None:

@@ -102,15 +102,15 @@ def test_the_period_feed_keeps_its_shape(client) -> None:
     assert body["coverage"]["city"]["platforms"] == {"facebook": False, "zalo": True,
                                                      "youtube": False, "tiktok": False}
     assert body["loudspeaker"] == {"units_checked": 1, "units_failing": 0,
-                                   "units_below_weekly": 0, "units_below_daily": 0,
-                                   "failing": []}
+                                   "units_below_weekly": 0, "units_below_daily": 0}
     assert body["missing"] == 2
 
 
 def test_missing_units_as_a_page_and_as_csv(client) -> None:
     assert get(client, "/missing").json() == {"items": [
         {"code": "ph-1", "name": "Đơn vị ph-1", "kind": "ward"},
-        {"code": "xa-2", "name": "Đơn vị xa-2", "kind": "commune"}], "total": 2}
+        {"code": "xa-2", "name": "Đơn vị xa-2", "kind": "commune"}], "total": 2,
+        "next_cursor": None}
     table = get(client, "/missing", format="csv", kind="ward")
     assert table.content.decode("utf-8-sig").splitlines() == ["code,name,kind",
                                                               "ph-1,Đơn vị ph-1,ward"]
@@ -150,6 +150,8 @@ def test_the_openapi_document_describes_every_field_of_every_feed(client) -> Non
              for path, r in responses.items() if path != "/v1/progress/stream"}
     assert feeds == {"/v1/progress": "ProgressPublic",
                      "/v1/progress/missing": "MissingPagePublic",
+                     "/v1/progress/below-target": "BelowTargetPagePublic",
+                     "/v1/progress/units": "UnitTablePagePublic",
                      "/v1/progress/units/{code}": "UnitProgressPublic"}
     assert all({"401", "403", "404", "422"} <= set(r) for path, r in responses.items()
                if path != "/v1/progress/stream")
@@ -159,3 +161,75 @@ def test_the_openapi_document_describes_every_field_of_every_feed(client) -> Non
                    for field, spec in schema["properties"].items() if "description" not in spec]
     assert undescribed == []
 
+
+
+# --- national scale: pages, cursors, cheap repeats ------------------------------------------
+
+
+@pytest.fixture
+def many(aggregates) -> Aggregates:
+    """57 more communes, every third reporting one broadcast (below both targets)."""
+    codes = [f"xa-{n:03d}" for n in range(100, 157)]
+    aggregates.add(*(unit(code) for code in codes))
+    aggregates.fold(*(report(code, activities=broadcasts({19: 1}))
+                      for code in codes[::3]))
+    return aggregates
+
+
+def every_page(client: TestClient, path: str, limit: int, **params: str) -> list[list[str]]:
+    """The codes on each page, following the cursors to the end."""
+    pages, cursor = [], None
+    while True:
+        body = get(client, path, limit=str(limit), **params,
+                   **({"cursor": cursor} if cursor else {})).json()
+        pages.append([item["code"] for item in body["items"]])
+        cursor = body["next_cursor"]
+        if cursor is None:
+            return pages
+
+
+def test_every_list_pages_through_each_unit_exactly_once(client, many) -> None:
+    missing = every_page(client, "/missing", 7)
+    reported = {"xa-1", *(f"xa-{n:03d}" for n in range(100, 157, 3))}
+    everyone = {"xa-1", "xa-2", "ph-1", *(f"xa-{n:03d}" for n in range(100, 157))}
+    flat = [code for page in missing for code in page]
+    assert sorted(flat) == flat and set(flat) == everyone - reported
+    assert len(flat) == len(set(flat)) == get(client, "/missing").json()["total"] == 40
+    assert all(len(page) == 7 for page in missing[:-2])
+    table = [code for page in every_page(client, "/units", 11) for code in page]
+    assert len(table) == len(set(table)) == len(everyone) == \
+        get(client, "/units").json()["total"]
+    assert set(table) == everyone and table[-1] == "ph-1"  # by kind: communes, then wards
+    below = [code for page in every_page(client, "/below-target", 5) for code in page]
+    assert below == sorted(reported - {"xa-1"})
+    body = get(client, "/below-target", limit="2", rule="weekly").json()
+    assert body["total"] == 19 and body["items"][0]["weeks_below"] == [
+        {"week": "2026-W04", "broadcasts": 1, "target": 3}]
+    communes = get(client, "/units", kind="ward").json()
+    assert [r["code"] for r in communes["items"]] == ["ph-1"] and communes["total"] == 1
+
+
+def test_a_cursor_the_list_did_not_give_is_refused_naming_the_field(client) -> None:
+    bad = get(client, "/units", cursor="no-slash-here")
+    assert bad.status_code == 422
+    assert bad.json()["error"]["fields"][0]["field"] == "cursor"
+    assert get(client, "/missing", limit="0").status_code == 422
+
+
+def test_an_unchanged_feed_answers_304_and_a_new_report_gives_a_new_etag(
+        client, aggregates) -> None:
+    first = get(client, "")
+    tag = first.headers["etag"]
+    assert tag.startswith('W/"') and first.headers["cache-control"] == "private, no-cache"
+    again = client.get("/v1/progress", params=PERIOD, headers={
+        "authorization": "Bearer lanh-dao", "if-none-match": tag})
+    assert again.status_code == 304 and again.content == b"" and again.headers["etag"] == tag
+    aggregates.fold(report("xa-2"))
+    after = client.get("/v1/progress", params=PERIOD, headers={
+        "authorization": "Bearer lanh-dao", "if-none-match": tag})
+    assert after.status_code == 200 and after.headers["etag"] != tag
+    assert after.json()["city"]["reported"] == 2
+    aggregates.add(unit("xa-moi"))  # the registry changed: so may every figure
+    newer = get(client, "")
+    assert newer.headers["etag"] != after.headers["etag"]
+    assert newer.json()["city"]["expected"] == 4

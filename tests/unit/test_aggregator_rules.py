@@ -16,9 +16,10 @@ from sqlmodel import Session
 
 from services.aggregator import breaches, feeds, service
 from services.aggregator.migrations import MIGRATIONS
-from services.aggregator.schemas import ProgressPublic, RatioPublic
+from services.aggregator.schemas import FailingUnitPublic, ProgressPublic, RatioPublic
 from services.bus.directory import Directory
 from services.events import (
+    UNITS,
     CampaignSnapshot,
     KindTargets,
     ReportingPeriod,
@@ -93,12 +94,13 @@ class Aggregates:
         self.directory = Directory(campaigns={"dai-hoi-xiv": campaign()})
 
     def add(self, *units: UnitSnapshot) -> None:
-        self.directory.units.update({u.code: u for u in units})
+        for u in units:  # as the registry's topic brings them
+            self.directory.apply(UNITS.name, u.code, u.model_dump_json().encode())
 
     def fold(self, *events: ReportSubmitted) -> list[ReportSubmitted]:
         """One batch, in this order, committed."""
         with Session(self.engine) as session:
-            applied = service.fold(session, arrivals(events))
+            applied = service.fold(session, arrivals(events), self.directory.campaigns)
             session.commit()
         return applied
 
@@ -112,7 +114,19 @@ class Aggregates:
 
     def missing(self, period: str = "2026-W04") -> list[str]:
         with Session(self.engine) as session:
-            return [u.code for u in feeds.missing(session, self.directory, self.view(period))]
+            page = feeds.missing(session, self.directory, self.view(period), after=None,
+                                 limit=1000)
+        assert page.next_cursor is None and page.total == len(page.items)
+        return [u.code for u in page.items]
+
+    def below(self, period: str = "2026-W04", today: date = AFTER_THE_PERIOD
+              ) -> list[FailingUnitPublic]:
+        """Every unit below a loudspeaker target, from the paged feed."""
+        with Session(self.engine) as session:
+            page = feeds.below_target(session, self.directory, self.view(period), today,
+                                      rule=None, after=None, limit=1000)
+        assert page.next_cursor is None and page.total == len(page.items)
+        return page.items
 
 
 @pytest.fixture
@@ -195,7 +209,7 @@ def test_loudspeaker_weekly_and_peak_day_targets_name_the_units_weeks_and_days(
     duty = aggregates.progress().loudspeaker
     assert (duty.units_checked, duty.units_failing, duty.units_below_weekly,
             duty.units_below_daily) == (5, 2, 1, 2)  # xa-a, b, c, e and ph-f judged
-    b, c = duty.failing
+    b, c = aggregates.below()
     assert (b.code, b.name, b.kind) == ("xa-b", "Đơn vị xa-b", "commune")
     assert b.weeks_below == []
     assert [(d.day.day, d.broadcasts, d.target) for d in b.days_below] == [
@@ -211,7 +225,7 @@ def test_a_unit_that_did_not_report_is_missing_not_below_target(aggregates) -> N
     progress = aggregates.progress()
     assert progress.missing == 2
     assert progress.loudspeaker.units_checked == 1
-    assert [f.code for f in progress.loudspeaker.failing] == ["xa-a"]
+    assert [f.code for f in aggregates.below()] == ["xa-a"]
 
 
 def test_days_still_to_come_never_fail_and_a_week_is_judged_once_whole(aggregates) -> None:
@@ -220,9 +234,11 @@ def test_days_still_to_come_never_fail_and_a_week_is_judged_once_whole(aggregate
 
     def below(today: date) -> tuple[list[str], list[int]]:
         duty = aggregates.progress(today=today).loudspeaker
-        if not duty.failing:
+        listed = aggregates.below(today=today)
+        assert duty.units_failing == len(listed)
+        if not listed:
             return [], []
-        [failing] = duty.failing
+        [failing] = listed
         return [w.week for w in failing.weeks_below], [d.day.day for d in failing.days_below]
 
     assert below(date(2026, 1, 20)) == ([], [])  # Tuesday: nothing missed yet
@@ -238,9 +254,9 @@ def test_outside_a_peak_window_only_the_weekly_target_applies(aggregates) -> Non
                                                       "daily_counts": {"2026-01-27": 2}}]),
         report("xa-b", period="2026-W05", activities=[{"kind": "loudspeaker_broadcast",
                                                       "daily_counts": {"2026-01-27": 3}}]))
-    duty = aggregates.progress("2026-W05", today=date(2026, 2, 2)).loudspeaker
+    failing = aggregates.below("2026-W05", today=date(2026, 2, 2))
     assert [(f.code, [(w.week, w.broadcasts) for w in f.weeks_below], f.days_below)
-            for f in duty.failing] == [("xa-a", [("2026-W05", 2)], [])]
+            for f in failing] == [("xa-a", [("2026-W05", 2)], [])]
 
 
 def test_breaches_judge_the_same_units_as_the_feed(aggregates) -> None:
@@ -251,13 +267,14 @@ def test_breaches_judge_the_same_units_as_the_feed(aggregates) -> None:
                            activities=broadcasts({19: 1, 20: 1, 22: 1, 23: 1, 24: 1, 25: 1})))
     now = DEADLINE + timedelta(days=1)
     with Session(aggregates.engine) as session:
-        found = breaches.find(session, aggregates.directory, now)
+        found, _ = breaches.find(session, aggregates.directory, now)
         view = service.Period(week, "2026-W04", *PERIODS["2026-W04"])
-        duty = feeds.progress(session, aggregates.directory, view, date(2026, 1, 27))
+        duty = feeds.below_target(session, aggregates.directory, view, date(2026, 1, 27),
+                                  rule=None, after=None, limit=10)
     assert sorted((b.rule, b.unit_code, b.breach_id.split("|")[-1]) for b in found) == [
         ("loudspeaker_peak_day", "xa-a", "2026-01-21"),
         ("report_missing", "xa-silent", "2026-W04")]
-    assert [f.code for f in duty.loudspeaker.failing] == ["xa-a"]
+    assert [f.code for f in duty.items] == ["xa-a"]
 
 
 # --- totals and coverage -----------------------------------------------------------------
@@ -330,7 +347,7 @@ def test_a_revision_replaces_what_its_predecessor_counted(aggregates) -> None:
         "foreign_language_item": 2, "loudspeaker_broadcast": 3, "social_post": 3}
     assert progress.totals.by_platform == {"social_post:facebook": 2, "social_post:zalo": 1}
     assert progress.coverage["city"].languages.ja is True
-    [failing] = progress.loudspeaker.failing  # 3 in the week, but only on the 19th
+    [failing] = aggregates.below()  # 3 in the week, but only on the 19th
     assert failing.weeks_below == [] and [d.day.day for d in failing.days_below] == [
         20, 21, 22, 23, 24, 25]
     with Session(aggregates.engine) as session:
