@@ -3,11 +3,12 @@
 import asyncio
 import csv
 import io
-from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import StreamingResponse
+from pydantic import BaseModel
 from sqlalchemy import Engine
 from sqlmodel import Session
 
@@ -26,7 +27,7 @@ from services.bus.directory import Directory
 from services.events import UnitKind
 from services.refusals import NotFound
 from services.web.auth import ReaderDep
-from services.web.caching import etag, not_modified
+from services.web.caching import Answers, etag, not_modified
 from services.web.db import SessionDep
 from services.web.errors import documented
 from services.web.schemas import CursorQuery, LimitQuery
@@ -58,6 +59,16 @@ def _tag(request: Request, session: Session, directory: Directory, campaign: str
     return etag(store.revision(session, campaign, period), directory.revision, periods.today())
 
 
+def _answer(request: Request, response: Response, tag: str,
+            make: Callable[[], BaseModel]) -> Response:
+    """The feed's JSON, made once per ETag (services.web.caching.Answers)."""
+    state = request.app.state
+    if getattr(state, "answers", None) is None:
+        state.answers = Answers()
+    answers: Answers = state.answers
+    return answers.answer(request, response, tag, make)
+
+
 @router.get("", response_model=ProgressPublic,
             responses={**CSV, 304: NOT_MODIFIED, **documented(401, 403, 404, 422)})
 def progress(_: ReaderDep, request: Request, response: Response, directory: DirectoryDep,
@@ -73,7 +84,8 @@ def progress(_: ReaderDep, request: Request, response: Response, directory: Dire
         pages = feeds.table_pages(request.app.state.engine, directory, view)
         return _csv(f"progress-{campaign}-{period}", UNIT_TABLE,
                     (row for page in pages for row in map(_unit_line, page)), response)
-    return feeds.progress(session, directory, view, today=periods.today())
+    return _answer(request, response, tag,
+                   lambda: feeds.progress(session, directory, view, today=periods.today()))
 
 
 @router.get("/units", response_model=UnitTablePagePublic,
@@ -89,7 +101,8 @@ def unit_table(_: ReaderDep, request: Request, response: Response, directory: Di
     tag = _tag(request, session, directory, campaign, period)
     if (cached := not_modified(request, response, tag)) is not None:
         return cached
-    return feeds.unit_table(session, directory, view, after=cursor, limit=limit)
+    return _answer(request, response, tag, lambda: feeds.unit_table(
+        session, directory, view, after=cursor, limit=limit))
 
 
 @router.get("/missing", response_model=MissingPagePublic,
@@ -107,7 +120,8 @@ def missing(_: ReaderDep, request: Request, response: Response, directory: Direc
     if format == "csv":
         return _csv(f"missing-{campaign}-{period}", ("code", "name", "kind"),
                     _all_missing(request.app.state.engine, directory, view), response)
-    return feeds.missing(session, directory, view, after=cursor, limit=limit)
+    return _answer(request, response, tag, lambda: feeds.missing(
+        session, directory, view, after=cursor, limit=limit))
 
 
 @router.get("/below-target", response_model=BelowTargetPagePublic,
@@ -124,8 +138,8 @@ def below_target(_: ReaderDep, request: Request, response: Response,
     tag = _tag(request, session, directory, campaign, period)
     if (cached := not_modified(request, response, tag)) is not None:
         return cached
-    return feeds.below_target(session, directory, view, periods.today(), rule=rule,
-                              after=cursor, limit=limit)
+    return _answer(request, response, tag, lambda: feeds.below_target(
+        session, directory, view, periods.today(), rule=rule, after=cursor, limit=limit))
 
 
 @router.get("/units/{code}", response_model=UnitProgressPublic,
@@ -141,7 +155,8 @@ def unit_progress(code: str, _: ReaderDep, request: Request, response: Response,
     tag = _tag(request, session, directory, campaign)
     if (cached := not_modified(request, response, tag)) is not None:
         return cached
-    return feeds.unit_progress(session, unit, campaign)
+    return _answer(request, response, tag,
+                   lambda: feeds.unit_progress(session, unit, campaign))
 
 
 @router.get("/stream", response_class=StreamingResponse,

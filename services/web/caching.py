@@ -7,8 +7,10 @@ a 304 for figures the client did not get from them.
 """
 
 import os
+from collections.abc import Callable
 
 from fastapi import Request, Response
+from pydantic import BaseModel
 
 _PROCESS = os.urandom(4).hex()
 
@@ -27,3 +29,27 @@ def not_modified(request: Request, response: Response, tag: str) -> Response | N
         return Response(status_code=304, headers=headers)
     response.headers.update(headers)
     return None
+
+
+class Answers:
+    """The answers last made for each (request, ETag), as JSON bytes: a feed is computed
+    once per change of its figures, however many readers ask for it meanwhile (a dashboard
+    on every desk polls the same period). Bounded; an answer whose tag has moved on is never
+    found again, and is dropped first when room is needed."""
+
+    def __init__(self, size: int = 512) -> None:
+        self._size = size
+        self._found: dict[tuple[str, str], bytes] = {}
+
+    def answer(self, request: Request, response: Response, tag: str,
+               make: Callable[[], BaseModel]) -> Response:
+        """The JSON answer for this request under `tag`: made by `make` when not known."""
+        key = (str(request.url.path) + "?" + str(request.url.query), tag)
+        body = self._found.get(key)
+        if body is None:
+            body = make().model_dump_json().encode()
+            if len(self._found) >= self._size:
+                for old in list(self._found)[: self._size // 4]:  # oldest first
+                    self._found.pop(old, None)
+            self._found[key] = body
+        return Response(body, media_type="application/json", headers=dict(response.headers))
