@@ -205,11 +205,12 @@ def table_pages(engine: Engine, directory: Directory, view: Period, size: int = 
 
 def unit_progress(session: Session, unit: UnitSnapshot, campaign: str) -> UnitProgressPublic:
     """One unit over a campaign: each period's standing report and its totals."""
-    rows = store.counts(session, campaign, unit=unit.code)
+    standing = store.unit_reports(session, campaign, unit.code)
+    rows = store.unit_counts(session, campaign, unit.code, [r.period for r in standing])
     reports = [UnitPeriodPublic(
         period=r.period, report_id=r.report_id, version=r.version, on_time=r.on_time,
         received_at=r.received_at, totals=service.totals(x for x in rows if x.period == r.period))
-        for r in store.unit_reports(session, campaign, unit.code)]
+        for r in standing]
     return UnitProgressPublic(
         unit=UnitRefPublic(code=unit.code, name=unit.name, kind=unit.kind), campaign=campaign,
         periods=reports, totals=service.totals(rows), coverage=service.coverage(rows)["city"])

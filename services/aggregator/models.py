@@ -75,7 +75,6 @@ class ActivityCount(SQLModel, table=True):
     """What the standing report of a unit and period counts, by kind and detail."""
 
     __tablename__ = "activity_counts"
-    __table_args__ = (Index("ix_activity_counts_unit", "unit_code", "campaign_code"),)
 
     campaign_code: str = Field(primary_key=True, max_length=64)
     period: str = Field(primary_key=True, max_length=16)

@@ -5,6 +5,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 from typing import Any, NamedTuple, Protocol, cast
 
 from sqlmodel import Session
@@ -173,18 +174,30 @@ class Verdict(NamedTuple):
 
 def verdict(campaign: CampaignSnapshot, unit_kind: str, days: Mapping[date, int],
             start: date, end: date) -> Verdict:
-    """The loudspeaker verdict of a unit's report for a period (see `compliance`: the same
-    rule, judged for every day of the period at once)."""
+    """The loudspeaker verdict of a unit's report for a period (see `below_target`: the
+    same rule, judged for every day of the period at once)."""
     if unit_kind not in COMMUNE_LEVEL:
         return Verdict(None, None)
     targets = targets_of(campaign, unit_kind)
     weekly, daily = targets.loudspeaker_per_week, targets.loudspeaker_per_peak_day
+    weeks, peak_days = _calendar(start, end, tuple((w.starts_on, w.ends_on)
+                                                   for w in campaign.peak_windows))
     week_fails = None if weekly is None else next(
-        (monday + timedelta(days=6) for monday in _whole_weeks(start, end)
-         if sum(days.get(monday + timedelta(d), 0) for d in range(7)) < weekly), None)
+        (week[-1] for week in weeks if sum(days.get(d, 0) for d in week) < weekly), None)
     day_fails = None if daily is None else next(
-        (day for day in _peak_days(campaign, start, end) if days.get(day, 0) < daily), None)
+        (day for day in peak_days if days.get(day, 0) < daily), None)
     return Verdict(week_fails, day_fails)
+
+
+@lru_cache(maxsize=1024)
+def _calendar(start: date, end: date, windows: tuple[tuple[date, date], ...]
+              ) -> tuple[list[tuple[date, ...]], list[date]]:
+    """A period's whole weeks (their days) and its days in the peak windows, made once:
+    the fold judges thousands of reports of the same period."""
+    peak = {start + timedelta(days=d) for d in range((end - start).days + 1)}
+    return ([tuple(monday + timedelta(days=d) for d in range(7))
+             for monday in _whole_weeks(start, end)],
+            sorted(day for day in peak if any(a <= day <= b for a, b in windows)))
 
 
 def targets_of(campaign: CampaignSnapshot, unit_kind: str) -> KindTargets:

@@ -62,10 +62,9 @@ def standing_counts(session: Session, keys: set[Key]) -> list[tuple[Any, ...]]:
     if not keys:
         return []
     c = COUNTS.c
-    query = sa.select(c.unit_code, *(c[name] for name in TOTAL_KEY + TOTAL_FIGURES)).where(
-        c.unit_code.in_({unit for _, _, unit in keys}))
-    return [tuple(row[1:]) for row in session.execute(query)
-            if (row[1], row[2], row[0]) in keys]
+    query = sa.select(*(c[name] for name in TOTAL_KEY + TOTAL_FIGURES)).where(
+        sa.tuple_(c.campaign_code, c.period, c.unit_code).in_(sorted(keys)))  # the key
+    return [tuple(row) for row in session.execute(query)]
 
 
 def _utc(moment: datetime | None) -> datetime | None:
@@ -145,28 +144,28 @@ def reported(session: Session, campaign: str, period: str) -> dict[str, bool]:
     return {unit_code: bool(on_time) for unit_code, on_time in session.execute(query)}
 
 
-def period_reports(session: Session, campaign: str, period: str) -> Sequence[PeriodReport]:
-    query = select(PeriodReport).where(PeriodReport.campaign_code == campaign,
-                                       PeriodReport.period == period)
-    return session.exec(query).all()
-
-
 def unit_reports(session: Session, campaign: str, unit: str) -> Sequence[PeriodReport]:
     query = select(PeriodReport).where(PeriodReport.campaign_code == campaign,
                                        PeriodReport.unit_code == unit)
     return session.exec(query.order_by(col(PeriodReport.period))).all()
 
 
-def counts(session: Session, campaign: str, *, period: str | None = None,
-           unit: str | None = None, unit_kinds: Iterable[str] | None = None
-           ) -> Sequence[ActivityCount]:
-    query = select(ActivityCount).where(ActivityCount.campaign_code == campaign)
-    if period is not None:
-        query = query.where(ActivityCount.period == period)
-    if unit is not None:
-        query = query.where(ActivityCount.unit_code == unit)
-    if unit_kinds is not None:
-        query = query.where(col(ActivityCount.unit_kind).in_(list(unit_kinds)))
+def unit_counts(session: Session, campaign: str, unit: str, periods: Iterable[str]
+                ) -> Sequence[ActivityCount]:
+    """What a unit's standing reports of these periods count (read by their keys)."""
+    keys = [(campaign, period, unit) for period in periods]
+    if not keys:
+        return []
+    query = select(ActivityCount).where(sa.tuple_(
+        col(ActivityCount.campaign_code), col(ActivityCount.period),
+        col(ActivityCount.unit_code)).in_(keys))
+    return session.exec(query).all()
+
+
+def counts(session: Session, campaign: str, *, period: str) -> Sequence[ActivityCount]:
+    """Every count row of a period (the whole period: for checks, not for feeds)."""
+    query = select(ActivityCount).where(ActivityCount.campaign_code == campaign,
+                                        ActivityCount.period == period)
     return session.exec(query).all()
 
 
