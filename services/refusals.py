@@ -4,7 +4,9 @@ Service code raises these; the HTTP edge (services.web.errors) maps each kind to
 and the one error body, and a Kafka handler or a page can catch them just the same.
 """
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 
 @dataclass(frozen=True)
@@ -67,3 +69,30 @@ class Invalid(Refusal):
 
 class Unavailable(Refusal):
     """A dependency is down; trying again later may work."""
+
+
+# Every list of problems sent back stops after MAX_LISTED: a two-megabyte header of a million
+# bad columns must not answer with a million errors. The rest are counted in one last entry
+# of the same shape (error bodies: field "", rule `more_problems`), so no client parses a new
+# body; the status and the code are those of the whole list.
+MAX_LISTED = 100
+MORE_PROBLEMS = "more_problems"
+P = TypeVar("P")
+
+
+def capped(problems: Sequence[P], more: Callable[[Sequence[P]], P]) -> list[P]:
+    """The first MAX_LISTED problems, then, if any were left off, `more` of those."""
+    if len(problems) <= MAX_LISTED:
+        return list(problems)
+    return [*problems[:MAX_LISTED], more(problems[MAX_LISTED:])]
+
+
+def left_off(rest: Sequence[object]) -> str:
+    """What the last entry of a capped list says."""
+    return f"{len(rest)} more problem{'s' if len(rest) > 1 else ''} not listed"
+
+
+def field_errors(errors: Any) -> list[FieldProblem]:
+    """Turn pydantic errors into field problems (`a.0.b`, the pydantic rule, its message)."""
+    return [FieldProblem(".".join(str(p) for p in err["loc"]), err["type"], err["msg"])
+            for err in errors]

@@ -1,2 +1,2 @@
-"""The notifier service: receipts, reminders and alerts (not built yet: only its probes
-and the registry read model)."""
+"""The notifier service: receipts, reminders and alerts to units and the leadership, by email
+and signed webhook, each sent once."""

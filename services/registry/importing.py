@@ -69,7 +69,7 @@ from sqlmodel import Session, col, select
 from services.bus.outbox import enqueue_raw
 from services.database import raw_in, write_lock
 from services.events import UNITS, UnitChannels, UnitContacts, UnitSnapshot
-from services.refusals import NotFound, TooLarge
+from services.refusals import MAX_LISTED, NotFound, TooLarge, left_off
 from services.registry import service
 from services.registry.models import Unit, UnitImport, UnitImportRow
 from services.registry.names import name_key, slug
@@ -81,7 +81,6 @@ from services.registry.schemas import (
     UnitImportPublic,
     UnitImportState,
 )
-from services.web.errors import MAX_LISTED, left_off
 
 log = structlog.get_logger()
 REQUIRED = ("kind", "name")
@@ -467,7 +466,7 @@ class _Run:
 
 def _advanced(job: UnitImport, outcome: _Outcome) -> dict[str, Any]:
     """The job's counters and problems with an outcome added; the list stops at MAX_LISTED
-    and counts the rest, as services.web.errors.capped would, without keeping them."""
+    and counts the rest, as services.refusals.capped would, without keeping them."""
     changes: dict[str, Any] = {name: getattr(job, name) + getattr(outcome, name) for name in
                                ("rejected", "created", "updated", "unchanged")}
     room = MAX_LISTED - len(job.problems)

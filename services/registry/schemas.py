@@ -31,8 +31,8 @@ from services.events import (
     UnitKind,
 )
 from services.events.registry import UtcDatetime
+from services.refusals import MAX_LISTED
 from services.registry.names import clean, invisible
-from services.web.errors import MAX_LISTED
 from services.web.schemas import LocalTime
 
 

@@ -17,15 +17,18 @@ from typing import Any, Literal
 from pydantic import TypeAdapter, ValidationError
 
 from services.events import Activity
-from services.refusals import FieldProblem, Invalid, Malformed, Refusal
-from services.reporting.schemas import ReportIn, RowProblem, RowResult
-from services.web.errors import (
+from services.refusals import (
     MAX_LISTED,
     MORE_PROBLEMS,
+    FieldProblem,
+    Invalid,
+    Malformed,
+    Refusal,
     capped,
     field_errors,
     left_off,
 )
+from services.reporting.schemas import ReportIn, RowProblem, RowResult
 
 COLUMNS = ("period", "kind", "count", "day", "channel", "platform", "format", "language",
            "people_mobilised", "shares", "evidence_url", "report_id", "note")

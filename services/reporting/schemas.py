@@ -7,7 +7,7 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field, StringConstrain
 
 from services.events import Activity, ReportSubmitted
 from services.events.registry import UtcDatetime
-from services.web.errors import MAX_LISTED, MORE_PROBLEMS
+from services.refusals import MAX_LISTED, MORE_PROBLEMS
 
 ReportId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")]
 

@@ -33,4 +33,6 @@ def install_docs(app: FastAPI, assets: Path = ASSETS) -> None:
             title=f"{app.title}: API", swagger_js_url=f"{root}/docs/assets/{FILES[0]}",
             swagger_css_url=f"{root}/docs/assets/{FILES[1]}",
             swagger_favicon_url=f"{root}/docs/assets/{FILES[2]}",
-            swagger_ui_parameters={"persistAuthorization": True})
+            # no validator badge: it would be fetched from swagger.io, which the users'
+            # networks may not reach
+            swagger_ui_parameters={"persistAuthorization": True, "validatorUrl": None})

@@ -1,7 +1,6 @@
 """The one place where domain refusals become HTTP statuses, and the one error body."""
 
-from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -10,6 +9,8 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from services.refusals import (
+    MAX_LISTED,
+    MORE_PROBLEMS,
     Conflict,
     FieldProblem,
     Forbidden,
@@ -21,6 +22,7 @@ from services.refusals import (
     Unauthenticated,
     Unavailable,
     UnsupportedMediaType,
+    field_errors,
 )
 
 STATUS: dict[type[Refusal], int] = {
@@ -41,33 +43,6 @@ def error_body(code: str, message: str, fields: list[FieldProblem] | None = None
     """The one error shape of every service."""
     return {"error": {"code": code, "message": message,
                       "fields": [f.as_dict() for f in fields or []]}}
-
-
-# Every list of problems sent back stops after MAX_LISTED: a two-megabyte header of a million
-# bad columns must not answer with a million errors. The rest are counted in one last entry
-# of the same shape (error bodies: field "", rule `more_problems`), so no client parses a new
-# body; the status and the code are those of the whole list.
-MAX_LISTED = 100
-MORE_PROBLEMS = "more_problems"
-P = TypeVar("P")
-
-
-def capped(problems: Sequence[P], more: Callable[[Sequence[P]], P]) -> list[P]:
-    """The first MAX_LISTED problems, then, if any were left off, `more` of those."""
-    if len(problems) <= MAX_LISTED:
-        return list(problems)
-    return [*problems[:MAX_LISTED], more(problems[MAX_LISTED:])]
-
-
-def left_off(rest: Sequence[object]) -> str:
-    """What the last entry of a capped list says."""
-    return f"{len(rest)} more problem{'s' if len(rest) > 1 else ''} not listed"
-
-
-def field_errors(errors: Any) -> list[FieldProblem]:
-    """Turn pydantic errors into field problems (`a.0.b`, the pydantic rule, its message)."""
-    return [FieldProblem(".".join(str(p) for p in err["loc"]), err["type"], err["msg"])
-            for err in errors]
 
 
 def refusal_response(refusal: Refusal) -> JSONResponse:

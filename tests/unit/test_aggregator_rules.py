@@ -1,5 +1,6 @@
-"""The aggregator's rules, fast: report events folded into a real migrated SQLite database,
-read back through the feeds. No broker. Every expected figure is worked out by hand.
+"""The aggregator's rules, fast: report events handed by the runner (an in-memory source) to
+the aggregator's handler, folded into a real migrated SQLite database, read back through the
+feeds. No broker. Every expected figure is worked out by hand.
 
 The campaign: ISO weeks, due the following Monday 17:00 in Hai Phong (10:00 UTC); one peak
 window over week 2026-W04 (19-25 January); communes and wards owe 3 broadcasts a week and 1
@@ -15,10 +16,14 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from services.aggregator import breaches, feeds, service
+from services.aggregator.handlers import ReportFold
 from services.aggregator.migrations import MIGRATIONS
 from services.aggregator.schemas import FailingUnitPublic, ProgressPublic, RatioPublic
+from services.bus.consumer import MemorySource
 from services.bus.directory import Directory
 from services.events import (
+    AGGREGATOR_DEAD_LETTERS,
+    REPORTS,
     UNITS,
     CampaignSnapshot,
     KindTargets,
@@ -27,6 +32,7 @@ from services.events import (
     UnitSnapshot,
 )
 from services.events.registry import DeadlineRule, PeakWindow
+from tests.handlers import Recorder, run
 
 DEADLINE = datetime(2026, 1, 26, 10, 0, tzinfo=UTC)  # of 2026-W04: Monday 17:00 local
 ON_TIME = DEADLINE - timedelta(hours=20)
@@ -98,11 +104,14 @@ class Aggregates:
             self.directory.apply(UNITS.name, u.code, u.model_dump_json().encode())
 
     def fold(self, *events: ReportSubmitted) -> list[ReportSubmitted]:
-        """One batch, in this order, committed."""
-        with Session(self.engine) as session:
-            applied = service.fold(session, arrivals(events), self.directory.campaigns)
-            session.commit()
-        return applied
+        """One batch, in this order, through the runner (an in-memory source) and the
+        aggregator's handler; the versions that became standing."""
+        source = MemorySource()
+        for event in events:
+            source.put(REPORTS, event.unit_code, event.model_dump_json().encode())
+        handler = Recorder(ReportFold(self.directory))
+        run(handler, source, engine=self.engine, dead_letters=AGGREGATOR_DEAD_LETTERS)
+        return [event for applied, _ in handler.results for event in applied]
 
     def progress(self, period: str = "2026-W04", kind: str | None = None,
                  today: date = AFTER_THE_PERIOD) -> ProgressPublic:
