@@ -38,6 +38,7 @@ from fastapi import FastAPI
 from fastapi.middleware.gzip import GZipMiddleware
 from sqlmodel import Session
 
+from bench.intake import _wait
 from deploy.brokers import free_port
 from services import database, periods
 from services.aggregator import feeds, service
@@ -239,7 +240,7 @@ def measure(folder: Path, count: int, seconds: float) -> dict[Any, Any]:
     script.write_text(LUA % {"token": TOKEN})
     results: dict[Any, Any] = {"memory_idle": 0.0}
     try:
-        _wait(base + "/healthz")
+        _wait(base + "/healthz", timeout=120)
         results["memory_idle"] = peak_memory(server.pid)[0]
         print(f"{'feed':<22} | {'bytes':>10} | {'made ms':>8} | " + " | ".join(
             f"{n:>2} reader{'s' if n > 1 else ' '}: p50 / p95 ms (done)" for n in READERS))
@@ -266,18 +267,6 @@ def measure(folder: Path, count: int, seconds: float) -> dict[Any, Any]:
     print(f"server memory: {results['memory_idle']:.0f} MB after start, "
           f"{results['memory'][1]:.0f} MB at its peak")
     return results
-
-
-def _wait(url: str, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    raise TimeoutError(url)
 
 
 def report_targets(sizes: list[int], found: dict[int, dict[Any, Any]]) -> None:

@@ -52,8 +52,8 @@ CSV: dict[int | str, dict[str, Any]] = {200: {
     "byte-order mark (Excel shows Vietnamese names correctly)."}}
 
 
-def _tag(request: Request, session: Session, directory: Directory, campaign: str,
-         period: str | None = None) -> str:
+def _tag(session: Session, directory: Directory, campaign: str, period: str | None = None
+         ) -> str:
     """The feed's ETag: the aggregates' revision for the campaign (or period), the
     registry's, and the day (below-target counts grow with the days)."""
     return etag(store.revision(session, campaign, period), directory.revision, periods.today())
@@ -77,7 +77,7 @@ def progress(_: ReaderDep, request: Request, response: Response, directory: Dire
     """The period's summary: completeness, timeliness, totals, coverage and loudspeaker
     compliance (counts). As CSV, the whole period table, one row per expected unit."""
     view = service.period_or_raise(directory.campaigns, campaign, period, kind)
-    tag = _tag(request, session, directory, campaign, period)
+    tag = _tag(session, directory, campaign, period)
     if (cached := not_modified(request, response, tag)) is not None:
         return cached
     if format == "csv":
@@ -98,7 +98,7 @@ def unit_table(_: ReaderDep, request: Request, response: Response, directory: Di
     report, counts per activity kind and broadcasts (all of it at once: `format=csv` on
     the period feed)."""
     view = service.period_or_raise(directory.campaigns, campaign, period, kind)
-    tag = _tag(request, session, directory, campaign, period)
+    tag = _tag(session, directory, campaign, period)
     if (cached := not_modified(request, response, tag)) is not None:
         return cached
     return _answer(request, response, tag, lambda: feeds.unit_table(
@@ -114,7 +114,7 @@ def missing(_: ReaderDep, request: Request, response: Response, directory: Direc
     """The units still expected to report for a period, by code, a page at a time (as
     CSV, all of them)."""
     view = service.period_or_raise(directory.campaigns, campaign, period, kind)
-    tag = _tag(request, session, directory, campaign, period)
+    tag = _tag(session, directory, campaign, period)
     if (cached := not_modified(request, response, tag)) is not None:
         return cached
     if format == "csv":
@@ -135,7 +135,7 @@ def below_target(_: ReaderDep, request: Request, response: Response,
     """Commune-level units that reported and are below a loudspeaker target, by code, with
     the weeks and peak days below it (days still to come cannot fail)."""
     view = service.period_or_raise(directory.campaigns, campaign, period, kind)
-    tag = _tag(request, session, directory, campaign, period)
+    tag = _tag(session, directory, campaign, period)
     if (cached := not_modified(request, response, tag)) is not None:
         return cached
     return _answer(request, response, tag, lambda: feeds.below_target(
@@ -152,7 +152,7 @@ def unit_progress(code: str, _: ReaderDep, request: Request, response: Response,
     unit = directory.units.get(code)
     if unit is None:
         raise NotFound.on("code", "unit_not_found", f"no unit with code {code!r}")
-    tag = _tag(request, session, directory, campaign)
+    tag = _tag(session, directory, campaign)
     if (cached := not_modified(request, response, tag)) is not None:
         return cached
     return _answer(request, response, tag,

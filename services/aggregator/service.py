@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import lru_cache
+from operator import itemgetter
 from typing import Any, NamedTuple, Protocol, cast
 
 from sqlmodel import Session
@@ -80,6 +81,13 @@ def fold(session: Session, arrivals: Iterable[Arrival],
     return [event for event, _ in winners]
 
 
+# A head row's key, kind and timeliness; a count row as a TOTAL_KEY + TOTAL_FIGURES row.
+_HEAD_FIGURES = itemgetter(*(store.HEAD_COLUMNS.index(name) for name in (
+    "campaign_code", "period", "unit_code", "unit_kind", "on_time")))
+_AS_TOTAL = itemgetter(*(store.COUNT_COLUMNS.index(name)
+                         for name in store.TOTAL_KEY + store.TOTAL_FIGURES))
+
+
 def _differences(heads: list[tuple[Any, ...]], counts: list[tuple[Any, ...]],
                  replaced: Mapping[store.Key, store.Standing],
                  replaced_counts: list[tuple[Any, ...]]
@@ -87,7 +95,7 @@ def _differences(heads: list[tuple[Any, ...]], counts: list[tuple[Any, ...]],
     """How the kept figures change: the new standing reports' rows counted in, those they
     replace counted out. Rows for store.shift."""
     figures: dict[tuple[str, str, str], list[int]] = {}
-    for campaign, period, unit, kind, on_time in (h[:4] + (h[6],) for h in heads):
+    for campaign, period, unit, kind, on_time in map(_HEAD_FIGURES, heads):
         figure = figures.setdefault((campaign, period, kind), [0, 0])
         figure[0], figure[1] = figure[0] + 1, figure[1] + bool(on_time)
         before = replaced.get((campaign, period, unit))
@@ -95,11 +103,11 @@ def _differences(heads: list[tuple[Any, ...]], counts: list[tuple[Any, ...]],
             old = figures.setdefault((campaign, period, before.unit_kind), [0, 0])
             old[0], old[1] = old[0] - 1, old[1] - before.on_time
     totals: dict[tuple[Any, ...], list[int]] = {}
-    for sign, rows in ((1, (c[:2] + c[8:9] + c[3:8] + c[9:] for c in counts)),
-                       (-1, iter(replaced_counts))):
+    keyed = len(store.TOTAL_KEY)
+    for sign, rows in ((1, map(_AS_TOTAL, counts)), (-1, iter(replaced_counts))):
         for row in rows:  # TOTAL_KEY + TOTAL_FIGURES
-            total = totals.setdefault(tuple(row[:8]), [0, 0, 0])
-            for at, value in enumerate(row[8:]):
+            total = totals.setdefault(tuple(row[:keyed]), [0, 0, 0])
+            for at, value in enumerate(row[keyed:]):
                 total[at] += sign * value
     return ([(*key, *figure) for key, figure in figures.items()],
             [(*key, *total) for key, total in totals.items()])
@@ -180,8 +188,7 @@ def verdict(campaign: CampaignSnapshot, unit_kind: str, days: Mapping[date, int]
         return Verdict(None, None)
     targets = targets_of(campaign, unit_kind)
     weekly, daily = targets.loudspeaker_per_week, targets.loudspeaker_per_peak_day
-    weeks, peak_days = _calendar(start, end, tuple((w.starts_on, w.ends_on)
-                                                   for w in campaign.peak_windows))
+    weeks, peak_days = calendar(campaign, start, end)
     week_fails = None if weekly is None else next(
         (week[-1] for week in weeks if sum(days.get(d, 0) for d in week) < weekly), None)
     day_fails = None if daily is None else next(
@@ -189,15 +196,25 @@ def verdict(campaign: CampaignSnapshot, unit_kind: str, days: Mapping[date, int]
     return Verdict(week_fails, day_fails)
 
 
+def calendar(campaign: CampaignSnapshot, start: date, last: date
+             ) -> tuple[list[tuple[date, ...]], list[date]]:
+    """The whole ISO weeks (their seven days) and the peak-window days between `start` and
+    `last`: what a loudspeaker duty is judged on."""
+    return _calendar(start, last, tuple((w.starts_on, w.ends_on)
+                                        for w in campaign.peak_windows))
+
+
 @lru_cache(maxsize=1024)
-def _calendar(start: date, end: date, windows: tuple[tuple[date, date], ...]
+def _calendar(start: date, last: date, windows: tuple[tuple[date, date], ...]
               ) -> tuple[list[tuple[date, ...]], list[date]]:
-    """A period's whole weeks (their days) and its days in the peak windows, made once:
-    the fold judges thousands of reports of the same period."""
-    peak = {start + timedelta(days=d) for d in range((end - start).days + 1)}
-    return ([tuple(monday + timedelta(days=d) for d in range(7))
-             for monday in _whole_weeks(start, end)],
-            sorted(day for day in peak if any(a <= day <= b for a, b in windows)))
+    """Made once per span: the fold judges thousands of reports of the same period."""
+    weeks = []
+    monday = start + timedelta(days=(7 - start.weekday()) % 7)
+    while monday + timedelta(days=6) <= last:
+        weeks.append(tuple(monday + timedelta(days=d) for d in range(7)))
+        monday += timedelta(days=7)
+    span = (start + timedelta(days=d) for d in range((last - start).days + 1))
+    return weeks, [day for day in span if any(a <= day <= b for a, b in windows)]
 
 
 def targets_of(campaign: CampaignSnapshot, unit_kind: str) -> KindTargets:
@@ -361,37 +378,17 @@ def below_target(code: str, name: str, kind: str, targets: KindTargets,
                  last: date) -> FailingUnitPublic:
     """A unit's weeks and peak days below target between `start` and `last`."""
     weekly, daily = targets.loudspeaker_per_week, targets.loudspeaker_per_peak_day
-    weeks = [(monday, sum(days.get(monday + timedelta(d), 0) for d in range(7)))
-             for monday in _whole_weeks(start, last)]
+    weeks, peak_days = calendar(campaign, start, last)
+    totals = [(week[0], sum(days.get(d, 0) for d in week)) for week in weeks]
     return FailingUnitPublic(
         code=code, name=name, kind=kind,
         weeks_below=[] if weekly is None else [
             WeekBelowPublic(week=periods.name_of(monday, ReportingPeriod.iso_week),
                             broadcasts=total, target=weekly)
-            for monday, total in weeks if total < weekly],
+            for monday, total in totals if total < weekly],
         days_below=[] if daily is None else [
             DayBelowPublic(day=day, broadcasts=days.get(day, 0), target=daily)
-            for day in _peak_days(campaign, start, last) if days.get(day, 0) < daily])
-
-
-def _whole_weeks(start: date, last: date) -> list[date]:
-    """Mondays of the ISO weeks that lie wholly between start and last."""
-    monday = start + timedelta(days=(7 - start.weekday()) % 7)
-    weeks = []
-    while monday + timedelta(days=6) <= last:
-        weeks.append(monday)
-        monday += timedelta(days=7)
-    return weeks
-
-
-def _peak_days(campaign: CampaignSnapshot, start: date, last: date) -> list[date]:
-    days = set()
-    for window in campaign.peak_windows:
-        day = max(start, window.starts_on)
-        while day <= min(last, window.ends_on):
-            days.add(day)
-            day += timedelta(days=1)
-    return sorted(days)
+            for day in peak_days if days.get(day, 0) < daily])
 
 
 PLATFORMS = tuple(PlatformCoverage.model_fields)
