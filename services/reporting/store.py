@@ -32,11 +32,15 @@ ReportKey = tuple[str, str]  # (unit code, report id): an id is unique within it
 
 
 def reports_by_id(db: RawConnection, keys: set[ReportKey]) -> dict[ReportKey, Stored]:
+    """The stored reports of these (unit, id) keys. Both columns are named, so the lookup
+    goes through the table's key (unit_code, id): by id alone it scanned the whole table."""
     if not keys:
         return {}
+    units = sorted({unit for unit, _ in keys})
     ids = sorted({report_id for _, report_id in keys})
     rows = db.select("SELECT id, unit_code, version, content_sha256, event FROM reports "
-                     f"WHERE id IN ({_marks(len(ids))})", ids)
+                     f"WHERE unit_code IN ({_marks(len(units))}) "
+                     f"AND id IN ({_marks(len(ids))})", [*units, *ids])
     found = {(row[1], row[0]): Stored(*row) for row in rows}
     return {key: stored for key, stored in found.items() if key in keys}
 
