@@ -29,9 +29,9 @@ runner sits on aiokafka".
 import asyncio
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
-from typing import Any, Protocol, TypeAlias
+from typing import Any, Protocol, TypeAlias, TypeVar
 
 import structlog
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
@@ -50,7 +50,13 @@ from services.observability import ServiceMetrics
 log = structlog.get_logger()
 Message: TypeAlias = ConsumerRecord[bytes, bytes]  # topic, partition, offset, key, value
 Offsets = dict[tuple[str, int], int]  # (topic, partition) -> the next offset to read
+T = TypeVar("T")
 REWIND_CHECK_SECONDS = 2.0
+# a look at the ends or a read-back that takes longer is a broker gone: the runner reconnects
+# rather than wait out the client's own request timeout (10 s) with its loop held, while its
+# readiness, not knowing yet, would still say it is following
+CHECK_TIMEOUT_SECONDS = 4.0
+STALLED_SECONDS = 2.0  # a look held this long: readiness says the runner is waiting
 
 
 class Batch:
@@ -132,6 +138,10 @@ class Consumer:
         self.caught_up = asyncio.Event()  # read to the end once (a following source)
         self._connected, self._trouble = False, "not connected to the broker yet"
         self._checked_at = 0.0
+        self._checking_since: float | None = None  # a look at the broker under way
+        # a following source read to its end since it last connected: after a reconnect
+        # it reads every partition again from the beginning
+        self._current = False
         self.dead_letter_count = 0
         name = handler.name
         self._lag = metrics.consumer_lag.labels(name)
@@ -140,21 +150,31 @@ class Consumer:
         self._buried = metrics.dead_letters.labels(name)
 
     async def ready(self) -> None:
-        """Readiness check: connected, and the broker answers."""
-        if not self._connected:
-            raise ConnectionError(self._trouble)
+        """Readiness check: connected, not held by a look at the broker, and the broker
+        answers."""
+        self._check_live()
         await self._source.ping()
 
     async def caught_up_ready(self) -> None:
         """Readiness check of a read model: read to the end once, and still following: not
-        cut off from the broker (what it knows may be going stale). It says so once the
-        runner has found the broker gone (its next look at the ends fails, within about
-        twelve seconds) and until it has reconnected; the service's broker check is the
-        one that tells at once."""
+        cut off from the broker (what it knows may be going stale), nor held by a look at
+        it for more than STALLED_SECONDS, and, after a reconnect or a rewind, read to the end
+        again (until then a change made meanwhile, a revocation say, may not count yet).
+        The service's broker check is the one that tells at once that the broker is gone."""
         if not self.caught_up.is_set():
             raise RuntimeError(f"{self._handler.name}: still reading its topics to the end")
+        self._check_live()
+        if not self._current:
+            raise RuntimeError(f"{self._handler.name}: reconnected, reading its topics again "
+                               "to the end")
+
+    def _check_live(self) -> None:
         if not self._connected:
             raise ConnectionError(self._trouble)
+        since = self._checking_since
+        if since is not None and (held := time.monotonic() - since) > STALLED_SECONDS:
+            raise ConnectionError(f"{self._handler.name}: the broker has not answered for "
+                                  f"{held:.1f} s")
 
     async def run(self) -> None:
         """Consume until cancelled; reconnect with back-off when the broker goes away. The
@@ -192,7 +212,7 @@ class Consumer:
         """Open the source and consume; the caller closes it."""
         await self._source.open()
         try:
-            self._connected = True
+            self._connected, self._current = True, False
             log.info("consumer.connected", consumer=self._handler.name,
                      after_failures=backoff.failures)
             while True:
@@ -213,19 +233,34 @@ class Consumer:
         the end."""
         if time.monotonic() - self._checked_at > REWIND_CHECK_SECONDS:
             self._checked_at = time.monotonic()
-            rewound = await self._source.rewind_if_lost()
+            rewound = await self._look(self._source.rewind_if_lost(), "for lost partitions")
             if rewound:
                 log.warning("consumer.rewound", consumer=self._handler.name,
                             partitions={f"{t}/{p}": why for (t, p), why in rewound.items()},
                             action="read again from the beginning",
                             reason="the broker lost the topic and it was made again")
+                self._current = False
                 return False
-        if not self._source.following or not await self._source.at_end():
+        if not self._source.following or not await self._look(self._source.at_end(),
+                                                              "at the ends"):
             return False
+        self._current = True
         if not self.caught_up.is_set():
             self.caught_up.set()
             log.info("consumer.caught_up", consumer=self._handler.name)
         return True
+
+    async def _look(self, call: Awaitable[T], what: str) -> T:
+        """A look at the broker, bounded (see CHECK_TIMEOUT_SECONDS); while it is held,
+        readiness says so."""
+        self._checking_since = time.monotonic()
+        try:
+            return await asyncio.wait_for(call, CHECK_TIMEOUT_SECONDS)
+        except TimeoutError as exc:
+            raise ConnectionError(f"the broker did not answer a look {what} within "
+                                  f"{CHECK_TIMEOUT_SECONDS:.0f} s") from exc
+        finally:
+            self._checking_since = None
 
     async def _process(self, batch: Batch) -> None:
         started = time.perf_counter()

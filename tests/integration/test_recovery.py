@@ -151,7 +151,8 @@ def _scenario(own: Any, service_factory: Any) -> None:
         return stack.submit(token, {}).status_code == 401
 
     def within_effect(condition: Callable[[], bool], what: str) -> None:
-        took[what] = within(EFFECT_WITHIN - (time.monotonic() - changed), condition, what)
+        took[what] = within(EFFECT_WITHIN - (time.monotonic() - changed), condition, what,
+                            lambda: {n: readiness(s) for n, s in services.items()})
 
     within_effect(lambda: refused(revoked_now.token), "revoked during the outage: 401")
     within_effect(lambda: refused(revoked_later.token), "revoked after the restart: 401")
