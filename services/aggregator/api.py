@@ -19,6 +19,7 @@ from services.aggregator.schemas import (
     BelowTargetPagePublic,
     MissingPagePublic,
     ProgressPublic,
+    UnitDaysPagePublic,
     UnitProgressPublic,
     UnitRowPublic,
     UnitTablePagePublic,
@@ -157,6 +158,24 @@ def unit_progress(code: str, _: ReaderDep, request: Request, response: Response,
         return cached
     return _answer(request, response, tag,
                    lambda: feeds.unit_progress(session, unit, campaign))
+
+
+@router.get("/units/{code}/days", response_model=UnitDaysPagePublic,
+            responses={304: NOT_MODIFIED, **documented(401, 403, 404, 422)})
+def unit_days(code: str, _: ReaderDep, request: Request, response: Response,
+              directory: DirectoryDep, session: SessionDep, campaign: CampaignQuery,
+              cursor: CursorQuery = None, limit: LimitQuery = 100) -> Any:
+    """One unit's loudspeaker days over the campaign, by date, a page at a time: the
+    broadcasts its standing reports count each day, and whether the day is a peak day."""
+    found = service.campaign_or_raise(directory.campaigns, campaign)
+    unit = directory.units.get(code)
+    if unit is None:
+        raise NotFound.on("code", "unit_not_found", f"no unit with code {code!r}")
+    tag = _tag(session, directory, campaign)
+    if (cached := not_modified(request, response, tag)) is not None:
+        return cached
+    return _answer(request, response, tag, lambda: feeds.unit_days(
+        session, unit, found, after=cursor, limit=limit))
 
 
 @router.get("/stream", response_class=StreamingResponse,

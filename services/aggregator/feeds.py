@@ -19,6 +19,8 @@ from services.aggregator.schemas import (
     MissingUnitPublic,
     ProgressPublic,
     RatioPublic,
+    UnitDayPublic,
+    UnitDaysPagePublic,
     UnitPeriodPublic,
     UnitProgressPublic,
     UnitRefPublic,
@@ -29,6 +31,7 @@ from services.aggregator.service import Period
 from services.bus.directory import Directory
 from services.events import (
     COMMUNE_LEVEL,
+    CampaignSnapshot,
     KindProgress,
     ProgressChanged,
     ReportSubmitted,
@@ -214,6 +217,31 @@ def unit_progress(session: Session, unit: UnitSnapshot, campaign: str) -> UnitPr
     return UnitProgressPublic(
         unit=UnitRefPublic(code=unit.code, name=unit.name, kind=unit.kind), campaign=campaign,
         periods=reports, totals=service.totals(rows), coverage=service.coverage(rows)["city"])
+
+
+def unit_days(session: Session, unit: UnitSnapshot, campaign: CampaignSnapshot, *,
+              after: str | None, limit: int) -> UnitDaysPagePublic:
+    """A page of a unit's loudspeaker days over a campaign, by date after the cursor (a
+    date: the page's last)."""
+    rows, total = store.unit_days(session, campaign.code, unit.code,
+                                  after=_day_cursor(after) if after else None,
+                                  limit=limit + 1)
+    shown = rows[:limit]
+    windows = [(w.starts_on, w.ends_on) for w in campaign.peak_windows]
+    return UnitDaysPagePublic(
+        unit=UnitRefPublic(code=unit.code, name=unit.name, kind=unit.kind),
+        campaign=campaign.code, total=total,
+        items=[UnitDayPublic(day=day, period=period, broadcasts=count,
+                             peak=any(start <= day <= end for start, end in windows))
+               for day, period, count in shown],
+        next_cursor=shown[-1][0].isoformat() if len(rows) > limit else None)
+
+
+def _day_cursor(cursor: str) -> date:
+    try:
+        return date.fromisoformat(cursor)
+    except ValueError:
+        raise Invalid.on("cursor", "cursor_format", "not a cursor this list gave") from None
 
 
 def changes(session: Session, directory: Directory,

@@ -199,3 +199,21 @@ class UnitTablePagePublic(CursorPage[UnitRowPublic]):
     """A page of the period table: every expected unit, by kind and code."""
 
     items: list[UnitRowPublic] = Field(description="The units, by kind and code.")
+
+
+class UnitDayPublic(_Public):
+    """A day of a unit's loudspeaker broadcasts, from its standing reports."""
+
+    day: date = Field(description="The day (local date).")
+    period: str = Field(description="The period whose standing report counts the day.")
+    broadcasts: int = Field(description="Broadcasts reported on that day.")
+    peak: bool = Field(description="The day is in a peak window: the daily target applies.")
+
+
+class UnitDaysPagePublic(CursorPage[UnitDayPublic]):
+    """A page of a unit's days over a campaign, by date."""
+
+    unit: UnitRefPublic = Field(description="The unit.")
+    campaign: str = Field(description="Campaign code.")
+    items: list[UnitDayPublic] = Field(description="The days it reported broadcasts on, by "
+                                       "date.")

@@ -324,6 +324,21 @@ def days_of(session: Session, campaign: str, period: str, units: Sequence[str]
     return found
 
 
+def unit_days(session: Session, campaign: str, unit: str, *, after: date | None, limit: int
+              ) -> tuple[list[tuple[date, str, int]], int]:
+    """A page of a unit's days over a campaign (day, period, broadcasts), by date after
+    `after`, and how many days it has in all (read by the table's key)."""
+    c = DAYS.c
+    where = [c.campaign_code == campaign, c.unit_code == unit]
+    total = session.execute(sa.select(sa.func.count()).select_from(DAYS).where(*where)
+                            ).scalar_one()
+    if after is not None:
+        where.append(c.day > after)
+    rows = session.execute(sa.select(c.day, c.period, c.count).where(*where)
+                           .order_by(c.day).limit(limit)).all()
+    return [(day, period, count) for day, period, count in rows], total
+
+
 @dataclass(frozen=True)
 class Unjudged:
     """A standing report whose loudspeaker verdict is missing or from an older campaign."""

@@ -220,7 +220,7 @@ class Consumer:
                 backoff.reset()
                 if messages:
                     await self._process(Batch(messages))
-                elif await self._idle() and until_end:
+                elif await self._idle(until_end) and until_end:
                     return
                 lag = self._source.lag()
                 if lag is not None:
@@ -228,9 +228,10 @@ class Consumer:
         finally:
             self._connected = False
 
-    async def _idle(self) -> bool:
-        """Nothing arrived: check for partitions lost and made again, and whether this is
-        the end."""
+    async def _idle(self, until_end: bool) -> bool:
+        """Nothing arrived: check every few seconds for partitions lost and made again, and,
+        until a following source has been read to the end since it connected (or when
+        draining), whether this is the end: once there, it only follows."""
         if time.monotonic() - self._checked_at > REWIND_CHECK_SECONDS:
             self._checked_at = time.monotonic()
             rewound = await self._look(self._source.rewind_if_lost(), "for lost partitions")
@@ -241,8 +242,11 @@ class Consumer:
                             reason="the broker lost the topic and it was made again")
                 self._current = False
                 return False
-        if not self._source.following or not await self._look(self._source.at_end(),
-                                                              "at the ends"):
+        if not self._source.following:
+            return False
+        if self._current and not until_end:
+            return True  # read to the end since it connected: following needs no more looks
+        if not await self._look(self._source.at_end(), "at the ends"):
             return False
         self._current = True
         if not self.caught_up.is_set():

@@ -92,17 +92,24 @@ class Probe:
                 await asyncio.wait_for(consumer.stop(), 5)
                 raise
             self._consumer = consumer
+        if not offsets:
+            return {}
         consumer.assign(list(offsets))
         for partition, offset in offsets.items():
             consumer.seek(partition, offset)
         found: dict[TopicPartition, ConsumerRecord[bytes, bytes]] = {}
         deadline = time.monotonic() + timeout
-        while len(found) < len(offsets) and time.monotonic() < deadline:
-            batch = await consumer.getmany(*[p for p in offsets if p not in found],
-                                           timeout_ms=200)
-            for partition, records in batch.items():
-                if records and partition not in found:
-                    found[partition] = records[0]
+        try:
+            while len(found) < len(offsets) and time.monotonic() < deadline:
+                batch = await consumer.getmany(*[p for p in offsets if p not in found],
+                                               timeout_ms=200)
+                for partition, records in batch.items():
+                    if records and partition not in found:
+                        found[partition] = records[0]
+        finally:
+            # Else its fetcher goes on reading the partitions onwards from the offsets, all
+            # the while until the next look: under load, the broker's busiest client.
+            consumer.unsubscribe()
         return found
 
     async def end_offsets(self, partitions: list[TopicPartition]) -> dict[TopicPartition, int]:

@@ -9,7 +9,7 @@ from typing import Any
 import structlog
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from pydantic import BaseModel, Field
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -134,6 +134,7 @@ class Readiness(BaseModel):
 
 def _probes(metrics: ServiceMetrics, checks: Mapping[str, ReadinessCheck]) -> APIRouter:
     router = APIRouter(tags=["operations"])
+    exposition = Exposition(metrics.registry)
 
     @router.get("/healthz")
     async def healthz() -> Health:
@@ -150,9 +151,42 @@ def _probes(metrics: ServiceMetrics, checks: Mapping[str, ReadinessCheck]) -> AP
 
     @router.get("/metrics", include_in_schema=False)
     async def prometheus_metrics() -> Response:
-        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+        return Response(await exposition.text(), media_type=CONTENT_TYPE_LATEST)
 
     return router
+
+
+class Exposition:
+    """The /metrics text, made off the event loop. Scrapes that arrive while one is being
+    made share the next one, begun once it is done: concurrent scrapers do not queue one
+    behind another, and none is answered with figures from before it asked."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self._registry = registry
+        self._making: asyncio.Task[bytes] | None = None
+        self._next: asyncio.Task[bytes] | None = None
+
+    async def text(self) -> bytes:
+        if self._making is None:
+            self._making = task = asyncio.ensure_future(self._make())
+        else:
+            if self._next is None:
+                self._next = asyncio.ensure_future(self._after(self._making))
+            task = self._next
+        return await asyncio.shield(task)
+
+    async def _make(self) -> bytes:
+        try:
+            return await asyncio.to_thread(generate_latest, self._registry)
+        finally:
+            self._making = None
+
+    async def _after(self, making: asyncio.Task[bytes]) -> bytes:
+        await asyncio.wait({making})
+        self._next = None  # scrapes from now on begin or join one made after they asked
+        if self._making is None:
+            self._making = asyncio.ensure_future(self._make())
+        return await asyncio.shield(self._making)
 
 
 async def _run_check(check: ReadinessCheck) -> str:

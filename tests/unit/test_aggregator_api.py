@@ -152,7 +152,8 @@ def test_the_openapi_document_describes_every_field_of_every_feed(client) -> Non
                      "/v1/progress/missing": "MissingPagePublic",
                      "/v1/progress/below-target": "BelowTargetPagePublic",
                      "/v1/progress/units": "UnitTablePagePublic",
-                     "/v1/progress/units/{code}": "UnitProgressPublic"}
+                     "/v1/progress/units/{code}": "UnitProgressPublic",
+                     "/v1/progress/units/{code}/days": "UnitDaysPagePublic"}
     assert all({"401", "403", "404", "422"} <= set(r) for path, r in responses.items()
                if path != "/v1/progress/stream")
     schemas = document["components"]["schemas"]
@@ -207,6 +208,38 @@ def test_every_list_pages_through_each_unit_exactly_once(client, many) -> None:
         {"week": "2026-W04", "broadcasts": 1, "target": 3}]
     communes = get(client, "/units", kind="ward").json()
     assert [r["code"] for r in communes["items"]] == ["ph-1"] and communes["total"] == 1
+
+
+def test_a_units_days_page_by_date_from_its_standing_reports(client, aggregates) -> None:
+    """xa-1: seven peak days in 2026-W04, then a W05 report with three days, revised to two."""
+    aggregates.fold(report("xa-1", period="2026-W05", activities=broadcasts({26: 2, 27: 1,
+                                                                              28: 4})))
+    aggregates.fold(report("xa-1", 2, period="2026-W05", activities=broadcasts({26: 3,
+                                                                                 28: 1})))
+    pages, cursor = [], None
+    while True:
+        body = client.get("/v1/progress/units/xa-1/days", params={
+            "campaign": "dai-hoi-xiv", "limit": "4", **({"cursor": cursor} if cursor else {})},
+            headers={"authorization": "Bearer lanh-dao"}).json()
+        assert body["unit"]["code"] == "xa-1" and body["total"] == 9
+        pages.append(body["items"])
+        cursor = body["next_cursor"]
+        if cursor is None:
+            break
+    days = [item for page in pages for item in page]
+    assert [len(page) for page in pages] == [4, 4, 1]
+    assert [d["day"] for d in days] == [f"2026-01-{n}" for n in (*range(19, 27), 28)]
+    assert {d["period"] for d in days[:7]} == {"2026-W04"} and all(d["peak"] for d in days[:7])
+    assert days[7:] == [{"day": "2026-01-26", "period": "2026-W05", "broadcasts": 3,
+                         "peak": False},
+                        {"day": "2026-01-28", "period": "2026-W05", "broadcasts": 1,
+                         "peak": False}]
+    nobody = get(client, "/units/xa-2/days")
+    assert nobody.status_code == 200 and nobody.json()["items"] == [] \
+        and nobody.json()["total"] == 0
+    assert get(client, "/units/xa-9/days").status_code == 404
+    bad = get(client, "/units/xa-1/days", cursor="tuesday")
+    assert bad.status_code == 422 and bad.json()["error"]["fields"][0]["field"] == "cursor"
 
 
 def test_a_cursor_the_list_did_not_give_is_refused_naming_the_field(client) -> None:

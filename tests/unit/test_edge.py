@@ -1,16 +1,20 @@
 """The shared request middleware: a client that goes away mid-request is not a server error."""
 
 import asyncio
+import time
+from collections.abc import Iterator
 
 import pytest
 import structlog
 from fastapi import FastAPI
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.observability import ServiceMetrics
-from services.web.edge import _RequestMiddleware, install
+from services.web.edge import Exposition, _RequestMiddleware, install
 
 SCOPE: Scope = {"type": "http", "method": "POST", "path": "/v1/reports", "headers": [],
                 "query_string": b""}
@@ -90,3 +94,36 @@ def test_a_whole_request_is_counted_by_its_status(logs) -> None:
     assert count(metrics, "http_requests_total", route="/v1/reports", method="POST",
                  status="201") == 1
     assert logs == []
+
+
+def test_concurrent_scrapes_share_the_exposition_and_each_sees_what_came_before_it() -> None:
+    """Eight scrapes at once: made twice, not eight times (a slow collector counts the
+    makes), and each text holds what was counted before that scrape asked."""
+    metrics = ServiceMetrics("test")
+    made: list[int] = []
+
+    class Slow(Collector):
+        def collect(self) -> Iterator[GaugeMetricFamily]:
+            made.append(1)
+            time.sleep(0.05)
+            yield GaugeMetricFamily("test_made", "Exposition makes.", value=len(made))
+
+    metrics.registry.register(Slow())
+    exposition = Exposition(metrics.registry)
+
+    async def scrape(after: float) -> tuple[float | None, bytes]:
+        await asyncio.sleep(after)
+        metrics.errors.labels("scrape").inc()  # counted before this scrape asks
+        asked = metrics.registry.get_sample_value("errors_total", {"kind": "scrape"})
+        return asked, await exposition.text()
+
+    async def scrapes() -> list[tuple[float | None, bytes]]:
+        return await asyncio.gather(scrape(0), *(scrape(0.01) for _ in range(7)))
+
+    answers = asyncio.run(scrapes())
+    assert len(made) == 2
+    for asked, text in answers:
+        line = next(x for x in text.decode().splitlines()
+                    if x.startswith('errors_total{kind="scrape"}'))
+        assert asked is not None and float(line.rsplit(" ", 1)[1]) >= asked
+    assert b"\ntest_made 3.0\n" in asyncio.run(exposition.text())  # a later scrape: made anew
