@@ -170,6 +170,8 @@ FEEDS = {
                             "&limit=100",
     "unit table, a page": f"/v1/progress/units?campaign={CAMPAIGN}&period={PERIOD}&limit=100",
     "a unit's page": f"/v1/progress/units/{code_of(1)}?campaign={CAMPAIGN}",
+    "a unit's days, a page": f"/v1/progress/units/{code_of(1)}/days?campaign={CAMPAIGN}"
+                             "&limit=100",
     "/metrics": "/metrics",
     "CSV, every unit": f"/v1/progress?campaign={CAMPAIGN}&period={PERIOD}&format=csv",
 }
@@ -204,7 +206,10 @@ def made(path: Path, count: int, rounds: int = 20) -> dict[str, str]:
         "unit table, a page": lambda s: feeds.unit_table(s, directory, view, after=None,
                                                          limit=100),
         "a unit's page": lambda s: feeds.unit_progress(s, directory.units[code_of(1)],
-                                                       CAMPAIGN)}
+                                                       CAMPAIGN),
+        "a unit's days, a page": lambda s: feeds.unit_days(
+            s, directory.units[code_of(1)], directory.campaigns[CAMPAIGN], after=None,
+            limit=100)}
     found = {}
     for name, make in makers.items():
         took = []
@@ -283,7 +288,8 @@ def report_targets(sizes: list[int], found: dict[int, dict[Any, Any]]) -> None:
         ("summary p95, 8 readers < 50 ms", at["summary", 8][1], 50),
         ("a unit's page p95, 8 readers < 50 ms", at["a unit's page", 8][1], 50),
         *((f"{name} p95, 8 readers < 100 ms", at[name, 8][1], 100)
-          for name in ("missing, a page", "below target, a page", "unit table, a page")),
+          for name in ("missing, a page", "below target, a page", "unit table, a page",
+                       "a unit's days, a page")),
         ("/metrics p95, 8 readers < 20 ms", at["/metrics", 8][1], 20),
         ("CSV of 5,000 units p50 < 2,000 ms", at["CSV, every unit", 1][0], 2000),
         ("server peak memory < 300 MB", at["memory"][1], 300)]
