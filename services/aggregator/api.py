@@ -25,7 +25,7 @@ from services.aggregator.schemas import (
     UnitTablePagePublic,
 )
 from services.bus.directory import Directory
-from services.events import UnitKind
+from services.events import CampaignSnapshot, UnitKind, UnitSnapshot
 from services.refusals import NotFound
 from services.web.auth import ReaderDep
 from services.web.caching import Answers, etag, not_modified
@@ -143,16 +143,23 @@ def below_target(_: ReaderDep, request: Request, response: Response,
         session, directory, view, periods.today(), rule=rule, after=cursor, limit=limit))
 
 
+def _campaign_and_unit(directory: Directory, campaign: str, code: str
+                       ) -> tuple[CampaignSnapshot, UnitSnapshot]:
+    """The campaign and the unit a unit's feed names; NotFound naming the one unknown."""
+    found = service.campaign_or_raise(directory.campaigns, campaign)
+    unit = directory.units.get(code)
+    if unit is None:
+        raise NotFound.on("code", "unit_not_found", f"no unit with code {code!r}")
+    return found, unit
+
+
 @router.get("/units/{code}", response_model=UnitProgressPublic,
             responses={304: NOT_MODIFIED, **documented(401, 403, 404, 422)})
 def unit_progress(code: str, _: ReaderDep, request: Request, response: Response,
                   directory: DirectoryDep, session: SessionDep, campaign: CampaignQuery
                   ) -> Any:
     """One unit over the campaign: each period's standing report and its totals."""
-    service.campaign_or_raise(directory.campaigns, campaign)
-    unit = directory.units.get(code)
-    if unit is None:
-        raise NotFound.on("code", "unit_not_found", f"no unit with code {code!r}")
+    unit = _campaign_and_unit(directory, campaign, code)[1]
     tag = _tag(session, directory, campaign)
     if (cached := not_modified(request, response, tag)) is not None:
         return cached
@@ -167,10 +174,7 @@ def unit_days(code: str, _: ReaderDep, request: Request, response: Response,
               cursor: CursorQuery = None, limit: LimitQuery = 100) -> Any:
     """One unit's loudspeaker days over the campaign, by date, a page at a time: the
     broadcasts its standing reports count each day, and whether the day is a peak day."""
-    found = service.campaign_or_raise(directory.campaigns, campaign)
-    unit = directory.units.get(code)
-    if unit is None:
-        raise NotFound.on("code", "unit_not_found", f"no unit with code {code!r}")
+    found, unit = _campaign_and_unit(directory, campaign, code)
     tag = _tag(session, directory, campaign)
     if (cached := not_modified(request, response, tag)) is not None:
         return cached
