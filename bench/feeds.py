@@ -47,7 +47,7 @@ from services.aggregator.hub import ProgressHub
 from services.aggregator.metrics import CampaignGauges
 from services.aggregator.migrations import MIGRATIONS
 from services.bus.directory import Directory
-from services.events import UNITS, ReportingPeriod, ReportSubmitted
+from services.events import PROVINCES, UNITS, ReportingPeriod, ReportSubmitted
 from services.observability import ServiceMetrics
 from services.web.auth import Caller
 from services.web.edge import install
@@ -57,6 +57,7 @@ CAMPAIGN = "dai-hoi-xiv"
 WEEKS = ("2026-W03", "2026-W04", "2026-W05", "2026-W06")
 PERIOD = "2026-W04"
 TOKEN = "bench-reader"
+PARENT_CODES = sorted(PROVINCES)
 
 
 def kind_of(n: int) -> str:
@@ -68,10 +69,15 @@ def code_of(n: int) -> str:
     return f"dv-{n:05d}"
 
 
+def parent_of(n: int) -> str:
+    """Units spread over the 34 provinces, as a national deployment's would be."""
+    return PARENT_CODES[n % len(PARENT_CODES)]
+
+
 def directory_of(count: int) -> Directory:
     directory = Directory(campaigns={CAMPAIGN: campaign(starts_on=date(2026, 1, 5))})
     for n in range(count):
-        u = unit(code_of(n), kind_of(n))
+        u = unit(code_of(n), kind_of(n), parent=parent_of(n))
         directory.apply(UNITS.name, u.code, u.model_dump_json().encode())
     return directory
 
@@ -124,6 +130,9 @@ def fold(path: Path, count: int) -> tuple[int, float]:
     directory = directory_of(count)
     events = reports(count)
     started = time.perf_counter()
+    with database.write_lock(engine), Session(engine) as session:  # the unit topic's records
+        service.reparent(session, [(code_of(n), parent_of(n), 1) for n in range(count)])
+        session.commit()
     for at in range(0, len(events), 1000):
         with database.write_lock(engine), Session(engine) as session:
             service.fold(session, arrivals(tuple(events[at:at + 1000])), directory.campaigns)
@@ -165,6 +174,8 @@ end
 FEEDS = {
     "summary": f"/v1/progress?campaign={CAMPAIGN}&period={PERIOD}",
     "summary, communes": f"/v1/progress?campaign={CAMPAIGN}&period={PERIOD}&kind=commune",
+    "summary, a province": f"/v1/progress?campaign={CAMPAIGN}&period={PERIOD}&parent=31",
+    "by province": f"/v1/progress/parents?campaign={CAMPAIGN}&period={PERIOD}",
     "missing, a page": f"/v1/progress/missing?campaign={CAMPAIGN}&period={PERIOD}&limit=100",
     "below target, a page": f"/v1/progress/below-target?campaign={CAMPAIGN}&period={PERIOD}"
                             "&limit=100",
@@ -196,10 +207,13 @@ def made(path: Path, count: int, rounds: int = 20) -> dict[str, str]:
     directory = directory_of(count)
     view = service.period_or_raise(directory.campaigns, CAMPAIGN, PERIOD)
     communes = service.period_or_raise(directory.campaigns, CAMPAIGN, PERIOD, "commune")
+    province = service.period_or_raise(directory.campaigns, CAMPAIGN, PERIOD, parent="31")
     today = periods.today()
     makers: dict[str, Callable[[Session], object]] = {
         "summary": lambda s: feeds.progress(s, directory, view, today),
         "summary, communes": lambda s: feeds.progress(s, directory, communes, today),
+        "summary, a province": lambda s: feeds.progress(s, directory, province, today),
+        "by province": lambda s: feeds.by_parent(s, directory, view, today),
         "missing, a page": lambda s: feeds.missing(s, directory, view, after=None, limit=100),
         "below target, a page": lambda s: feeds.below_target(
             s, directory, view, today, rule=None, after=None, limit=100),
@@ -286,6 +300,8 @@ def report_targets(sizes: list[int], found: dict[int, dict[Any, Any]]) -> None:
     at = found[5000]
     checks = [
         ("summary p95, 8 readers < 50 ms", at["summary", 8][1], 50),
+        ("summary of a province p95, 8 readers < 50 ms", at["summary, a province", 8][1], 50),
+        ("by province p95, 8 readers < 50 ms", at["by province", 8][1], 50),
         ("a unit's page p95, 8 readers < 50 ms", at["a unit's page", 8][1], 50),
         *((f"{name} p95, 8 readers < 100 ms", at[name, 8][1], 100)
           for name in ("missing, a page", "below target, a page", "unit table, a page",

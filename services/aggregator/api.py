@@ -18,6 +18,7 @@ from services.aggregator.hub import ProgressHub
 from services.aggregator.schemas import (
     BelowTargetPagePublic,
     MissingPagePublic,
+    ParentsPublic,
     ProgressPublic,
     UnitDaysPagePublic,
     UnitProgressPublic,
@@ -31,7 +32,7 @@ from services.web.auth import ReaderDep
 from services.web.caching import Answers, etag, not_modified
 from services.web.db import SessionDep
 from services.web.errors import documented
-from services.web.schemas import CursorQuery, LimitQuery
+from services.web.schemas import CursorQuery, LimitQuery, Province
 
 router = APIRouter(prefix="/v1/progress", tags=["progress"])
 
@@ -45,6 +46,8 @@ DirectoryDep = Annotated[Directory, Depends(_directory)]
 CampaignQuery = Annotated[str, Query(max_length=64, description="Campaign code.")]
 PeriodQuery = Annotated[str, Query(max_length=16, description="Period, e.g. 2026-W04.")]
 KindQuery = Annotated[UnitKind | None, Query(description="Only units of this kind.")]
+ParentQuery = Annotated[Province | None, Query(description="Only units of this parent: a "
+                                             "province code of Decision 19/2025/QĐ-TTg.")]
 FormatQuery = Annotated[Literal["json", "csv"], Query(description="json, or csv for Excel")]
 NOT_MODIFIED: dict[str, Any] = {"description": "Not modified: the `ETag` given in "
                                 "`If-None-Match` still stands."}
@@ -74,10 +77,11 @@ def _answer(request: Request, response: Response, tag: str,
             responses={**CSV, 304: NOT_MODIFIED, **documented(401, 403, 404, 422)})
 def progress(_: ReaderDep, request: Request, response: Response, directory: DirectoryDep,
              session: SessionDep, campaign: CampaignQuery, period: PeriodQuery,
-             kind: KindQuery = None, format: FormatQuery = "json") -> Any:
+             kind: KindQuery = None, parent: ParentQuery = None,
+             format: FormatQuery = "json") -> Any:
     """The period's summary: completeness, timeliness, totals, coverage and loudspeaker
     compliance (counts). As CSV, the whole period table, one row per expected unit."""
-    view = service.period_or_raise(directory.campaigns, campaign, period, kind)
+    view = service.period_or_raise(directory.campaigns, campaign, period, kind, parent)
     tag = _tag(session, directory, campaign, period)
     if (cached := not_modified(request, response, tag)) is not None:
         return cached
@@ -93,12 +97,12 @@ def progress(_: ReaderDep, request: Request, response: Response, directory: Dire
             responses={304: NOT_MODIFIED, **documented(401, 403, 404, 422)})
 def unit_table(_: ReaderDep, request: Request, response: Response, directory: DirectoryDep,
                session: SessionDep, campaign: CampaignQuery, period: PeriodQuery,
-               kind: KindQuery = None, cursor: CursorQuery = None, limit: LimitQuery = 100
-               ) -> Any:
+               kind: KindQuery = None, parent: ParentQuery = None, cursor: CursorQuery = None,
+               limit: LimitQuery = 100) -> Any:
     """The period table, a page at a time: every expected unit by kind and code, with its
     report, counts per activity kind and broadcasts (all of it at once: `format=csv` on
     the period feed)."""
-    view = service.period_or_raise(directory.campaigns, campaign, period, kind)
+    view = service.period_or_raise(directory.campaigns, campaign, period, kind, parent)
     tag = _tag(session, directory, campaign, period)
     if (cached := not_modified(request, response, tag)) is not None:
         return cached
@@ -110,16 +114,16 @@ def unit_table(_: ReaderDep, request: Request, response: Response, directory: Di
             responses={**CSV, 304: NOT_MODIFIED, **documented(401, 403, 404, 422)})
 def missing(_: ReaderDep, request: Request, response: Response, directory: DirectoryDep,
             session: SessionDep, campaign: CampaignQuery, period: PeriodQuery,
-            kind: KindQuery = None, cursor: CursorQuery = None, limit: LimitQuery = 100,
-            format: FormatQuery = "json") -> Any:
+            kind: KindQuery = None, parent: ParentQuery = None, cursor: CursorQuery = None,
+            limit: LimitQuery = 100, format: FormatQuery = "json") -> Any:
     """The units still expected to report for a period, by code, a page at a time (as
     CSV, all of them)."""
-    view = service.period_or_raise(directory.campaigns, campaign, period, kind)
+    view = service.period_or_raise(directory.campaigns, campaign, period, kind, parent)
     tag = _tag(session, directory, campaign, period)
     if (cached := not_modified(request, response, tag)) is not None:
         return cached
     if format == "csv":
-        return _csv(f"missing-{campaign}-{period}", ("code", "name", "kind"),
+        return _csv(f"missing-{campaign}-{period}", ("code", "name", "kind", "parent"),
                     _all_missing(request.app.state.engine, directory, view), response)
     return _answer(request, response, tag, lambda: feeds.missing(
         session, directory, view, after=cursor, limit=limit))
@@ -129,18 +133,34 @@ def missing(_: ReaderDep, request: Request, response: Response, directory: Direc
             responses={304: NOT_MODIFIED, **documented(401, 403, 404, 422)})
 def below_target(_: ReaderDep, request: Request, response: Response,
                  directory: DirectoryDep, session: SessionDep, campaign: CampaignQuery,
-                 period: PeriodQuery, kind: KindQuery = None,
+                 period: PeriodQuery, kind: KindQuery = None, parent: ParentQuery = None,
                  rule: Annotated[Literal["weekly", "peak_day"] | None, Query(
                      description="Only units below this target.")] = None,
                  cursor: CursorQuery = None, limit: LimitQuery = 100) -> Any:
     """Commune-level units that reported and are below a loudspeaker target, by code, with
     the weeks and peak days below it (days still to come cannot fail)."""
-    view = service.period_or_raise(directory.campaigns, campaign, period, kind)
+    view = service.period_or_raise(directory.campaigns, campaign, period, kind, parent)
     tag = _tag(session, directory, campaign, period)
     if (cached := not_modified(request, response, tag)) is not None:
         return cached
     return _answer(request, response, tag, lambda: feeds.below_target(
         session, directory, view, periods.today(), rule=rule, after=cursor, limit=limit))
+
+
+@router.get("/parents", response_model=ParentsPublic,
+            responses={304: NOT_MODIFIED, **documented(401, 403, 404, 422)})
+def by_parent(_: ReaderDep, request: Request, response: Response, directory: DirectoryDep,
+              session: SessionDep, campaign: CampaignQuery, period: PeriodQuery,
+              kind: KindQuery = None) -> Any:
+    """The period rolled up by parent: each province's completeness, timeliness and units
+    below a loudspeaker target (the units without a parent last). A province's own feeds:
+    `parent=` on any of the others."""
+    view = service.period_or_raise(directory.campaigns, campaign, period, kind)
+    tag = _tag(session, directory, campaign, period)
+    if (cached := not_modified(request, response, tag)) is not None:
+        return cached
+    return _answer(request, response, tag, lambda: feeds.by_parent(
+        session, directory, view, periods.today()))
 
 
 def _campaign_and_unit(directory: Directory, campaign: str, code: str
@@ -209,24 +229,24 @@ async def stream(request: Request, _: ReaderDep,
                              headers={"cache-control": "no-cache"})
 
 
-UNIT_TABLE = ("code", "name", "kind", "reported", "on_time", "version",
+UNIT_TABLE = ("code", "name", "kind", "parent", "reported", "on_time", "version",
               *service.ACTIVITY_KINDS, "loudspeaker_total")
 
 
 def _unit_line(row: UnitRowPublic) -> tuple[Any, ...]:
     """A period table line (None: an empty cell)."""
-    return (row.code, row.name, row.kind, row.reported, row.on_time, row.version,
+    return (row.code, row.name, row.kind, row.parent, row.reported, row.on_time, row.version,
             *(row.activities[kind] for kind in service.ACTIVITY_KINDS), row.loudspeaker_total)
 
 
 def _all_missing(engine: Engine, directory: Directory, view: service.Period
-                 ) -> Iterator[tuple[str, str, str]]:
+                 ) -> Iterator[tuple[str, str, str, str | None]]:
     """Every missing unit, read a page at a time."""
     after: str | None = None
     while True:
         with Session(engine) as session:
             page = feeds.missing(session, directory, view, after=after, limit=1000)
-        yield from ((u.code, u.name, u.kind) for u in page.items)
+        yield from ((u.code, u.name, u.kind, u.parent) for u in page.items)
         if page.next_cursor is None:
             return
         after = page.next_cursor

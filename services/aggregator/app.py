@@ -20,7 +20,7 @@ from services.bus.consumer import Consumer, KafkaSource
 from services.bus.directory import Directory, follower
 from services.bus.relay_process import RelayProcess
 from services.database import write_lock
-from services.events import AGGREGATOR_DEAD_LETTERS, REPORTS
+from services.events import AGGREGATOR_DEAD_LETTERS
 from services.web.app import Blueprint, Worker, build_app
 
 log = structlog.get_logger()
@@ -40,7 +40,7 @@ def create_app(settings: AggregatorSettings) -> FastAPI:
                                settings.gauge_refresh_seconds)
         fold = ReportFold(directory, hub=state.hub, metrics=metrics, on_folded=gauges.touch)
         state.consumer = Consumer(
-            fold, KafkaSource(settings, (REPORTS,), group=fold.name,
+            fold, KafkaSource(settings, fold.topics, group=fold.name,
                               session_timeout_ms=settings.kafka_session_timeout_ms),
             state.metrics, engine=engine, dead_letters=AGGREGATOR_DEAD_LETTERS,
             max_batch=settings.max_batch, wake_relay=state.relay.wake)

@@ -17,6 +17,8 @@ from services.aggregator.schemas import (
     LoudspeakerPublic,
     MissingPagePublic,
     MissingUnitPublic,
+    ParentProgressPublic,
+    ParentsPublic,
     ProgressPublic,
     RatioPublic,
     UnitDayPublic,
@@ -31,6 +33,7 @@ from services.aggregator.service import Period
 from services.bus.directory import Directory
 from services.events import (
     COMMUNE_LEVEL,
+    PROVINCES,
     CampaignSnapshot,
     KindProgress,
     ProgressChanged,
@@ -49,8 +52,10 @@ class Expected:
     by_code: list[str]
     by_kind: list[tuple[str, str]]  # (kind, code)
     per_kind: dict[str, int]
-    # units of those kinds that the period does not expect (retired before it, joined after
-    # it): a report of theirs is kept in the figures but does not count
+    per_parent: dict[str, dict[str, int]]  # parent ("": none) -> unit kind -> units
+    # units of those kinds (and that parent) that the period does not expect (retired
+    # before it, joined after it): a report of theirs is kept in the figures but does not
+    # count
     outside: list[str]
 
 
@@ -58,15 +63,21 @@ def expected(directory: Directory, view: Period) -> Expected:
     """The period's expected units, made once per revision of the registry's records."""
     def make() -> Expected:
         units = service.expected_units(directory.units.values(), view.campaign, view.start,
-                                       view.end, view.kind)
+                                       view.end, view.kind, view.parent)
         kinds = {u.kind for u in units.values()}
+        per_parent: dict[str, dict[str, int]] = {}
+        for u in units.values():
+            kinds_of = per_parent.setdefault(service.parent_of(u), {})
+            kinds_of[u.kind] = kinds_of.get(u.kind, 0) + 1
         return Expected(units=units, by_code=sorted(units),
                         by_kind=sorted((u.kind, code) for code, u in units.items()),
                         per_kind=dict(Counter(u.kind for u in units.values())),
+                        per_parent=per_parent,
                         outside=[code for code, u in directory.units.items()
-                                 if u.kind in kinds and code not in units])
+                                 if u.kind in kinds and code not in units and
+                                 (view.parent is None or service.parent_of(u) == view.parent)])
     return directory.derived(("expected", view.campaign.code, view.campaign.revision,
-                              view.name, view.start, view.kind), make)
+                              view.name, view.start, view.kind, view.parent), make)
 
 
 def ratios(session: Session, directory: Directory, view: Period) -> service.Ratios:
@@ -74,12 +85,29 @@ def ratios(session: Session, directory: Directory, view: Period) -> service.Rati
     city-wide over those kinds; the reports of units the period does not expect taken out
     (a unit the registry no longer has at all is not: `_ratio` keeps the ratios at most 1)."""
     found = expected(directory, view)
-    kept = store.figures(session, view.campaign.code, view.name)
-    aside = store.figures_of(session, view.campaign.code, view.name, found.outside)
+    kept = store.figures(session, view.campaign.code, view.name, view.parent)
+    aside = store.figures_of(session, view.campaign.code, view.name, found.outside,
+                             view.parent)
+    return _ratios(found.per_kind, _by_kind(kept), _by_kind(aside))
+
+
+def _by_kind(figures: store.Figures, parent: str | None = None) -> dict[str, tuple[int, int]]:
+    """Figures per unit kind, summed over the parents (or of one parent)."""
+    found: dict[str, tuple[int, int]] = {}
+    for (of, kind), (reported, on_time) in figures.items():
+        if parent is None or of == parent:
+            before = found.get(kind, (0, 0))
+            found[kind] = (before[0] + reported, before[1] + on_time)
+    return found
+
+
+def _ratios(per_kind: dict[str, int], kept: dict[str, tuple[int, int]],
+            aside: dict[str, tuple[int, int]]) -> service.Ratios:
+    """Ratios per expected unit kind and over them all, the reports `aside` taken out."""
     by_kind = {kind: _ratio(n, *(k - a for k, a in zip(kept.get(kind, (0, 0)),
                                                        aside.get(kind, (0, 0)), strict=True)))
-               for kind, n in sorted(found.per_kind.items())}
-    return service.Ratios(city=_ratio(sum(found.per_kind.values()),
+               for kind, n in sorted(per_kind.items())}
+    return service.Ratios(city=_ratio(sum(per_kind.values()),
                                       sum(r.reported for r in by_kind.values()),
                                       sum(r.on_time for r in by_kind.values())),
                           by_unit_kind=by_kind)
@@ -99,13 +127,16 @@ def progress(session: Session, directory: Directory, view: Period,
     number of units (beyond counting the units below target in an index)."""
     figures = ratios(session, directory, view)
     rows = store.period_totals(session, view.campaign.code, view.name,
-                               [view.kind] if view.kind else None)
-    failing, below_weekly, below_daily = store.below_counts(
-        session, view.campaign.code, view.name, today, view.kind)
+                               [view.kind] if view.kind else None, view.parent)
+    below = store.below_counts(session, view.campaign.code, view.name, today, view.kind)
+    failing, below_weekly, below_daily = (
+        below.get(view.parent, (0, 0, 0)) if view.parent is not None
+        else tuple(sum(n) for n in zip((0, 0, 0), *below.values(), strict=True)))
     return ProgressPublic(
         campaign=view.campaign.code, period=view.name, period_start=view.start,
         period_end=view.end, deadline=periods.deadline(view.end, view.campaign.deadline),
-        unit_kind=view.kind, city=figures.city, by_unit_kind=figures.by_unit_kind,
+        unit_kind=view.kind, parent=view.parent, city=figures.city,
+        by_unit_kind=figures.by_unit_kind,
         missing=figures.city.expected - figures.city.reported,
         totals=service.totals(rows), coverage=service.coverage(rows),
         loudspeaker=LoudspeakerPublic(
@@ -128,7 +159,8 @@ def missing(session: Session, directory: Directory, view: Period, *, after: str 
             at += 1
             if code not in reported:
                 unit = found.units[code]
-                items.append(MissingUnitPublic(code=code, name=unit.name, kind=unit.kind))
+                items.append(MissingUnitPublic(code=code, name=unit.name, kind=unit.kind,
+                                               parent=unit.parent))
                 if len(items) == limit:
                     break
     more = len(items) == limit and at < len(found.by_code)  # the next page may be empty
@@ -142,8 +174,8 @@ def below_target(session: Session, directory: Directory, view: Period, today: da
     """A page of the units below a loudspeaker target as of `today`, with their weeks and
     days: the kept verdicts choose the units, only the page's days are read."""
     page, total = store.below_page(session, view.campaign.code, view.name, today,
-                                   unit_kind=view.kind, rule=rule, after=after,
-                                   limit=limit + 1)
+                                   unit_kind=view.kind, parent=view.parent, rule=rule,
+                                   after=after, limit=limit + 1)
     shown = page[:limit]
     days = store.days_of(session, view.campaign.code, view.name, [c for c, _ in shown])
     items = []
@@ -155,6 +187,26 @@ def below_target(session: Session, directory: Directory, view: Period, today: da
             days.get(code, {}), view.start, min(view.end, today)))
     return BelowTargetPagePublic(items=items, total=total,
                                  next_cursor=shown[-1][0] if len(page) > limit else None)
+
+
+def by_parent(session: Session, directory: Directory, view: Period, today: date
+              ) -> ParentsPublic:
+    """The period's figures rolled up by parent, read off the kept figures: one line per
+    parent with expected units, the units without a parent last."""
+    found = expected(directory, view)
+    kept = store.figures(session, view.campaign.code, view.name)
+    aside = store.figures_of(session, view.campaign.code, view.name, found.outside)
+    below = store.below_counts(session, view.campaign.code, view.name, today, view.kind)
+    items = []
+    for parent in sorted(found.per_parent, key=lambda p: (p == "", p)):
+        figures = _ratios(found.per_parent[parent], _by_kind(kept, parent),
+                          _by_kind(aside, parent))
+        items.append(ParentProgressPublic(
+            parent=parent or None, name=PROVINCES.get(parent), all=figures.city,
+            by_unit_kind=figures.by_unit_kind,
+            units_failing=below.get(parent, (0, 0, 0))[0]))
+    return ParentsPublic(campaign=view.campaign.code, period=view.name, unit_kind=view.kind,
+                         items=items)
 
 
 def unit_table(session: Session, directory: Directory, view: Period, *, after: str | None,
@@ -187,7 +239,8 @@ def unit_rows(session: Session, view: Period, found: Expected, codes: list[str]
     for code in codes:
         unit, head, by_kind = found.units[code], heads.get(code), counted.get(code, {})
         rows.append(UnitRowPublic(
-            code=code, name=unit.name, kind=unit.kind, reported=head is not None,
+            code=code, name=unit.name, kind=unit.kind, parent=unit.parent,
+            reported=head is not None,
             on_time=bool(head and head.on_time), version=head.version if head else None,
             activities={kind: by_kind.get(kind, 0) for kind in service.ACTIVITY_KINDS},
             loudspeaker_total=(head.loudspeaker_total if head else 0)

@@ -1,12 +1,14 @@
-"""The aggregator's handler on the shared runner: report events in, aggregates and
-progress changes out.
+"""The aggregator's handler on the shared runner: report events (and the registry's unit
+records, for each unit's parent) in, aggregates and progress changes out.
 
 At-least-once delivery in, exactly-once effect out: the runner folds a batch (whatever has
 arrived, up to AGGREGATOR_MAX_BATCH) in one transaction, with the progress changes it
 causes queued in the outbox, and commits offsets only after that; folding skips every
 report version it already holds, so a redelivered batch counts nothing twice. Each
 message's key and version are read first; the rest only for the newest version of each key,
-since nothing else in the batch can count. An unreadable message is a dead letter."""
+since nothing else in the batch can count. A unit record moves the unit's figures when its
+parent changed (service.reparent), in the same transaction as the reports, before them.
+An unreadable message is a dead letter."""
 
 import gc
 from collections.abc import Callable, Iterator
@@ -21,17 +23,24 @@ from services.aggregator.hub import ProgressHub
 from services.aggregator.metrics import AggregatorMetrics
 from services.bus.consumer import Batch, Message
 from services.bus.directory import Directory
-from services.events import AGGREGATOR_PROGRESS, REPORTS, ProgressChanged, ReportSubmitted
+from services.events import (
+    AGGREGATOR_PROGRESS,
+    REPORTS,
+    UNITS,
+    ProgressChanged,
+    ReportSubmitted,
+)
 
 Folded = tuple[list[ReportSubmitted], list[ProgressChanged]]
 
 
 class ReportFold:
-    """Folds report events into the aggregates; emits one progress change per period
-    touched (unless `announce` is off, as in a rebuild)."""
+    """Folds report events into the aggregates, keyed by each unit's parent as the unit
+    topic gives it; emits one progress change per period touched (unless `announce` is
+    off, as in a rebuild)."""
 
     name = "aggregator"
-    topics = (REPORTS,)
+    topics = (REPORTS, UNITS)
 
     def __init__(self, directory: Directory, *, hub: ProgressHub | None = None,
                  metrics: AggregatorMetrics | None = None, announce: bool = True,
@@ -42,6 +51,7 @@ class ReportFold:
     def handle(self, session: Session | None, batch: Batch) -> Folded:
         assert session is not None
         with collector_paused():
+            service.reparent(session, unit_records(batch))
             applied = service.fold(session, arrivals(batch), self._directory.campaigns)
         if not applied or not self._announce:
             return applied, []
@@ -71,10 +81,38 @@ class _Head(BaseModel):
     version: int = Field(ge=1)
 
 
+class _UnitHead(BaseModel):
+    """What the fold needs of a unit record."""
+
+    model_config = ConfigDict(extra="ignore", title="UnitSnapshot")
+
+    code: str
+    parent: str | None = None
+    revision: int
+
+
+def unit_records(batch: Batch) -> list[service.UnitRecord]:
+    """The batch's unit records (a tombstone says nothing of a parent); the unreadable
+    ones buried."""
+    found: list[service.UnitRecord] = []
+    for message in batch.messages:
+        if message.topic != UNITS.name or message.value is None:
+            continue
+        try:
+            unit = _UnitHead.model_validate_json(message.value)
+        except ValidationError as exc:
+            batch.bury(message, str(exc))
+            continue
+        found.append((unit.code, unit.parent or "", unit.revision))
+    return found
+
+
 def arrivals(batch: Batch) -> list[service.Arrival]:
     """The batch's report messages as the fold sees them; the unreadable ones buried."""
     found: list[service.Arrival] = []
     for message in batch.messages:
+        if message.topic != REPORTS.name:
+            continue
         try:
             head = _Head.model_validate_json(message.value or b"")
         except ValidationError as exc:

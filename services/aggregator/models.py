@@ -19,6 +19,7 @@ class PeriodReport(SQLModel, table=True):
     period: str = Field(primary_key=True, max_length=16)
     unit_code: str = Field(primary_key=True, max_length=64)
     unit_kind: str = Field(max_length=32)
+    unit_parent: str = Field(default="", max_length=8)  # see UnitParent; "": none known
     report_id: str = Field(max_length=64)
     version: int
     on_time: bool  # the first report arrived by the deadline (see service.timeliness)
@@ -39,14 +40,16 @@ class PeriodReport(SQLModel, table=True):
 
 
 class PeriodFigures(SQLModel, table=True):
-    """Kept by the fold with the reports: how many units of a kind reported for a period,
-    and how many of them on time. `revision` grows with every change (the feeds' ETag)."""
+    """Kept by the fold with the reports: how many units of a kind and parent reported for
+    a period, and how many of them on time. `revision` grows with every change (the feeds'
+    ETag)."""
 
     __tablename__ = "period_figures"
 
     campaign_code: str = Field(primary_key=True, max_length=64)
     period: str = Field(primary_key=True, max_length=16)
     unit_kind: str = Field(primary_key=True, max_length=32)
+    unit_parent: str = Field(primary_key=True, default="", max_length=8)
     reported: int = 0
     on_time: int = 0
     revision: int = 0
@@ -54,13 +57,14 @@ class PeriodFigures(SQLModel, table=True):
 
 class PeriodTotal(SQLModel, table=True):
     """Kept by the fold with the reports: what the standing reports of a period count, by
-    the reporting unit's kind, the activity kind and its details."""
+    the reporting unit's kind and parent, the activity kind and its details."""
 
     __tablename__ = "period_totals"
 
     campaign_code: str = Field(primary_key=True, max_length=64)
     period: str = Field(primary_key=True, max_length=16)
     unit_kind: str = Field(primary_key=True, max_length=32)
+    unit_parent: str = Field(primary_key=True, default="", max_length=8)
     kind: str = Field(primary_key=True, max_length=32)
     platform: str = Field(primary_key=True, default="", max_length=16)
     format: str = Field(primary_key=True, default="", max_length=16)
@@ -85,9 +89,22 @@ class ActivityCount(SQLModel, table=True):
     language: str = Field(primary_key=True, default="", max_length=8)
     channel: str = Field(primary_key=True, default="", max_length=16)
     unit_kind: str = Field(max_length=32)
+    unit_parent: str = Field(default="", max_length=8)
     count: int = 0
     people_mobilised: int = 0
     shares: int = 0
+
+
+class UnitParent(SQLModel, table=True):
+    """The parent of each unit as the fold has read it from the registry's unit topic (in
+    its own transactions, so that a report and a re-parenting are folded one after the
+    other): the standing reports and the kept figures are keyed by it."""
+
+    __tablename__ = "unit_parents"
+
+    unit_code: str = Field(primary_key=True, max_length=64)
+    parent: str = Field(max_length=8)  # "": none
+    revision: int
 
 
 class Breach(SQLModel, table=True):

@@ -120,7 +120,10 @@ class ProgressPublic(_Public):
     deadline: UtcDatetime = Field(description="When the period's report is due (UTC).")
     unit_kind: UnitKind | None = Field(description="The unit kind the feed is narrowed to; "
                                        "null for all kinds.")
-    city: RatioPublic = Field(description="City-wide completeness and timeliness.")
+    parent: str | None = Field(None, description="The parent (a province code of Decision "
+                               "19/2025/QĐ-TTg) the feed is narrowed to; null for all.")
+    city: RatioPublic = Field(description="City-wide completeness and timeliness (of the "
+                              "parent's units, when narrowed to one).")
     by_unit_kind: dict[str, RatioPublic] = Field(description="The same, per unit kind.")
     missing: int = Field(description="Expected units that have not reported.")
     totals: TotalsPublic = Field(description="What the standing reports count.")
@@ -136,6 +139,7 @@ class MissingUnitPublic(_Public):
     code: str = Field(description="The unit's code.")
     name: str = Field(description="Its Vietnamese name.")
     kind: str = Field(description="Its kind.")
+    parent: str | None = Field(None, description="Its parent's province code; null: none.")
 
 
 class UnitRefPublic(_Public):
@@ -174,12 +178,36 @@ class UnitRowPublic(_Public):
     code: str = Field(description="The unit's code.")
     name: str = Field(description="Its Vietnamese name.")
     kind: str = Field(description="Its kind.")
+    parent: str | None = Field(None, description="Its parent's province code; null: none.")
     reported: bool = Field(description="Its report for the period is in.")
     on_time: bool = Field(description="Its first report arrived by the deadline.")
     version: int | None = Field(description="The standing version; null: no report.")
     activities: dict[str, int] = Field(description="Count per activity kind, every kind.")
     loudspeaker_total: int | None = Field(description="Broadcasts over the period; null for a "
                                           "unit without the loudspeaker duty.")
+
+
+class ParentProgressPublic(_Public):
+    """One parent's figures for a period: the roll-up's line."""
+
+    parent: str | None = Field(description="The province code (Decision 19/2025/QĐ-TTg); "
+                               "null for the units that name no parent.")
+    name: str | None = Field(description="The province's Vietnamese name.")
+    all: RatioPublic = Field(description="Completeness and timeliness of its units.")
+    by_unit_kind: dict[str, RatioPublic] = Field(description="The same, per unit kind.")
+    units_failing: int = Field(description="Its commune-level units that reported and are "
+                               "below a loudspeaker target.")
+
+
+class ParentsPublic(_Public):
+    """A period's figures rolled up by parent: one line per province with expected units
+    or reports, the units without a parent last."""
+
+    campaign: str = Field(description="Campaign code.")
+    period: str = Field(description="The period, e.g. `2026-W04`.")
+    unit_kind: UnitKind | None = Field(description="The unit kind the feed is narrowed to; "
+                                       "null for all kinds.")
+    items: list[ParentProgressPublic] = Field(description="By province code.")
 
 
 class MissingPagePublic(CursorPage[MissingUnitPublic]):

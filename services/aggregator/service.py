@@ -2,7 +2,7 @@
 what the feeds say."""
 
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import lru_cache
@@ -72,45 +72,101 @@ def fold(session: Session, arrivals: Iterable[Arrival],
             if before is not None:
                 replaced[key] = before
     if winners:
-        heads, counts, days = _rows(winners, campaigns or {})
+        placed = store.parents(session, {e.unit_code for e, _ in winners})
+        heads, counts, days = _rows(winners, campaigns or {},
+                                    {code: parent for code, (parent, _) in placed.items()})
         db = raw_in(session)
-        figures, totals = _differences(heads, counts, replaced,
-                                       store.standing_counts(session, set(replaced)))
+        shift = _Shift()
+        for campaign, period, unit, kind, parent, on_time in map(_HEAD_FIGURES, heads):
+            shift.report(campaign, period, kind, parent, bool(on_time), +1)
+            before = replaced.get((campaign, period, unit))
+            if before is not None:
+                shift.report(campaign, period, before.unit_kind, before.unit_parent,
+                             before.on_time, -1)
+        shift.counts(map(_AS_TOTAL, counts), +1)
+        shift.counts(store.standing_counts(session, set(replaced)), -1)
         store.replace(db, heads, counts, days)
-        store.shift(db, figures, totals)
+        store.shift(db, *shift.rows())
     return [event for event, _ in winners]
 
 
-# A head row's key, kind and timeliness; a count row as a TOTAL_KEY + TOTAL_FIGURES row.
+# A head row's key, kind, parent and timeliness; a count row as a TOTAL_KEY + TOTAL_FIGURES
+# row.
 _HEAD_FIGURES = itemgetter(*(store.HEAD_COLUMNS.index(name) for name in (
-    "campaign_code", "period", "unit_code", "unit_kind", "on_time")))
+    "campaign_code", "period", "unit_code", "unit_kind", "unit_parent", "on_time")))
 _AS_TOTAL = itemgetter(*(store.COUNT_COLUMNS.index(name)
                          for name in store.TOTAL_KEY + store.TOTAL_FIGURES))
+_PARENT_AT = store.TOTAL_KEY.index("unit_parent")
 
 
-def _differences(heads: list[tuple[Any, ...]], counts: list[tuple[Any, ...]],
-                 replaced: Mapping[store.Key, store.Standing],
-                 replaced_counts: list[tuple[Any, ...]]
-                 ) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
-    """How the kept figures change: the new standing reports' rows counted in, those they
-    replace counted out. Rows for store.shift."""
-    figures: dict[tuple[str, str, str], list[int]] = {}
-    for campaign, period, unit, kind, on_time in map(_HEAD_FIGURES, heads):
-        figure = figures.setdefault((campaign, period, kind), [0, 0])
-        figure[0], figure[1] = figure[0] + 1, figure[1] + bool(on_time)
-        before = replaced.get((campaign, period, unit))
-        if before is not None:
-            old = figures.setdefault((campaign, period, before.unit_kind), [0, 0])
-            old[0], old[1] = old[0] - 1, old[1] - before.on_time
-    totals: dict[tuple[Any, ...], list[int]] = {}
-    keyed = len(store.TOTAL_KEY)
-    for sign, rows in ((1, map(_AS_TOTAL, counts)), (-1, iter(replaced_counts))):
-        for row in rows:  # TOTAL_KEY + TOTAL_FIGURES
-            total = totals.setdefault(tuple(row[:keyed]), [0, 0, 0])
+class _Shift:
+    """How the kept figures change, gathered: standing reports counted in (+1) or out
+    (-1), with what they count. Rows for store.shift."""
+
+    def __init__(self) -> None:
+        self._figures: dict[tuple[str, str, str, str], list[int]] = {}
+        self._totals: dict[tuple[Any, ...], list[int]] = {}
+
+    def report(self, campaign: str, period: str, kind: str, parent: str, on_time: bool,
+               sign: int) -> None:
+        figure = self._figures.setdefault((campaign, period, kind, parent), [0, 0])
+        figure[0], figure[1] = figure[0] + sign, figure[1] + sign * on_time
+
+    def counts(self, rows: Iterable[Sequence[Any]], sign: int,
+               parent: str | None = None) -> None:
+        """Rows of TOTAL_KEY + TOTAL_FIGURES; under another parent than their own, if
+        given."""
+        keyed = len(store.TOTAL_KEY)
+        for row in rows:
+            key = tuple(row[:keyed])
+            if parent is not None:
+                key = (*key[:_PARENT_AT], parent, *key[_PARENT_AT + 1:])
+            total = self._totals.setdefault(key, [0, 0, 0])
             for at, value in enumerate(row[keyed:]):
                 total[at] += sign * value
-    return ([(*key, *figure) for key, figure in figures.items()],
-            [(*key, *total) for key, total in totals.items()])
+
+    def rows(self) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+        return ([(*key, *figure) for key, figure in self._figures.items()],
+                [(*key, *total) for key, total in self._totals.items()])
+
+
+UnitRecord = tuple[str, str, int]
+"""A unit as the registry's topic brings it to the fold: (code, parent or "", revision)."""
+
+
+def reparent(session: Session, records: Iterable[UnitRecord]) -> int:
+    """Keep each unit's newest parent; where it changed, move the unit's standing reports
+    and what they count to the new parent, the kept figures with them. Idempotent: a record
+    already read changes nothing. Never commits; returns how many standing reports moved."""
+    newest: dict[str, tuple[str, int]] = {}
+    for code, parent, revision in records:
+        if code not in newest or newest[code][1] < revision:
+            newest[code] = (parent, revision)
+    known = store.parents(session, newest)
+    fresh = {code: parent for code, (parent, revision) in newest.items()
+             if code not in known or known[code][1] < revision}
+    if not fresh:
+        return 0
+    db = raw_in(session)
+    store.set_parents(db, [(code, parent, newest[code][1]) for code, parent in fresh.items()])
+    moving = [p for p in store.placed(session, fresh) if p.unit_parent != fresh[p.key[2]]]
+    if not moving:
+        return 0
+    shift = _Shift()
+    by_parent: dict[str, list[store.Key]] = {}
+    for p in moving:
+        campaign, period, unit = p.key
+        shift.report(campaign, period, p.unit_kind, p.unit_parent, p.on_time, -1)
+        shift.report(campaign, period, p.unit_kind, fresh[unit], p.on_time, +1)
+        by_parent.setdefault(fresh[unit], []).append(p.key)
+    for parent, keys in by_parent.items():
+        for at in range(0, len(keys), 500):
+            rows = store.standing_counts(session, set(keys[at:at + 500]))
+            shift.counts(rows, -1)
+            shift.counts(rows, +1, parent=parent)
+    store.move(db, [(fresh[p.key[2]], *p.key) for p in moving])
+    store.shift(db, *shift.rows())
+    return len(moving)
 
 
 def _newest_readable(versions: list[tuple[int, Callable[[], ReportSubmitted | None]]],
@@ -150,23 +206,26 @@ def timeliness(event: ReportSubmitted, before: store.Standing | None) -> Timelin
 
 
 def _rows(winners: Iterable[tuple[ReportSubmitted, Timeliness]],
-          campaigns: Mapping[str, CampaignSnapshot]) -> tuple[list[tuple[Any, ...]], ...]:
-    """Rows for store.replace: each event's head, its counts and its days."""
+          campaigns: Mapping[str, CampaignSnapshot], parents: Mapping[str, str]
+          ) -> tuple[list[tuple[Any, ...]], ...]:
+    """Rows for store.replace: each event's head, its counts and its days, under the unit's
+    parent as the fold has read it ("" until then: see `reparent`)."""
     heads: list[tuple[Any, ...]] = []
     counts: list[tuple[Any, ...]] = []
     days: list[tuple[Any, ...]] = []
     for e, judged in winners:
         daily = _daily(e)
         campaign = campaigns.get(e.campaign_code)
+        parent = parents.get(e.unit_code, "")
         found = None if campaign is None else verdict(campaign, e.unit_kind, daily,
                                                       e.period_start, e.period_end)
-        heads.append((e.campaign_code, e.period, e.unit_code, e.unit_kind, e.report_id,
-                      e.version, judged.on_time, e.received_at, judged.first_received_at,
-                      e.period_start, e.period_end, sum(daily.values()),
-                      *(found or Verdict(None, None)),
+        heads.append((e.campaign_code, e.period, e.unit_code, e.unit_kind, parent,
+                      e.report_id, e.version, judged.on_time, e.received_at,
+                      judged.first_received_at, e.period_start, e.period_end,
+                      sum(daily.values()), *(found or Verdict(None, None)),
                       None if campaign is None else campaign.revision))
-        counts += [(e.campaign_code, e.period, e.unit_code, *key, e.unit_kind, *figures)
-                   for key, figures in _counts(e).items()]
+        counts += [(e.campaign_code, e.period, e.unit_code, *key, e.unit_kind, parent,
+                    *figures) for key, figures in _counts(e).items()]
         days += [(e.campaign_code, e.unit_code, day, e.period, n) for day, n in daily.items()]
     return heads, counts, days
 
@@ -275,13 +334,14 @@ def _daily(event: ReportSubmitted) -> Counter[date]:
 
 @dataclass(frozen=True)
 class Period:
-    """One period of a campaign, optionally narrowed to one unit kind."""
+    """One period of a campaign, optionally narrowed to one unit kind and one parent."""
 
     campaign: CampaignSnapshot
     name: str
     start: date
     end: date
     kind: str | None = None
+    parent: str | None = None
 
 
 def campaign_or_raise(campaigns: Mapping[str, CampaignSnapshot], code: str
@@ -294,14 +354,14 @@ def campaign_or_raise(campaigns: Mapping[str, CampaignSnapshot], code: str
 
 
 def period_or_raise(campaigns: Mapping[str, CampaignSnapshot], code: str, name: str,
-                    kind: str | None = None) -> Period:
+                    kind: str | None = None, parent: str | None = None) -> Period:
     """A period of a known campaign; Invalid if the name is not one of its periods."""
     campaign = campaign_or_raise(campaigns, code)
     try:
         start, end = periods.bounds(name, campaign.reporting_period)
     except periods.PeriodError as exc:
         raise Invalid.on("period", "period_format", str(exc)) from None
-    return Period(campaign, name, start, end, kind)
+    return Period(campaign, name, start, end, kind, parent)
 
 
 def due_periods(campaign: CampaignSnapshot, now: datetime
@@ -320,14 +380,21 @@ def due_periods(campaign: CampaignSnapshot, now: datetime
 
 
 def expected_units(units: Iterable[UnitSnapshot], campaign: CampaignSnapshot, start: date,
-                   end: date, kind: str | None = None) -> dict[str, UnitSnapshot]:
-    """Active at some point in the period and of a kind the campaign expects reports from."""
+                   end: date, kind: str | None = None, parent: str | None = None
+                   ) -> dict[str, UnitSnapshot]:
+    """Active at some point in the period and of a kind the campaign expects reports from
+    (of that kind and parent only, if given)."""
     return {
         u.code: u for u in list(units)  # a copy at once: the registry follower may add more
-        if (kind is None or u.kind == kind)
+        if (kind is None or u.kind == kind) and (parent is None or parent_of(u) == parent)
         and u.kind in campaign.targets and campaign.targets[u.kind].reports_each_period
         and u.active_from <= end and (u.active_until is None or u.active_until >= start)
     }
+
+
+def parent_of(unit: UnitSnapshot) -> str:
+    """The parent a unit's figures are kept under ("": none)."""
+    return unit.parent or ""
 
 
 @dataclass(frozen=True)

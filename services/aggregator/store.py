@@ -15,6 +15,7 @@ from services.aggregator.models import (
     PeriodFigures,
     PeriodReport,
     PeriodTotal,
+    UnitParent,
 )
 from services.database import RawConnection
 
@@ -24,17 +25,19 @@ COUNTS: Table = ActivityCount.__table__  # type: ignore[attr-defined]
 DAYS: Table = DailyBroadcast.__table__  # type: ignore[attr-defined]
 FIGURES: Table = PeriodFigures.__table__  # type: ignore[attr-defined]
 TOTALS: Table = PeriodTotal.__table__  # type: ignore[attr-defined]
+PARENTS: Table = UnitParent.__table__  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
 class Standing:
     """What the fold needs of a key's standing report: its version, its timeliness, and
-    the kind it was counted under."""
+    the kind and parent it was counted under."""
 
     version: int
     first_received_at: datetime | None
     on_time: bool
     unit_kind: str
+    unit_parent: str
 
 
 def standing(session: Session, keys: set[Key]) -> dict[Key, Standing]:
@@ -43,16 +46,18 @@ def standing(session: Session, keys: set[Key]) -> dict[Key, Standing]:
         return {}
     c = HEADS.c
     query = sa.select(c.campaign_code, c.period, c.unit_code, c.version, c.first_received_at,
-                      c.on_time, c.unit_kind).where(c.unit_code.in_({u for _, _, u in keys}))
+                      c.on_time, c.unit_kind, c.unit_parent).where(
+        c.unit_code.in_({u for _, _, u in keys}))
     found = {}
-    for campaign, period, unit, version, first, on_time, kind in session.execute(query):
+    for campaign, period, unit, version, first, on_time, kind, parent in session.execute(query):
         if (campaign, period, unit) in keys:  # the query matched units only
-            found[campaign, period, unit] = Standing(version, _utc(first), bool(on_time), kind)
+            found[campaign, period, unit] = Standing(version, _utc(first), bool(on_time), kind,
+                                                     parent)
     return found
 
 
-TOTAL_KEY = ("campaign_code", "period", "unit_kind", "kind", "platform", "format", "language",
-             "channel")
+TOTAL_KEY = ("campaign_code", "period", "unit_kind", "unit_parent", "kind", "platform",
+             "format", "language", "channel")
 TOTAL_FIGURES = ("count", "people_mobilised", "shares")
 
 
@@ -75,11 +80,13 @@ def _utc(moment: datetime | None) -> datetime | None:
 
 # The fold's writes, in the driver's own SQL: SQLAlchemy's work per row would cost more than
 # the row.
-HEAD_COLUMNS = ("campaign_code", "period", "unit_code", "unit_kind", "report_id", "version",
-                "on_time", "received_at", "first_received_at", "period_start", "period_end",
-                "loudspeaker_total", "weekly_fails_on", "daily_fails_on", "judged_revision")
+HEAD_COLUMNS = ("campaign_code", "period", "unit_code", "unit_kind", "unit_parent",
+                "report_id", "version", "on_time", "received_at", "first_received_at",
+                "period_start", "period_end", "loudspeaker_total", "weekly_fails_on",
+                "daily_fails_on", "judged_revision")
 COUNT_COLUMNS = ("campaign_code", "period", "unit_code", "kind", "platform", "format",
-                 "language", "channel", "unit_kind", "count", "people_mobilised", "shares")
+                 "language", "channel", "unit_kind", "unit_parent", "count",
+                 "people_mobilised", "shares")
 DAY_COLUMNS = ("campaign_code", "unit_code", "day", "period", "count")
 _TIMES = (HEAD_COLUMNS.index("received_at"), HEAD_COLUMNS.index("first_received_at"))
 _KEY = "campaign_code = ? AND period = ? AND unit_code = ?"
@@ -101,11 +108,12 @@ def replace(db: RawConnection, heads: list[tuple[Any, ...]], counts: list[tuple[
 
 def shift(db: RawConnection, figures: list[tuple[Any, ...]],
           totals: list[tuple[Any, ...]]) -> None:
-    """Add to the kept figures: rows (campaign, period, unit kind, reported, on time) and
-    rows of TOTAL_KEY + TOTAL_FIGURES, each a difference (negative for what a replaced
-    report had counted). Every figures row given gets a new revision."""
-    db.many(f"INSERT INTO {FIGURES.name} (campaign_code, period, unit_kind, reported, on_time, "
-            "revision) VALUES (?, ?, ?, ?, ?, 1) ON CONFLICT (campaign_code, period, unit_kind) "
+    """Add to the kept figures: rows (campaign, period, unit kind, parent, reported, on
+    time) and rows of TOTAL_KEY + TOTAL_FIGURES, each a difference (negative for what a
+    replaced report had counted). Every figures row given gets a new revision."""
+    db.many(f"INSERT INTO {FIGURES.name} (campaign_code, period, unit_kind, unit_parent, "
+            "reported, on_time, revision) VALUES (?, ?, ?, ?, ?, ?, 1) "
+            "ON CONFLICT (campaign_code, period, unit_kind, unit_parent) "
             f"DO UPDATE SET reported = {FIGURES.name}.reported + excluded.reported, "
             f"on_time = {FIGURES.name}.on_time + excluded.on_time, "
             f"revision = {FIGURES.name}.revision + 1", figures)
@@ -193,25 +201,37 @@ def broadcasts(session: Session, campaign: str, start: date, end: date
 # --- the kept figures, as the feeds read them ----------------------------------------------
 
 
-def figures(session: Session, campaign: str, period: str) -> dict[str, tuple[int, int]]:
-    """Units reported and on time for a period, per unit kind (kept by the fold)."""
+Figures = dict[tuple[str, str], tuple[int, int]]  # (parent, unit kind): (reported, on time)
+
+
+def figures(session: Session, campaign: str, period: str, parent: str | None = None
+            ) -> Figures:
+    """Units reported and on time for a period, per parent and unit kind (kept by the
+    fold); of one parent only, if given."""
     c = FIGURES.c
-    query = sa.select(c.unit_kind, c.reported, c.on_time).where(
+    query = sa.select(c.unit_parent, c.unit_kind, c.reported, c.on_time).where(
         c.campaign_code == campaign, c.period == period)
-    return {kind: (reported, on_time) for kind, reported, on_time in session.execute(query)}
+    if parent is not None:
+        query = query.where(c.unit_parent == parent)
+    return {(found, kind): (reported, on_time)
+            for found, kind, reported, on_time in session.execute(query)}
 
 
-def figures_of(session: Session, campaign: str, period: str, units: Sequence[str]
-               ) -> dict[str, tuple[int, int]]:
-    """Of these units, those that reported for a period and on time, per unit kind."""
+def figures_of(session: Session, campaign: str, period: str, units: Sequence[str],
+               parent: str | None = None) -> Figures:
+    """Of these units, those that reported for a period and on time, per parent and unit
+    kind (of one parent only, if given)."""
     if not units:
         return {}
     c = HEADS.c
-    query = sa.select(c.unit_kind, sa.func.count(),
+    query = sa.select(c.unit_parent, c.unit_kind, sa.func.count(),
                       sa.func.sum(sa.case((c.on_time, 1), else_=0))).where(
         c.campaign_code == campaign, c.period == period,
-        c.unit_code.in_(list(units))).group_by(c.unit_kind)
-    return {kind: (int(n), int(on_time or 0)) for kind, n, on_time in session.execute(query)}
+        c.unit_code.in_(list(units))).group_by(c.unit_parent, c.unit_kind)
+    if parent is not None:
+        query = query.where(c.unit_parent == parent)
+    return {(found, kind): (int(n), int(on_time or 0))
+            for found, kind, n, on_time in session.execute(query)}
 
 
 def revision(session: Session, campaign: str, period: str | None = None) -> int:
@@ -225,11 +245,15 @@ def revision(session: Session, campaign: str, period: str | None = None) -> int:
 
 
 def period_totals(session: Session, campaign: str, period: str | None = None,
-                  unit_kinds: Iterable[str] | None = None) -> Sequence[PeriodTotal]:
-    """The kept totals of a period (or the campaign), by unit kind, kind and detail."""
+                  unit_kinds: Iterable[str] | None = None, parent: str | None = None
+                  ) -> Sequence[PeriodTotal]:
+    """The kept totals of a period (or the campaign), by unit kind, parent, kind and
+    detail; of one parent only, if given."""
     query = select(PeriodTotal).where(PeriodTotal.campaign_code == campaign)
     if period is not None:
         query = query.where(PeriodTotal.period == period)
+    if parent is not None:
+        query = query.where(PeriodTotal.unit_parent == parent)
     if unit_kinds is not None:
         query = query.where(col(PeriodTotal.unit_kind).in_(list(unit_kinds)))
     return session.exec(query).all()
@@ -243,29 +267,33 @@ def _failing(today: date, rule: str | None) -> Any:
 
 
 def below_counts(session: Session, campaign: str, period: str, today: date,
-                 unit_kind: str | None = None) -> tuple[int, int, int]:
-    """Units below any loudspeaker target as of `today`, below the weekly one, below a
-    peak day's: read off the verdicts the fold keeps (only failing rows are read)."""
+                 unit_kind: str | None = None) -> dict[str, tuple[int, int, int]]:
+    """Per parent, the units below any loudspeaker target as of `today`, below the weekly
+    one, below a peak day's: read off the verdicts the fold keeps (only failing rows are
+    read)."""
     c = HEADS.c
     weekly = sa.func.sum(sa.case((c.weekly_fails_on <= today, 1), else_=0))
     daily = sa.func.sum(sa.case((c.daily_fails_on <= today, 1), else_=0))
-    query = sa.select(sa.func.count(), weekly, daily).where(
-        c.campaign_code == campaign, c.period == period, _failing(today, None))
+    query = sa.select(c.unit_parent, sa.func.count(), weekly, daily).where(
+        c.campaign_code == campaign, c.period == period, _failing(today, None)
+    ).group_by(c.unit_parent)
     if unit_kind is not None:
         query = query.where(c.unit_kind == unit_kind)
-    failing, below_weekly, below_daily = session.execute(query).one()
-    return int(failing), int(below_weekly or 0), int(below_daily or 0)
+    return {parent: (int(failing), int(below_weekly or 0), int(below_daily or 0))
+            for parent, failing, below_weekly, below_daily in session.execute(query)}
 
 
 def below_page(session: Session, campaign: str, period: str, today: date, *,
-               unit_kind: str | None, rule: str | None, after: str | None, limit: int
-               ) -> tuple[list[tuple[str, str]], int]:
+               unit_kind: str | None, parent: str | None = None, rule: str | None,
+               after: str | None, limit: int) -> tuple[list[tuple[str, str]], int]:
     """A page of the units below a target as of `today`, by code after `after`: (code,
     kind) pairs, and how many there are in all."""
     c = HEADS.c
     where = [c.campaign_code == campaign, c.period == period, _failing(today, rule)]
     if unit_kind is not None:
         where.append(c.unit_kind == unit_kind)
+    if parent is not None:
+        where.append(c.unit_parent == parent)
     total = session.execute(sa.select(sa.func.count()).where(*where)).scalar_one()
     if after is not None:
         where.append(c.unit_code > after)
@@ -365,3 +393,55 @@ def judge(db: RawConnection, verdicts: list[tuple[Any, ...]]) -> None:
     period, unit)."""
     db.many(f"UPDATE {HEADS.name} SET weekly_fails_on = ?, daily_fails_on = ?, "
             f"judged_revision = ? WHERE {_KEY}", verdicts)
+
+
+# --- parents -------------------------------------------------------------------------------
+
+
+def parents(session: Session, units: Iterable[str]) -> dict[str, tuple[str, int]]:
+    """Of these units, those whose registry record the fold has read: (parent, the record's
+    revision)."""
+    codes = sorted(set(units))
+    c = PARENTS.c
+    found: dict[str, tuple[str, int]] = {}
+    for at in range(0, len(codes), 500):
+        query = sa.select(c.unit_code, c.parent, c.revision).where(
+            c.unit_code.in_(codes[at:at + 500]))
+        found |= {code: (parent, revision) for code, parent, revision in session.execute(query)}
+    return found
+
+
+def set_parents(db: RawConnection, rows: list[tuple[str, str, int]]) -> None:
+    """Record units' parents: rows (code, parent, revision)."""
+    db.many(f"{_insert(PARENTS, ('unit_code', 'parent', 'revision'))} ON CONFLICT (unit_code) "
+            "DO UPDATE SET parent = excluded.parent, revision = excluded.revision", rows)
+
+
+@dataclass(frozen=True)
+class Placed:
+    """A standing report as a re-parenting moves it."""
+
+    key: Key
+    unit_kind: str
+    unit_parent: str
+    on_time: bool
+
+
+def placed(session: Session, units: Iterable[str]) -> list[Placed]:
+    """The standing reports of these units, of every campaign and period."""
+    codes = sorted(set(units))
+    c = HEADS.c
+    found = []
+    for at in range(0, len(codes), 500):
+        query = sa.select(c.campaign_code, c.period, c.unit_code, c.unit_kind, c.unit_parent,
+                          c.on_time).where(c.unit_code.in_(codes[at:at + 500]))
+        found += [Placed((campaign, period, unit), kind, parent, bool(on_time))
+                  for campaign, period, unit, kind, parent, on_time in session.execute(query)]
+    return found
+
+
+def move(db: RawConnection, moves: list[tuple[str, str, str, str]]) -> None:
+    """Put standing reports and their counts under a new parent: rows (parent, campaign,
+    period, unit); the kept figures are shifted apart (see `shift`)."""
+    db.many(f"UPDATE {HEADS.name} SET unit_parent = ? WHERE {_KEY}", moves)
+    db.many(f"UPDATE {COUNTS.name} SET unit_parent = ? WHERE {_KEY}", moves)

@@ -129,7 +129,7 @@ class Consumer:
     def __init__(self, handler: Handler, source: Source, metrics: ServiceMetrics, *,
                  engine: Engine | None = None, dead_letters: Topic | None = None,
                  max_batch: int = 10_000, wake_relay: Callable[[], None] | None = None,
-                 on_batch: Callable[[int], None] | None = None) -> None:
+                 on_batch: Callable[[Sequence[Message]], None] | None = None) -> None:
         if dead_letters is not None and engine is None:
             raise ValueError("dead letters go through the outbox: a database is needed")
         self._handler, self._source, self._metrics = handler, source, metrics
@@ -282,7 +282,7 @@ class Consumer:
         self._sizes.observe(len(batch.messages))
         self._latency.observe(time.perf_counter() - started)
         if self._on_batch is not None:
-            self._on_batch(len(batch.messages))
+            self._on_batch(batch.messages)
 
     def _transaction(self, batch: Batch) -> object:
         """The handler's writes, its events and its dead letters: one commit."""

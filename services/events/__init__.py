@@ -35,6 +35,7 @@ from services.events.topics import (
 )
 from services.events.vocabulary import (
     COMMUNE_LEVEL,
+    PROVINCES,
     ActivityKind,
     CredentialScope,
     Language,
@@ -54,6 +55,7 @@ __all__ = [
     "Activity",
     "ReportSubmitted",
     "COMMUNE_LEVEL",
+    "PROVINCES",
     "CREDENTIALS",
     "TOPICS",
     "UNITS",

@@ -54,6 +54,9 @@ class UnitSnapshot(_Event):
                            "are commune-level.")
     admin_code: str | None = Field(None, description="Official administrative code, "
                                    "when an operator supplied it.")
+    parent: str | None = Field(None, description="The province-level unit the unit belongs "
+                               "to, by its Decision 19/2025/QĐ-TTg code (31: Hải Phòng); "
+                               "null when not given. Feeds filter and roll up by it.")
     contacts: UnitContacts = Field(description="How to reach the unit.")
     channels: UnitChannels = Field(description="The unit's own channels.")
     active_from: date = Field(description="First day the unit is expected to report.")

@@ -84,7 +84,7 @@ from services.registry.schemas import (
 
 log = structlog.get_logger()
 REQUIRED = ("kind", "name")
-OPTIONAL = ("code", "admin_code", "active_from", "active_until",
+OPTIONAL = ("code", "admin_code", "parent", "active_from", "active_until",
             *service.CONTACT_FIELDS, *service.CHANNEL_FIELDS)
 KNOWN = frozenset(REQUIRED + OPTIONAL)
 # Rows per transaction. The write lock is held for a chunk's re-check, inserts and commit:
@@ -521,8 +521,9 @@ def _snapshot(columns: dict[str, Any]) -> bytes:
     tests/unit/test_importing.py checks that the two agree."""
     return UnitSnapshot(
         code=columns["code"], name=columns["name"], kind=columns["kind"],
-        admin_code=columns["admin_code"], active_from=columns["active_from"],
-        active_until=columns["active_until"], revision=columns["revision"],
+        admin_code=columns["admin_code"], parent=columns["parent"],
+        active_from=columns["active_from"], active_until=columns["active_until"],
+        revision=columns["revision"],
         updated_at=columns["updated_at"],
         webhook_secret_generation=columns["webhook_secret_generation"],
         contacts=UnitContacts(**{k: columns[k] for k in service.CONTACT_FIELDS}),

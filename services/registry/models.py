@@ -28,6 +28,7 @@ class Unit(SQLModel, table=True):
     name_key: str = Field(max_length=200, unique=True)
     kind: str = Field(max_length=32, index=True)
     admin_code: str | None = Field(default=None, max_length=32, unique=True)
+    parent: str | None = Field(default=None, max_length=8)  # a PROVINCES code
     email: str | None = Field(default=None, max_length=254)
     phone: str | None = Field(default=None, max_length=32)
     webhook_url: str | None = Field(default=None, max_length=2000)

@@ -33,7 +33,7 @@ from services.events import (
 from services.events.registry import UtcDatetime
 from services.refusals import MAX_LISTED
 from services.registry.names import clean, invisible
-from services.web.schemas import LocalTime
+from services.web.schemas import LocalTime, Province
 
 
 def _visible(name: str) -> str:
@@ -52,6 +52,7 @@ Code = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$", max
 Name = Annotated[str, AfterValidator(_visible), AfterValidator(clean),
                  StringConstraints(min_length=1, max_length=200)]
 AdminCode = Annotated[str, StringConstraints(pattern=r"^[0-9A-Za-z.-]{1,32}$")]
+
 Phone = Annotated[str, StringConstraints(pattern=r"^\+?[0-9 ().-]{6,20}$")]
 _HTTP_URL: TypeAdapter[HttpUrl] = TypeAdapter(HttpUrl)
 
@@ -97,6 +98,8 @@ class UnitCreate(_Body):
     name: Name
     kind: UnitKind
     admin_code: AdminCode | None = None
+    parent: Province | None = Field(None, description="Province-level unit it belongs to, "
+                                  "by its Decision 19/2025/QĐ-TTg code (31: Hải Phòng).")
     contacts: Contacts = Field(default_factory=Contacts)
     channels: Channels = Field(default_factory=Channels)
     active_from: date | None = None
@@ -114,6 +117,8 @@ class UnitUpdate(_Body):
     name: Name | None = None
     kind: UnitKind | None = None
     admin_code: AdminCode | None = None
+    parent: Province | None = Field(None, description="Province-level unit it belongs to, "
+                                  "by its Decision 19/2025/QĐ-TTg code (31: Hải Phòng).")
     contacts: Contacts | None = None
     channels: Channels | None = None
     active_from: date | None = None
@@ -129,6 +134,7 @@ class UnitPublic(BaseModel):
     name: str
     kind: UnitKind
     admin_code: str | None
+    parent: str | None = None
     contacts: Contacts
     channels: Channels
     active_from: date

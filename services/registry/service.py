@@ -60,7 +60,7 @@ def not_found(what: str, code: str) -> NotFound:
 def unit_public(unit: Unit) -> UnitPublic:
     """The API view of a unit."""
     return UnitPublic(
-        **unit.model_dump(include={"code", "name", "kind", "admin_code", "active_from",
+        **unit.model_dump(include={"code", "name", "kind", "admin_code", "parent", "active_from",
                                    "active_until", "revision", "created_at", "updated_at"}),
         contacts=Contacts(**unit.model_dump(include=set(CONTACT_FIELDS))),
         channels=Channels(**unit.model_dump(include=set(CHANNEL_FIELDS))),

@@ -7,6 +7,8 @@ from fastapi import Query
 from pydantic import AfterValidator, BaseModel, Field, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
+from services.events import PROVINCES
+
 T = TypeVar("T")
 MAX_OFFSET = 1_000_000  # far past any list; a larger integer overflows SQLite's
 OffsetQuery = Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Items to skip.")]
@@ -45,3 +47,17 @@ def _without_offset(at: time) -> time:
 LocalTime = Annotated[time, AfterValidator(_without_offset), WithJsonSchema({
     "type": "string", "pattern": r"^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]{1,6})?)?$",
     "examples": ["17:00"]})]
+
+
+def _province(code: str) -> str:
+    if code not in PROVINCES:
+        raise PydanticCustomError("province_unknown", "not a province code of Decision "
+                                  "19/2025/QĐ-TTg (two digits, e.g. 31 for Hải Phòng)")
+    return code
+
+
+Province = Annotated[str, AfterValidator(_province),
+                     WithJsonSchema({"type": "string", "enum": sorted(PROVINCES),
+                                     "description": "A province code of Decision "
+                                     "19/2025/QĐ-TTg (services.events.PROVINCES)."})]
+"""A unit's parent: one of the 34 province-level units."""

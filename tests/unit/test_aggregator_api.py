@@ -30,7 +30,7 @@ def credential(token: str, scope: str, unit_code: str | None = None) -> Credenti
 @pytest.fixture
 def aggregates(migrated) -> Iterator[Aggregates]:
     found = Aggregates(migrated(MIGRATIONS))
-    found.add(unit("xa-1"), unit("xa-2"), unit("ph-1", "ward"))
+    found.add(unit("xa-1", parent="31"), unit("xa-2"), unit("ph-1", "ward", parent="01"))
     found.directory.credentials = {c.token_sha256: c for c in (
         credential("lanh-dao", "leadership"), credential("don-vi", "unit", "xa-1"))}
     found.fold(report("xa-1", activities=[
@@ -93,7 +93,7 @@ def test_an_unknown_campaign_or_unit_is_not_found_and_a_bad_period_is_invalid(cl
 def test_the_period_feed_keeps_its_shape(client) -> None:
     body = get(client, "").json()
     assert list(body) == ["campaign", "period", "period_start", "period_end", "deadline",
-                          "unit_kind", "city", "by_unit_kind", "missing", "totals",
+                          "unit_kind", "parent", "city", "by_unit_kind", "missing", "totals",
                           "coverage", "loudspeaker"]
     assert (body["period_start"], body["period_end"], body["unit_kind"]) == (
         "2026-01-19", "2026-01-25", None)
@@ -108,12 +108,13 @@ def test_the_period_feed_keeps_its_shape(client) -> None:
 
 def test_missing_units_as_a_page_and_as_csv(client) -> None:
     assert get(client, "/missing").json() == {"items": [
-        {"code": "ph-1", "name": "Đơn vị ph-1", "kind": "ward"},
-        {"code": "xa-2", "name": "Đơn vị xa-2", "kind": "commune"}], "total": 2,
+        {"code": "ph-1", "name": "Đơn vị ph-1", "kind": "ward", "parent": "01"},
+        {"code": "xa-2", "name": "Đơn vị xa-2", "kind": "commune", "parent": None}],
+        "total": 2,
         "next_cursor": None}
     table = get(client, "/missing", format="csv", kind="ward")
-    assert table.content.decode("utf-8-sig").splitlines() == ["code,name,kind",
-                                                              "ph-1,Đơn vị ph-1,ward"]
+    assert table.content.decode("utf-8-sig").splitlines() == ["code,name,kind,parent",
+                                                              "ph-1,Đơn vị ph-1,ward,01"]
 
 
 def test_the_period_table_for_excel(client) -> None:
@@ -123,13 +124,13 @@ def test_the_period_table_for_excel(client) -> None:
         response.headers["content-disposition"]
     assert response.content.startswith("\ufeff".encode())
     header, *rows = response.content.decode("utf-8-sig").splitlines()
-    assert header == ("code,name,kind,reported,on_time,version,banner,portal_column,"
+    assert header == ("code,name,kind,parent,reported,on_time,version,banner,portal_column,"
                       "document_publication,article,social_post,foreign_language_item,"
                       "multimedia_product,loudspeaker_broadcast,mobilisation,"
                       "loudspeaker_total")
-    assert rows == ["xa-1,Đơn vị xa-1,commune,True,True,1,0,0,0,0,3,0,0,7,0,7",
-                    "xa-2,Đơn vị xa-2,commune,False,False,,0,0,0,0,0,0,0,0,0,0",
-                    "ph-1,Đơn vị ph-1,ward,False,False,,0,0,0,0,0,0,0,0,0,0"]
+    assert rows == ["xa-1,Đơn vị xa-1,commune,31,True,True,1,0,0,0,0,3,0,0,7,0,7",
+                    "xa-2,Đơn vị xa-2,commune,,False,False,,0,0,0,0,0,0,0,0,0,0",
+                    "ph-1,Đơn vị ph-1,ward,01,False,False,,0,0,0,0,0,0,0,0,0,0"]
 
 
 def test_one_units_standing_reports(client) -> None:
@@ -153,7 +154,8 @@ def test_the_openapi_document_describes_every_field_of_every_feed(client) -> Non
                      "/v1/progress/below-target": "BelowTargetPagePublic",
                      "/v1/progress/units": "UnitTablePagePublic",
                      "/v1/progress/units/{code}": "UnitProgressPublic",
-                     "/v1/progress/units/{code}/days": "UnitDaysPagePublic"}
+                     "/v1/progress/units/{code}/days": "UnitDaysPagePublic",
+                     "/v1/progress/parents": "ParentsPublic"}
     assert all({"401", "403", "404", "422"} <= set(r) for path, r in responses.items()
                if path != "/v1/progress/stream")
     schemas = document["components"]["schemas"]
@@ -266,3 +268,29 @@ def test_an_unchanged_feed_answers_304_and_a_new_report_gives_a_new_etag(
     newer = get(client, "")
     assert newer.headers["etag"] != after.headers["etag"]
     assert newer.json()["city"]["expected"] == 4
+
+
+def test_a_province_s_feeds_and_the_roll_up_by_province(client) -> None:
+    haiphong = get(client, "", parent="31").json()
+    assert haiphong["parent"] == "31"
+    assert haiphong["city"] == {"expected": 1, "reported": 1, "on_time": 1,
+                                "completeness": 1.0, "timeliness": 1.0}
+    assert haiphong["totals"]["by_activity_kind"] == {"loudspeaker_broadcast": 7,
+                                                      "social_post": 3}
+    hanoi = get(client, "", parent="01").json()
+    assert (hanoi["city"]["expected"], hanoi["city"]["reported"], hanoi["totals"][
+        "by_activity_kind"]) == (1, 0, {})
+    assert [u["code"] for u in get(client, "/missing", parent="01").json()["items"]] == ["ph-1"]
+    assert [u["code"] for u in get(client, "/units", parent="31").json()["items"]] == ["xa-1"]
+    rolled = get(client, "/parents").json()["items"]
+    assert [(i["parent"], i["name"], i["all"]["expected"], i["all"]["reported"])
+            for i in rolled] == [("01", "Thành phố Hà Nội", 1, 0),
+                                 ("31", "Thành phố Hải Phòng", 1, 1), (None, None, 1, 0)]
+
+
+def test_a_parent_that_is_no_province_is_refused_naming_the_rule(client) -> None:
+    for path in ("", "/missing", "/units", "/below-target"):
+        refused = get(client, path, parent="99")
+        assert refused.status_code == 422, (path, refused.text)
+        assert [(f["field"], f["rule"]) for f in refused.json()["error"]["fields"]] == [
+            ("query.parent", "province_unknown")]

@@ -98,15 +98,23 @@ class Aggregates:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.directory = Directory(campaigns={"dai-hoi-xiv": campaign()})
+        self._units: list[UnitSnapshot] = []  # for the fold's next batch
 
     def add(self, *units: UnitSnapshot) -> None:
-        for u in units:  # as the registry's topic brings them
+        """Units as the registry's topic brings them: to the read model at once, and to the
+        fold (which keys the figures by their parents) with its next batch."""
+        for u in units:
             self.directory.apply(UNITS.name, u.code, u.model_dump_json().encode())
+        self._units += units
 
     def fold(self, *events: ReportSubmitted) -> list[ReportSubmitted]:
-        """One batch, in this order, through the runner (an in-memory source) and the
-        aggregator's handler; the versions that became standing."""
+        """One batch, in this order (after the units added since the last), through the
+        runner (an in-memory source) and the aggregator's handler; the versions that became
+        standing."""
         source = MemorySource()
+        for u in self._units:
+            source.put(UNITS, u.code, u.model_dump_json().encode())
+        self._units = []
         for event in events:
             source.put(REPORTS, event.unit_code, event.model_dump_json().encode())
         handler = Recorder(ReportFold(self.directory))
@@ -114,12 +122,15 @@ class Aggregates:
         return [event for applied, _ in handler.results for event in applied]
 
     def progress(self, period: str = "2026-W04", kind: str | None = None,
-                 today: date = AFTER_THE_PERIOD) -> ProgressPublic:
+                 today: date = AFTER_THE_PERIOD, parent: str | None = None) -> ProgressPublic:
         with Session(self.engine) as session:
-            return feeds.progress(session, self.directory, self.view(period, kind), today)
+            return feeds.progress(session, self.directory, self.view(period, kind, parent),
+                                  today)
 
-    def view(self, period: str = "2026-W04", kind: str | None = None) -> service.Period:
-        return service.period_or_raise(self.directory.campaigns, "dai-hoi-xiv", period, kind)
+    def view(self, period: str = "2026-W04", kind: str | None = None,
+             parent: str | None = None) -> service.Period:
+        return service.period_or_raise(self.directory.campaigns, "dai-hoi-xiv", period, kind,
+                                       parent)
 
     def missing(self, period: str = "2026-W04") -> list[str]:
         with Session(self.engine) as session:

@@ -286,3 +286,46 @@ class TestImportReportSize:
         assert [p["line"] for p in report["problems"][:100]] == list(range(2, 102))
         assert report["problems"][100]["line"] == 102
         assert report["problems"][100]["reason"].startswith("200 more problems")
+
+
+class TestParents:
+    """A unit's parent is a province of Decision 19/2025/QĐ-TTg, given on create, update
+    and import, and published with the unit."""
+
+    def published(self, engine: Any, code: str) -> list[UnitSnapshot]:
+        with Session(engine) as session:
+            return [UnitSnapshot.model_validate_json(m.value or b"") for m in session.exec(
+                select(OutboxMessage).where(OutboxMessage.topic == UNITS.name,
+                                            OutboxMessage.key == code)).all()]
+
+    def test_a_parent_is_kept_changed_and_published(self, migrated) -> None:
+        engine = migrated(MIGRATIONS)
+        registry = client(router, engine)
+        code = create(registry, "Xã An Hưng", parent="31").json()["code"]
+        assert registry.get(f"/v1/units/{code}", headers=ADMIN).json()["parent"] == "31"
+        registry.patch(f"/v1/units/{code}", headers=ADMIN, json={"parent": "01"}
+                       ).raise_for_status()
+        assert [(u.parent, u.revision) for u in self.published(engine, code)] == [
+            ("31", 1), ("01", 2)]
+
+    @pytest.mark.parametrize("parent", ["32", "1", "031", "HP", ""])
+    def test_a_code_that_is_no_province_is_refused_naming_field_and_rule(
+            self, registry, parent) -> None:
+        assert refused_fields(create(registry, "Xã An Hưng", parent=parent)) == {
+            ("body.parent", "province_unknown")}
+
+    def test_an_import_gives_parents_and_refuses_a_bad_one_on_its_line(self, migrated) -> None:
+        engine = migrated(MIGRATIONS)
+        registry = client(router, engine)
+        good = "kind,name,parent\ncommune,Xã Tân Tiến,31\nward,Phường Ba Đình,01\n"
+        registry.post("/v1/units/import", headers=ADMIN, content=good.encode()
+                      ).raise_for_status()
+        units = registry.get("/v1/units", headers=ADMIN).json()["items"]
+        assert sorted((u["name"], u["parent"]) for u in units) == [
+            ("Phường Ba Đình", "01"), ("Xã Tân Tiến", "31")]
+        assert [u.parent for u in self.published(engine, "xa-tan-tien")] == ["31"]
+        bad = "kind,name,parent\ncommune,Xã Tiên Lãng,99\n"
+        report = registry.post("/v1/units/import", headers=ADMIN, content=bad.encode())
+        assert report.status_code == 422, report.text
+        [problem] = report.json()["problems"]
+        assert (problem["line"], problem["field"]) == (2, "parent")
