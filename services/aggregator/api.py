@@ -11,6 +11,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 from sqlalchemy import Engine
 from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
 
 from services import periods
 from services.aggregator import feeds, service, store
@@ -30,14 +31,13 @@ from services.events import CampaignSnapshot, UnitKind, UnitSnapshot
 from services.refusals import NotFound
 from services.web.auth import ReaderDep
 from services.web.caching import Answers, etag, not_modified
-from services.web.db import SessionDep
 from services.web.errors import documented
 from services.web.schemas import CursorQuery, LimitQuery, Province
 
 router = APIRouter(prefix="/v1/progress", tags=["progress"])
 
 
-def _directory(request: Request) -> Directory:
+async def _directory(request: Request) -> Directory:
     directory: Directory = request.app.state.directory
     return directory
 
@@ -63,103 +63,108 @@ def _tag(session: Session, directory: Directory, campaign: str, period: str | No
     return etag(store.revision(session, campaign, period), directory.revision, periods.today())
 
 
-def _answer(request: Request, response: Response, tag: str,
-            make: Callable[[], BaseModel]) -> Response:
-    """The feed's JSON, made once per ETag (services.web.caching.Answers)."""
+async def _feed(request: Request, response: Response, campaign: str, period: str | None,
+                make: Callable[[Session], BaseModel],
+                download: Callable[[], Response] | None = None) -> Response:
+    """A feed's answer, worked out in one trip to the thread pool (a sync route and its
+    session would make three): the ETag of its figures, 304 when the client holds it, else
+    the JSON made once per ETag (services.web.caching.Answers), or the `download`."""
     state = request.app.state
     if getattr(state, "answers", None) is None:
         state.answers = Answers()
     answers: Answers = state.answers
-    return answers.answer(request, response, tag, make)
+
+    def work() -> Response:
+        with Session(state.engine) as session:
+            tag = _tag(session, state.directory, campaign, period)
+            if (cached := not_modified(request, response, tag)) is not None:
+                return cached
+            if download is not None:
+                return download()
+            return answers.answer(request, response, tag, lambda: make(session))
+
+    return await run_in_threadpool(work)
 
 
 @router.get("", response_model=ProgressPublic,
             responses={**CSV, 304: NOT_MODIFIED, **documented(401, 403, 404, 422)})
-def progress(_: ReaderDep, request: Request, response: Response, directory: DirectoryDep,
-             session: SessionDep, campaign: CampaignQuery, period: PeriodQuery,
-             kind: KindQuery = None, parent: ParentQuery = None,
-             format: FormatQuery = "json") -> Any:
+async def progress(_: ReaderDep, request: Request, response: Response,
+                   directory: DirectoryDep, campaign: CampaignQuery, period: PeriodQuery,
+                   kind: KindQuery = None, parent: ParentQuery = None,
+                   format: FormatQuery = "json") -> Any:
     """The period's summary: completeness, timeliness, totals, coverage and loudspeaker
     compliance (counts). As CSV, the whole period table, one row per expected unit."""
     view = service.period_or_raise(directory.campaigns, campaign, period, kind, parent)
-    tag = _tag(session, directory, campaign, period)
-    if (cached := not_modified(request, response, tag)) is not None:
-        return cached
-    if format == "csv":
+
+    def table() -> Response:
         pages = feeds.table_pages(request.app.state.engine, directory, view)
         return _csv(f"progress-{campaign}-{period}", UNIT_TABLE,
                     (row for page in pages for row in map(_unit_line, page)), response)
-    return _answer(request, response, tag,
-                   lambda: feeds.progress(session, directory, view, today=periods.today()))
+
+    return await _feed(request, response, campaign, period, lambda session: feeds.progress(
+        session, directory, view, today=periods.today()),
+        download=table if format == "csv" else None)
 
 
 @router.get("/units", response_model=UnitTablePagePublic,
             responses={304: NOT_MODIFIED, **documented(401, 403, 404, 422)})
-def unit_table(_: ReaderDep, request: Request, response: Response, directory: DirectoryDep,
-               session: SessionDep, campaign: CampaignQuery, period: PeriodQuery,
-               kind: KindQuery = None, parent: ParentQuery = None, cursor: CursorQuery = None,
-               limit: LimitQuery = 100) -> Any:
+async def unit_table(_: ReaderDep, request: Request, response: Response,
+                     directory: DirectoryDep, campaign: CampaignQuery, period: PeriodQuery,
+                     kind: KindQuery = None, parent: ParentQuery = None,
+                     cursor: CursorQuery = None, limit: LimitQuery = 100) -> Any:
     """The period table, a page at a time: every expected unit by kind and code, with its
     report, counts per activity kind and broadcasts (all of it at once: `format=csv` on
     the period feed)."""
     view = service.period_or_raise(directory.campaigns, campaign, period, kind, parent)
-    tag = _tag(session, directory, campaign, period)
-    if (cached := not_modified(request, response, tag)) is not None:
-        return cached
-    return _answer(request, response, tag, lambda: feeds.unit_table(
+    return await _feed(request, response, campaign, period, lambda session: feeds.unit_table(
         session, directory, view, after=cursor, limit=limit))
 
 
 @router.get("/missing", response_model=MissingPagePublic,
             responses={**CSV, 304: NOT_MODIFIED, **documented(401, 403, 404, 422)})
-def missing(_: ReaderDep, request: Request, response: Response, directory: DirectoryDep,
-            session: SessionDep, campaign: CampaignQuery, period: PeriodQuery,
-            kind: KindQuery = None, parent: ParentQuery = None, cursor: CursorQuery = None,
-            limit: LimitQuery = 100, format: FormatQuery = "json") -> Any:
+async def missing(_: ReaderDep, request: Request, response: Response,
+                  directory: DirectoryDep, campaign: CampaignQuery, period: PeriodQuery,
+                  kind: KindQuery = None, parent: ParentQuery = None,
+                  cursor: CursorQuery = None, limit: LimitQuery = 100,
+                  format: FormatQuery = "json") -> Any:
     """The units still expected to report for a period, by code, a page at a time (as
     CSV, all of them)."""
     view = service.period_or_raise(directory.campaigns, campaign, period, kind, parent)
-    tag = _tag(session, directory, campaign, period)
-    if (cached := not_modified(request, response, tag)) is not None:
-        return cached
-    if format == "csv":
+
+    def every() -> Response:
         return _csv(f"missing-{campaign}-{period}", ("code", "name", "kind", "parent"),
                     _all_missing(request.app.state.engine, directory, view), response)
-    return _answer(request, response, tag, lambda: feeds.missing(
-        session, directory, view, after=cursor, limit=limit))
+
+    return await _feed(request, response, campaign, period, lambda session: feeds.missing(
+        session, directory, view, after=cursor, limit=limit),
+        download=every if format == "csv" else None)
 
 
 @router.get("/below-target", response_model=BelowTargetPagePublic,
             responses={304: NOT_MODIFIED, **documented(401, 403, 404, 422)})
-def below_target(_: ReaderDep, request: Request, response: Response,
-                 directory: DirectoryDep, session: SessionDep, campaign: CampaignQuery,
-                 period: PeriodQuery, kind: KindQuery = None, parent: ParentQuery = None,
-                 rule: Annotated[Literal["weekly", "peak_day"] | None, Query(
-                     description="Only units below this target.")] = None,
-                 cursor: CursorQuery = None, limit: LimitQuery = 100) -> Any:
+async def below_target(_: ReaderDep, request: Request, response: Response,
+                       directory: DirectoryDep, campaign: CampaignQuery, period: PeriodQuery,
+                       kind: KindQuery = None, parent: ParentQuery = None,
+                       rule: Annotated[Literal["weekly", "peak_day"] | None, Query(
+                           description="Only units below this target.")] = None,
+                       cursor: CursorQuery = None, limit: LimitQuery = 100) -> Any:
     """Commune-level units that reported and are below a loudspeaker target, by code, with
     the weeks and peak days below it (days still to come cannot fail)."""
     view = service.period_or_raise(directory.campaigns, campaign, period, kind, parent)
-    tag = _tag(session, directory, campaign, period)
-    if (cached := not_modified(request, response, tag)) is not None:
-        return cached
-    return _answer(request, response, tag, lambda: feeds.below_target(
+    return await _feed(request, response, campaign, period, lambda session: feeds.below_target(
         session, directory, view, periods.today(), rule=rule, after=cursor, limit=limit))
 
 
 @router.get("/parents", response_model=ParentsPublic,
             responses={304: NOT_MODIFIED, **documented(401, 403, 404, 422)})
-def by_parent(_: ReaderDep, request: Request, response: Response, directory: DirectoryDep,
-              session: SessionDep, campaign: CampaignQuery, period: PeriodQuery,
-              kind: KindQuery = None) -> Any:
+async def by_parent(_: ReaderDep, request: Request, response: Response,
+                    directory: DirectoryDep, campaign: CampaignQuery, period: PeriodQuery,
+                    kind: KindQuery = None) -> Any:
     """The period rolled up by parent: each province's completeness, timeliness and units
     below a loudspeaker target (the units without a parent last). A province's own feeds:
     `parent=` on any of the others."""
     view = service.period_or_raise(directory.campaigns, campaign, period, kind)
-    tag = _tag(session, directory, campaign, period)
-    if (cached := not_modified(request, response, tag)) is not None:
-        return cached
-    return _answer(request, response, tag, lambda: feeds.by_parent(
+    return await _feed(request, response, campaign, period, lambda session: feeds.by_parent(
         session, directory, view, periods.today()))
 
 
@@ -175,30 +180,23 @@ def _campaign_and_unit(directory: Directory, campaign: str, code: str
 
 @router.get("/units/{code}", response_model=UnitProgressPublic,
             responses={304: NOT_MODIFIED, **documented(401, 403, 404, 422)})
-def unit_progress(code: str, _: ReaderDep, request: Request, response: Response,
-                  directory: DirectoryDep, session: SessionDep, campaign: CampaignQuery
-                  ) -> Any:
+async def unit_progress(code: str, _: ReaderDep, request: Request, response: Response,
+                        directory: DirectoryDep, campaign: CampaignQuery) -> Any:
     """One unit over the campaign: each period's standing report and its totals."""
     unit = _campaign_and_unit(directory, campaign, code)[1]
-    tag = _tag(session, directory, campaign)
-    if (cached := not_modified(request, response, tag)) is not None:
-        return cached
-    return _answer(request, response, tag,
-                   lambda: feeds.unit_progress(session, unit, campaign))
+    return await _feed(request, response, campaign, None,
+                       lambda session: feeds.unit_progress(session, unit, campaign))
 
 
 @router.get("/units/{code}/days", response_model=UnitDaysPagePublic,
             responses={304: NOT_MODIFIED, **documented(401, 403, 404, 422)})
-def unit_days(code: str, _: ReaderDep, request: Request, response: Response,
-              directory: DirectoryDep, session: SessionDep, campaign: CampaignQuery,
-              cursor: CursorQuery = None, limit: LimitQuery = 100) -> Any:
+async def unit_days(code: str, _: ReaderDep, request: Request, response: Response,
+                    directory: DirectoryDep, campaign: CampaignQuery,
+                    cursor: CursorQuery = None, limit: LimitQuery = 100) -> Any:
     """One unit's loudspeaker days over the campaign, by date, a page at a time: the
     broadcasts its standing reports count each day, and whether the day is a peak day."""
     found, unit = _campaign_and_unit(directory, campaign, code)
-    tag = _tag(session, directory, campaign)
-    if (cached := not_modified(request, response, tag)) is not None:
-        return cached
-    return _answer(request, response, tag, lambda: feeds.unit_days(
+    return await _feed(request, response, campaign, None, lambda session: feeds.unit_days(
         session, unit, found, after=cursor, limit=limit))
 
 

@@ -32,17 +32,17 @@ StateName = Literal["scheduled", "sending", "sent", "parked", "cancelled"]
 Code = Annotated[str | None, Query(max_length=64)]
 
 
-def _directory(request: Request) -> Directory:
+async def _directory(request: Request) -> Directory:
     directory: Directory = request.app.state.directory
     return directory
 
 
-def _rules(request: Request) -> Rules:
+async def _rules(request: Request) -> Rules:
     rules: Rules = request.app.state.rules
     return rules
 
 
-def _clock(request: Request) -> Clock:
+async def _clock(request: Request) -> Clock:
     clock: Clock = request.app.state.clock
     return clock
 

@@ -11,11 +11,12 @@ from sqlmodel import Session
 
 from services.registry import service
 from services.registry.settings import RegistrySettings
-from services.web.auth import Caller, Identify
+from services.web.auth import Blocking, Caller, Identify
 
 
 def identifier(settings: RegistrySettings, engine: Engine) -> Identify:
-    """The registry's token -> caller look-up: the admin token, else a valid credential."""
+    """The registry's token -> caller look-up: the admin token, else a valid credential (in
+    the database: `Blocking`)."""
     admin = settings.admin_token.get_secret_value().encode()
 
     def identify(token: str) -> Caller | None:
@@ -28,4 +29,4 @@ def identifier(settings: RegistrySettings, engine: Engine) -> Identify:
         return Caller(scope="unit" if credential.scope == "unit" else "leadership",
                       unit_code=credential.unit_code, credential_id=credential.id)
 
-    return identify
+    return Blocking(identify)

@@ -3,19 +3,36 @@
 Each service says how a token becomes a caller (`app.state.identify`: the registry looks in
 its database, the others in their registry read model); everything else is shared: reading
 the header, the security scheme in the OpenAPI document, the 401 and 403 refusals.
+
+The checks are coroutines: a look-up in memory is done on the event loop, which costs less
+than the trip to the thread pool a sync dependency makes on every request (two of them,
+for the caller and its scope); a look-up that does I/O says so (`Blocking`) and is made in
+the thread pool.
 """
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 
 from services.callers import Caller, Scope
 from services.refusals import Forbidden, Unauthenticated
 
-__all__ = ["Caller", "Scope", "Identify", "identify", "token_of"]
+__all__ = ["Blocking", "Caller", "Scope", "Identify", "identify", "token_of"]
 Identify = Callable[[str], Caller | None]
+
+
+class Blocking:
+    """An `Identify` that does I/O (a database look-up): made in the thread pool, off the
+    event loop."""
+
+    def __init__(self, identify: Identify) -> None:
+        self._identify = identify
+
+    def __call__(self, token: str) -> Caller | None:
+        return self._identify(token)
 
 
 # Declares the scheme in every OpenAPI document, so Swagger's "Authorize" works.
@@ -39,16 +56,19 @@ def identify(identify: Identify, token: str | None) -> Caller:
     return caller
 
 
-def current_caller(request: Request, credentials: Annotated[
+async def current_caller(request: Request, credentials: Annotated[
         HTTPAuthorizationCredentials | None, Depends(bearer_scheme)]) -> Caller:
     """FastAPI dependency: the request's caller, by the service's own `identify`."""
-    return identify(request.app.state.identify,
-                    credentials.credentials if credentials is not None else None)
+    lookup: Identify = request.app.state.identify
+    token = credentials.credentials if credentials is not None else None
+    if isinstance(lookup, Blocking):
+        return await run_in_threadpool(identify, lookup, token)
+    return identify(lookup, token)
 
 
-def requiring(*scopes: Scope) -> Callable[..., Caller]:
+def requiring(*scopes: Scope) -> Callable[..., Awaitable[Caller]]:
     """A dependency that lets only callers of these scopes through (403 for the rest)."""
-    def check(caller: Annotated[Caller, Depends(current_caller)]) -> Caller:
+    async def check(caller: Annotated[Caller, Depends(current_caller)]) -> Caller:
         if caller.scope not in scopes:
             raise Forbidden("forbidden", f"this needs a credential of scope {' or '.join(scopes)}")
         return caller

@@ -6,6 +6,7 @@ it carries the process's own token too, so that two replicas, or one restarted, 
 a 304 for figures the client did not get from them.
 """
 
+import gzip
 import os
 from collections.abc import Callable
 
@@ -32,24 +33,42 @@ def not_modified(request: Request, response: Response, tag: str) -> Response | N
 
 
 class Answers:
-    """The answers last made for each (request, ETag), as JSON bytes: a feed is computed
-    once per change of its figures, however many readers ask for it meanwhile (a dashboard
-    on every desk polls the same period). Bounded; an answer whose tag has moved on is never
-    found again, and is dropped first when room is needed."""
+    """The answers last made for each (request, ETag), as JSON bytes, and gzipped once for
+    the clients that accept it: a feed is computed and compressed once per change of its
+    figures, however many readers ask for it meanwhile (a dashboard on every desk polls the
+    same period). Bounded; an answer whose tag has moved on is never found again, and is
+    dropped first when room is needed. (GZipMiddleware passes an answer already encoded.)"""
 
-    def __init__(self, size: int = 512) -> None:
-        self._size = size
-        self._found: dict[tuple[str, str], bytes] = {}
+    def __init__(self, size: int = 512, compress_from: int = 1024) -> None:
+        self._size, self._compress_from = size, compress_from
+        self._found: dict[tuple[str, str], _Made] = {}
 
     def answer(self, request: Request, response: Response, tag: str,
                make: Callable[[], BaseModel]) -> Response:
         """The JSON answer for this request under `tag`: made by `make` when not known."""
         key = (str(request.url.path) + "?" + str(request.url.query), tag)
-        body = self._found.get(key)
-        if body is None:
-            body = make().model_dump_json().encode()
+        made = self._found.get(key)
+        if made is None:
+            made = _Made(make().model_dump_json().encode())
             if len(self._found) >= self._size:
                 for old in list(self._found)[: self._size // 4]:  # oldest first
                     self._found.pop(old, None)
-            self._found[key] = body
-        return Response(body, media_type="application/json", headers=dict(response.headers))
+            self._found[key] = made
+        headers = dict(response.headers)
+        if len(made.body) < self._compress_from:
+            return Response(made.body, media_type="application/json", headers=headers)
+        headers["vary"] = "Accept-Encoding"
+        if "gzip" not in request.headers.get("accept-encoding", ""):
+            return Response(made.body, media_type="application/json", headers=headers)
+        if made.gzipped is None:
+            made.gzipped = gzip.compress(made.body, compresslevel=6, mtime=0)
+        headers["content-encoding"] = "gzip"
+        return Response(made.gzipped, media_type="application/json", headers=headers)
+
+
+class _Made:
+    __slots__ = ("body", "gzipped")
+
+    def __init__(self, body: bytes) -> None:
+        self.body: bytes = body
+        self.gzipped: bytes | None = None

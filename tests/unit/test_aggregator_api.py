@@ -294,3 +294,20 @@ def test_a_parent_that_is_no_province_is_refused_naming_the_rule(client) -> None
         assert refused.status_code == 422, (path, refused.text)
         assert [(f["field"], f["rule"]) for f in refused.json()["error"]["fields"]] == [
             ("query.parent", "province_unknown")]
+
+
+def test_a_large_answer_goes_gzipped_to_a_client_that_accepts_it(client, many) -> None:
+    def page(encoding: str) -> Any:
+        return client.get("/v1/progress/units", params=PERIOD | {"limit": "50"}, headers={
+            "authorization": "Bearer lanh-dao", "accept-encoding": encoding})
+
+    plain, packed, again = page("identity"), page("gzip, deflate"), page("gzip")
+    assert "content-encoding" not in plain.headers and len(plain.content) > 1024
+    assert packed.headers["content-encoding"] == "gzip"  # httpx has decoded it
+    assert int(packed.headers["content-length"]) < len(plain.content) / 3
+    assert packed.json() == plain.json() == again.json() and len(plain.json()["items"]) == 50
+    assert plain.headers["vary"] == packed.headers["vary"] == "Accept-Encoding"
+    assert packed.headers["etag"] == plain.headers["etag"]
+    small = get(client, "/units/xa-1/days", campaign="dai-hoi-xiv")
+    assert small.status_code == 200 and len(small.content) < 1024
+    assert "content-encoding" not in small.headers  # under 1 KB: not worth it
