@@ -50,6 +50,7 @@ from services.bus.directory import Directory
 from services.events import PROVINCES, UNITS, ReportingPeriod, ReportSubmitted
 from services.observability import ServiceMetrics
 from services.web.auth import Caller
+from services.web.caching import COMPRESS_FROM
 from services.web.edge import install
 from tests.unit.test_aggregator_rules import arrivals, campaign, unit
 
@@ -155,7 +156,7 @@ def serve(path: Path, count: int, port: int) -> None:
         gauges.refresh(session, directory, datetime.now(UTC))
     app = FastAPI()
     install(app, metrics, {})
-    app.add_middleware(GZipMiddleware, minimum_size=1024)
+    app.add_middleware(GZipMiddleware, minimum_size=COMPRESS_FROM)
     app.include_router(router)
     app.state.engine, app.state.directory, app.state.hub = engine, directory, ProgressHub()
     app.state.identify = lambda token: Caller("leadership") if token == TOKEN else None

@@ -22,6 +22,7 @@ from services.bus.relay_process import RelayProcess
 from services.database import write_lock
 from services.events import AGGREGATOR_DEAD_LETTERS
 from services.web.app import Blueprint, Worker, build_app
+from services.web.caching import COMPRESS_FROM
 
 log = structlog.get_logger()
 
@@ -50,7 +51,7 @@ def create_app(settings: AggregatorSettings) -> FastAPI:
 
     return build_app(Blueprint(
         name="aggregator", title="Campaign progress", settings=settings, routers=[router],
-        migrations=MIGRATIONS, wire=wire, compress_from=1024,
+        migrations=MIGRATIONS, wire=wire, compress_from=COMPRESS_FROM,
         checks={"broker": lambda app: app.state.consumer.ready(),
                 "outbox relay": lambda app: app.state.relay.ready(),
                 "registry": lambda app: app.state.follower.caught_up_ready()},

@@ -9,11 +9,15 @@ a 304 for figures the client did not get from them.
 import gzip
 import os
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from fastapi import Request, Response
 from pydantic import BaseModel
 
 _PROCESS = os.urandom(4).hex()
+# Smaller answers go as they are: gzip's header and the work cost more than they save. The
+# one threshold of the feeds' answers and of the service's GZipMiddleware (its CSVs).
+COMPRESS_FROM = 1024
 
 
 def etag(*parts: object) -> str:
@@ -39,8 +43,8 @@ class Answers:
     same period). Bounded; an answer whose tag has moved on is never found again, and is
     dropped first when room is needed. (GZipMiddleware passes an answer already encoded.)"""
 
-    def __init__(self, size: int = 512, compress_from: int = 1024) -> None:
-        self._size, self._compress_from = size, compress_from
+    def __init__(self, size: int = 512) -> None:
+        self._size = size
         self._found: dict[tuple[str, str], _Made] = {}
 
     def answer(self, request: Request, response: Response, tag: str,
@@ -54,21 +58,17 @@ class Answers:
                 for old in list(self._found)[: self._size // 4]:  # oldest first
                     self._found.pop(old, None)
             self._found[key] = made
-        headers = dict(response.headers)
-        if len(made.body) < self._compress_from:
-            return Response(made.body, media_type="application/json", headers=headers)
-        headers["vary"] = "Accept-Encoding"
-        if "gzip" not in request.headers.get("accept-encoding", ""):
-            return Response(made.body, media_type="application/json", headers=headers)
-        if made.gzipped is None:
-            made.gzipped = gzip.compress(made.body, compresslevel=6, mtime=0)
-        headers["content-encoding"] = "gzip"
-        return Response(made.gzipped, media_type="application/json", headers=headers)
+        body, headers = made.body, dict(response.headers)
+        if len(body) >= COMPRESS_FROM:
+            headers["vary"] = "Accept-Encoding"
+            if "gzip" in request.headers.get("accept-encoding", ""):  # as GZipMiddleware
+                if made.gzipped is None:
+                    made.gzipped = gzip.compress(body, compresslevel=6, mtime=0)
+                body, headers["content-encoding"] = made.gzipped, "gzip"
+        return Response(body, media_type="application/json", headers=headers)
 
 
+@dataclass(slots=True)
 class _Made:
-    __slots__ = ("body", "gzipped")
-
-    def __init__(self, body: bytes) -> None:
-        self.body: bytes = body
-        self.gzipped: bytes | None = None
+    body: bytes
+    gzipped: bytes | None = None
