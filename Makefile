@@ -36,7 +36,7 @@ lint:
 	$(BIN)/mypy services deploy tests bench
 
 unit:  ## the fast tier: rules and handlers on the runner's in-memory seam, no broker
-	$(BIN)/pytest -q -m "not integration" tests/unit tests/contract
+	$(BIN)/pytest -q -n 2 -m "not integration" tests/unit tests/contract
 
 integration:
 	@failed=""; for leg in $(MATRIX); do \

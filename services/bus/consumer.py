@@ -57,6 +57,7 @@ REWIND_CHECK_SECONDS = 2.0
 # readiness, not knowing yet, would still say it is following
 CHECK_TIMEOUT_SECONDS = 4.0
 STALLED_SECONDS = 2.0  # a look held this long: readiness says the runner is waiting
+TOP_UP_MS = 50  # at most this long for a fetch under way, while the broker holds more
 
 
 class Batch:
@@ -215,16 +216,26 @@ class Consumer:
             self._connected, self._current = True, False
             log.info("consumer.connected", consumer=self._handler.name,
                      after_failures=backoff.failures)
-            while True:
-                messages = await self._source.fetch(self._max_batch)
-                backoff.reset()
-                if messages:
-                    await self._process(Batch(messages))
-                elif await self._idle(until_end) and until_end:
-                    return
-                lag = self._source.lag()
-                if lag is not None:
-                    self._lag.set(lag)
+            following: asyncio.Task[list[Message]] | None = None
+            try:
+                while True:
+                    messages = await (following or self._source.fetch(self._max_batch))
+                    following = None
+                    backoff.reset()
+                    if messages:
+                        # the next batch is fetched (and decoded) while this one is handled:
+                        # its writes wait on the database with the interpreter let go
+                        following = asyncio.ensure_future(self._source.fetch(self._max_batch))
+                        await self._process(Batch(messages))
+                    elif await self._idle(until_end) and until_end:
+                        return
+                    lag = self._source.lag()
+                    if lag is not None:
+                        self._lag.set(lag)
+            finally:
+                if following is not None:  # the fetch under way: stopped, and its end seen
+                    following.cancel()
+                    await asyncio.gather(following, return_exceptions=True)
         finally:
             self._connected = False
 
@@ -340,6 +351,7 @@ class KafkaSource:
         consumer = self._consumer = AIOKafkaConsumer(
             bootstrap_servers=self._settings.kafka_bootstrap, group_id=self._group,
             enable_auto_commit=False, auto_offset_reset="earliest", fetch_max_wait_ms=50,
+            max_partition_fetch_bytes=4 * 1024 * 1024,  # a backlog fills a batch in fewer trips
             session_timeout_ms=self._session_timeout_ms,
             heartbeat_interval_ms=max(self._session_timeout_ms // 5, 100),
             request_timeout_ms=10_000)
@@ -361,17 +373,25 @@ class KafkaSource:
             await asyncio.sleep(0.5)  # their owner has not created them yet
 
     async def fetch(self, limit: int) -> list[Message]:
-        """What has arrived, from every partition, up to `limit`. Under load the batch fills
-        from what is already fetched; when quiet, one message makes a batch of one."""
+        """What has arrived, from every partition, up to `limit`. When quiet, one message
+        makes a batch of one; with a backlog (the broker has more than was read), the batch
+        waits for the fetches under way, up to TOP_UP_MS each, to fill up to `limit`: the
+        fold's work grows with the keys a batch touches, not with its messages."""
         consumer = self._live()
         batch = await consumer.getmany(timeout_ms=300, max_records=limit)
-        messages = [m for part in batch.values() for m in part]
+        messages = self._took(batch)
         while 0 < len(messages) < limit:
-            more = await consumer.getmany(timeout_ms=0, max_records=limit - len(messages))
+            wait = TOP_UP_MS if self.lag() else 0
+            more = await consumer.getmany(timeout_ms=wait, max_records=limit - len(messages))
             if not more:
                 break
-            messages += [m for part in more.values() for m in part]
+            messages += self._took(more)
         self._empty_fetches = 0 if messages else self._empty_fetches + 1
+        return messages
+
+    def _took(self, fetched: dict[TopicPartition, list[Message]]) -> list[Message]:
+        """Messages fetched: where each partition is now, and its first since opening."""
+        messages = [m for part in fetched.values() for m in part]
         positions, anchors = self._positions, self._anchors
         for message in messages:
             partition = TopicPartition(message.topic, message.partition)
