@@ -1,6 +1,6 @@
 """Aggregator queries and writes. Functions here never commit."""
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -42,15 +42,12 @@ class Standing:
 
 def standing(db: RawConnection, keys: set[Key]) -> dict[Key, Standing]:
     """The standing report of each (campaign, period, unit) that has one."""
-    found = {}
-    for rows in _by_key(db, HEADS, ("campaign_code", "period", "unit_code", "version",
-                                    "first_received_at", "on_time", "unit_kind",
-                                    "unit_parent"), keys):
-        for campaign, period, unit, version, first, on_time, kind, parent in rows:
-            found[campaign, period, unit] = Standing(
-                version, None if first is None else _utc(db.moment(first)), bool(on_time),
-                kind, parent)
-    return found
+    columns = ("campaign_code", "period", "unit_code", "version", "first_received_at",
+               "on_time", "unit_kind", "unit_parent")
+    return {(campaign, period, unit): Standing(version, _utc(db.moment(first)), bool(on_time),
+                                               kind, parent)
+            for campaign, period, unit, version, first, on_time, kind, parent
+            in _by_key(db, HEADS, columns, keys)}
 
 
 TOTAL_KEY = ("campaign_code", "period", "unit_kind", "unit_parent", "kind", "platform",
@@ -61,21 +58,24 @@ TOTAL_FIGURES = ("count", "people_mobilised", "shares")
 def standing_counts(db: RawConnection, keys: set[Key]) -> list[tuple[Any, ...]]:
     """What the standing reports of these keys count, as rows of TOTAL_KEY + TOTAL_FIGURES
     (to take away from the kept totals when they are replaced)."""
-    return [row for rows in _by_key(db, COUNTS, TOTAL_KEY + TOTAL_FIGURES, keys)
-            for row in rows]
+    return list(_by_key(db, COUNTS, TOTAL_KEY + TOTAL_FIGURES, keys))
 
 
-_KEYS_A_QUERY = 500  # 1,500 parameters: well within every driver's limit
+_KEYS_A_QUERY = 512  # 1,536 parameters: well within every driver's limit
 
 
 def _by_key(db: RawConnection, table: Table, columns: tuple[str, ...], keys: set[Key]
-            ) -> Iterable[list[tuple[Any, ...]]]:
-    """The rows of a table keyed by (campaign, period, unit) that have one of these keys,
-    a query per few hundred keys (the fold's hot path: in the driver's own SQL, as below)."""
+            ) -> Iterator[tuple[Any, ...]]:
+    """The rows of a table keyed by (campaign, period, unit) that have one of these keys
+    (the fold's hot path: in the driver's own SQL, as below). A query per _KEYS_A_QUERY
+    keys, its list padded with a repeated key to a power of two: the sqlite3 module keeps
+    each distinct statement prepared (128 per connection), so lists of every length would
+    fill that with hundreds of large ones (as registry.importing._where_in found)."""
     ordered = sorted(keys)
     for at in range(0, len(ordered), _KEYS_A_QUERY):
         chunk = ordered[at:at + _KEYS_A_QUERY]
-        yield db.select(
+        chunk += chunk[:1] * ((1 << (len(chunk) - 1).bit_length()) - len(chunk))
+        yield from db.select(
             f"SELECT {', '.join(columns)} FROM {table.name} WHERE (campaign_code, period, "
             f"unit_code) IN (VALUES {', '.join(['(?, ?, ?)'] * len(chunk))})",
             [part for key in chunk for part in key])
