@@ -1,10 +1,12 @@
 """Reporting periods and their deadlines, in the campaign's local time."""
 
 import re
+from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from services.events import ReportingPeriod
+from services.events import CampaignSnapshot, ReportingPeriod
 from services.events.registry import DeadlineRule
 
 LOCAL_ZONE = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -24,6 +26,52 @@ def local_day(moment: datetime) -> date:
 
 class PeriodError(ValueError):
     """The period string does not name a period of the campaign's kind."""
+
+    rule = "period_format"
+
+
+class OutsideCampaign(PeriodError):
+    """The period is one of the campaign's kind but not within its calendar."""
+
+    rule = "period_outside_campaign"
+
+
+@dataclass(frozen=True)
+class Period:
+    """One period of a campaign: its days and when its report is due."""
+
+    name: str
+    start: date
+    end: date
+    deadline: datetime  # UTC
+
+
+def of_campaign(campaign: CampaignSnapshot, first: date | None = None,
+                last: date | None = None) -> Iterator[Period]:
+    """The campaign's periods, in order: all of them, or those touching [first, last]."""
+    day = max(campaign.starts_on, first or campaign.starts_on)
+    until = min(campaign.ends_on, last or campaign.ends_on)
+    while day <= until:
+        name = name_of(day, campaign.reporting_period)
+        start, end = bounds(name, campaign.reporting_period)
+        yield Period(name, start, end, deadline(end, campaign.deadline))
+        day = end + timedelta(days=1)
+
+
+def in_campaign(campaign: CampaignSnapshot, name: str) -> Period:
+    """The campaign's period of that name: PeriodError if the name is malformed,
+    OutsideCampaign if the period has no day within the campaign (the one check of intake
+    and of the feeds)."""
+    start, end = bounds(name, campaign.reporting_period)
+    if end < campaign.starts_on or start > campaign.ends_on:
+        raise OutsideCampaign(f"{name} is outside the campaign ({campaign.starts_on} to "
+                              f"{campaign.ends_on})")
+    return Period(name, start, end, deadline(end, campaign.deadline))
+
+
+def current(campaign: CampaignSnapshot, day: date) -> Period | None:
+    """The campaign's period that a day (in Hai Phong) falls in; None outside the campaign."""
+    return next(of_campaign(campaign, day, day), None)
 
 
 def bounds(period: str, kind: ReportingPeriod) -> tuple[date, date]:

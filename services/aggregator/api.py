@@ -1,9 +1,8 @@
 """The leadership's feeds: thin routes over feeds.py and service.py."""
 
 import asyncio
-import csv
-import io
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -19,6 +18,7 @@ from services.aggregator.hub import ProgressHub
 from services.aggregator.schemas import (
     BelowTargetPagePublic,
     MissingPagePublic,
+    OverviewPublic,
     ParentsPublic,
     ProgressPublic,
     UnitDaysPagePublic,
@@ -28,9 +28,10 @@ from services.aggregator.schemas import (
 )
 from services.bus.directory import Directory
 from services.events import CampaignSnapshot, UnitKind, UnitSnapshot
-from services.refusals import NotFound
-from services.web.auth import ReaderDep
+from services.refusals import Forbidden, NotFound
+from services.web.auth import Caller, CallerDep, ReaderDep
 from services.web.caching import Answers, etag, not_modified
+from services.web.downloads import csv_download
 from services.web.errors import documented
 from services.web.schemas import CursorQuery, LimitQuery, Province
 
@@ -56,16 +57,19 @@ CSV: dict[int | str, dict[str, Any]] = {200: {
     "byte-order mark (Excel shows Vietnamese names correctly)."}}
 
 
-def _tag(session: Session, directory: Directory, campaign: str, period: str | None = None
-         ) -> str:
+def _tag(session: Session, directory: Directory, campaign: str, period: str | None = None,
+         also: object = None) -> str:
     """The feed's ETag: the aggregates' revision for the campaign (or period), the
-    registry's, and the day (below-target counts grow with the days)."""
-    return etag(store.revision(session, campaign, period), directory.revision, periods.today())
+    registry's, the day (below-target counts grow with the days) and what else the answer
+    depends on."""
+    return etag(store.revision(session, campaign, period), directory.revision, periods.today(),
+                also)
 
 
 async def _feed(request: Request, response: Response, campaign: str, period: str | None,
                 make: Callable[[Session], BaseModel],
-                download: Callable[[], Response] | None = None) -> Response:
+                download: Callable[[], Response] | None = None, also: object = None
+                ) -> Response:
     """A feed's answer, worked out in one trip to the thread pool (a sync route and its
     session would make three): the ETag of its figures, 304 when the client holds it, else
     the JSON made once per ETag (services.web.caching.Answers), or the `download`."""
@@ -76,7 +80,7 @@ async def _feed(request: Request, response: Response, campaign: str, period: str
 
     def work() -> Response:
         with Session(state.engine) as session:
-            tag = _tag(session, state.directory, campaign, period)
+            tag = _tag(session, state.directory, campaign, period, also)
             if (cached := not_modified(request, response, tag)) is not None:
                 return cached
             if download is not None:
@@ -98,7 +102,7 @@ async def progress(_: ReaderDep, request: Request, response: Response,
 
     def table() -> Response:
         pages = feeds.table_pages(request.app.state.engine, directory, view)
-        return _csv(f"progress-{campaign}-{period}", UNIT_TABLE,
+        return csv_download(f"progress-{campaign}-{period}", UNIT_TABLE,
                     (row for page in pages for row in map(_unit_line, page)), response)
 
     return await _feed(request, response, campaign, period, lambda session: feeds.progress(
@@ -132,7 +136,7 @@ async def missing(_: ReaderDep, request: Request, response: Response,
     view = service.period_or_raise(directory.campaigns, campaign, period, kind, parent)
 
     def every() -> Response:
-        return _csv(f"missing-{campaign}-{period}", ("code", "name", "kind", "parent"),
+        return csv_download(f"missing-{campaign}-{period}", ("code", "name", "kind", "parent"),
                     _all_missing(request.app.state.engine, directory, view), response)
 
     return await _feed(request, response, campaign, period, lambda session: feeds.missing(
@@ -168,6 +172,25 @@ async def by_parent(_: ReaderDep, request: Request, response: Response,
         session, directory, view, periods.today()))
 
 
+def _own_or_reader(caller: Caller, code: str) -> None:
+    """A unit's own figures: the leadership reads every unit's, a unit only its own."""
+    if caller.scope == "unit" and caller.unit_code != code:
+        raise Forbidden("forbidden", "a unit credential reads only its own unit's figures")
+
+
+@router.get("/overview", response_model=OverviewPublic,
+            responses={304: NOT_MODIFIED, **documented(401, 403, 404, 422)})
+async def overview(_: ReaderDep, request: Request, response: Response,
+                   directory: DirectoryDep, campaign: CampaignQuery, kind: KindQuery = None,
+                   parent: ParentQuery = None) -> Any:
+    """Every period of the campaign in one call, for its trend: completeness and timeliness
+    per unit kind, missing units and loudspeaker counts, and which period is current."""
+    found, now = service.campaign_or_raise(directory.campaigns, campaign), datetime.now(UTC)
+    return await _feed(request, response, campaign, None, lambda session: feeds.overview(
+        session, directory, found, now, kind, parent),
+        also=len(service.due_periods(found, now)))  # a deadline passed moves the states
+
+
 def _campaign_and_unit(directory: Directory, campaign: str, code: str
                        ) -> tuple[CampaignSnapshot, UnitSnapshot]:
     """The campaign and the unit a unit's feed names; NotFound naming the one unknown."""
@@ -180,9 +203,11 @@ def _campaign_and_unit(directory: Directory, campaign: str, code: str
 
 @router.get("/units/{code}", response_model=UnitProgressPublic,
             responses={304: NOT_MODIFIED, **documented(401, 403, 404, 422)})
-async def unit_progress(code: str, _: ReaderDep, request: Request, response: Response,
+async def unit_progress(code: str, caller: CallerDep, request: Request, response: Response,
                         directory: DirectoryDep, campaign: CampaignQuery) -> Any:
-    """One unit over the campaign: each period's standing report and its totals."""
+    """One unit over the campaign: each period's standing report and its totals. For the
+    leadership, or the unit's own credential."""
+    _own_or_reader(caller, code)
     unit = _campaign_and_unit(directory, campaign, code)[1]
     return await _feed(request, response, campaign, None,
                        lambda session: feeds.unit_progress(session, unit, campaign))
@@ -190,11 +215,13 @@ async def unit_progress(code: str, _: ReaderDep, request: Request, response: Res
 
 @router.get("/units/{code}/days", response_model=UnitDaysPagePublic,
             responses={304: NOT_MODIFIED, **documented(401, 403, 404, 422)})
-async def unit_days(code: str, _: ReaderDep, request: Request, response: Response,
+async def unit_days(code: str, caller: CallerDep, request: Request, response: Response,
                     directory: DirectoryDep, campaign: CampaignQuery,
                     cursor: CursorQuery = None, limit: LimitQuery = 100) -> Any:
     """One unit's loudspeaker days over the campaign, by date, a page at a time: the
-    broadcasts its standing reports count each day, and whether the day is a peak day."""
+    broadcasts its standing reports count each day, and whether the day is a peak day. For
+    the leadership, or the unit's own credential."""
+    _own_or_reader(caller, code)
     found, unit = _campaign_and_unit(directory, campaign, code)
     return await _feed(request, response, campaign, None, lambda session: feeds.unit_days(
         session, unit, found, after=cursor, limit=limit))
@@ -248,35 +275,3 @@ def _all_missing(engine: Engine, directory: Directory, view: service.Period
         if page.next_cursor is None:
             return
         after = page.next_cursor
-
-
-def _csv(name: str, header: Sequence[str], rows: Iterable[Sequence[Any]],
-         response: Response) -> StreamingResponse:
-    """UTF-8 with a byte-order mark, so that Excel shows Vietnamese names correctly; every
-    cell goes through `_inert`. Streamed: lines go out as they are read."""
-    def lines() -> Iterator[bytes]:
-        out = io.StringIO()
-        writer = csv.writer(out)
-        out.write("\ufeff")
-        writer.writerow(map(_inert, header))
-        for count, row in enumerate(rows, 1):
-            writer.writerow(map(_inert, row))
-            if count % 500 == 0:
-                yield out.getvalue().encode("utf-8")
-                out.seek(0)
-                out.truncate()
-        yield out.getvalue().encode("utf-8")
-
-    return StreamingResponse(lines(), media_type="text/csv; charset=utf-8", headers={
-        "content-disposition": f'attachment; filename="{name}.csv"', **response.headers})
-
-
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _inert(cell: Any) -> Any:
-    """A text cell that a spreadsheet would run as a formula (a unit named
-    `=HYPERLINK(...)`), quoted with a leading `'` as OWASP advises; Excel shows the text."""
-    if isinstance(cell, str) and cell.startswith(_FORMULA_STARTS):
-        return "'" + cell
-    return cell

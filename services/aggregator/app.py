@@ -22,6 +22,7 @@ from services.bus.relay_process import RelayProcess
 from services.database import write_lock
 from services.events import AGGREGATOR_DEAD_LETTERS
 from services.web.app import Blueprint, Worker, build_app
+from services.web.auth import Settling
 from services.web.caching import COMPRESS_FROM
 
 log = structlog.get_logger()
@@ -55,7 +56,7 @@ def create_app(settings: AggregatorSettings) -> FastAPI:
         checks={"broker": lambda app: app.state.consumer.ready(),
                 "outbox relay": lambda app: app.state.relay.ready(),
                 "registry": lambda app: app.state.follower.caught_up_ready()},
-        identify=lambda app: directory.caller))
+        identify=lambda app: Settling(directory.caller, directory.settle)))
 
 
 class _AfterCatchUp:

@@ -40,13 +40,14 @@ def find(session: Session, directory: Directory, now: datetime,
     examined."""
     found, marks = [], {}
     for campaign in list(directory.campaigns.values()):
-        for name, start, end, deadline in service.due_periods(campaign, now):
-            mark = (store.revision(session, campaign.code, name), directory.revision)
-            if examined is not None and examined.get((campaign.code, name)) == mark:
+        for due in service.due_periods(campaign, now):
+            mark = (store.revision(session, campaign.code, due.name), directory.revision)
+            if examined is not None and examined.get((campaign.code, due.name)) == mark:
                 continue
-            found += _period_breaches(session, directory, Period(campaign, name, start, end),
-                                      deadline, now)
-            marks[campaign.code, name] = mark
+            found += _period_breaches(session, directory,
+                                      Period(campaign, due.name, due.start, due.end),
+                                      due.deadline, now)
+            marks[campaign.code, due.name] = mark
     return found, marks
 
 

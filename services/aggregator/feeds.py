@@ -17,6 +17,8 @@ from services.aggregator.schemas import (
     LoudspeakerPublic,
     MissingPagePublic,
     MissingUnitPublic,
+    OverviewPeriodPublic,
+    OverviewPublic,
     ParentProgressPublic,
     ParentsPublic,
     ProgressPublic,
@@ -128,10 +130,6 @@ def progress(session: Session, directory: Directory, view: Period,
     figures = ratios(session, directory, view)
     rows = store.period_totals(session, view.campaign.code, view.name,
                                [view.kind] if view.kind else None, view.parent)
-    below = store.below_counts(session, view.campaign.code, view.name, today, view.kind)
-    failing, below_weekly, below_daily = (
-        below.get(view.parent, (0, 0, 0)) if view.parent is not None
-        else tuple(sum(n) for n in zip((0, 0, 0), *below.values(), strict=True)))
     return ProgressPublic(
         campaign=view.campaign.code, period=view.name, period_start=view.start,
         period_end=view.end, deadline=periods.deadline(view.end, view.campaign.deadline),
@@ -139,11 +137,43 @@ def progress(session: Session, directory: Directory, view: Period,
         by_unit_kind=figures.by_unit_kind,
         missing=figures.city.expected - figures.city.reported,
         totals=service.totals(rows), coverage=service.coverage(rows),
-        loudspeaker=LoudspeakerPublic(
-            units_checked=sum(r.reported for kind, r in figures.by_unit_kind.items()
-                              if kind in COMMUNE_LEVEL),
-            units_failing=failing, units_below_weekly=below_weekly,
-            units_below_daily=below_daily))
+        loudspeaker=_loudspeaker(session, view, figures, today))
+
+
+def overview(session: Session, directory: Directory, campaign: CampaignSnapshot,
+             now: datetime, kind: str | None = None, parent: str | None = None
+             ) -> OverviewPublic:
+    """Every period of the campaign with its completeness, timeliness and loudspeaker
+    counts, read off the kept figures like the period's summary (a few queries a period)."""
+    today = periods.local_day(now)
+    current = periods.current(campaign, today)
+    items = []
+    for period in periods.of_campaign(campaign):
+        view = Period(campaign, period.name, period.start, period.end, kind, parent)
+        figures = ratios(session, directory, view)
+        items.append(OverviewPeriodPublic(
+            period=period.name, period_start=period.start, period_end=period.end,
+            deadline=period.deadline,
+            state="upcoming" if period.start > today else
+                  "due" if period.deadline < now else "open",
+            city=figures.city, by_unit_kind=figures.by_unit_kind,
+            missing=figures.city.expected - figures.city.reported,
+            loudspeaker=_loudspeaker(session, view, figures, today)))
+    return OverviewPublic(campaign=campaign.code, unit_kind=kind, parent=parent,
+                          current=current.name if current else None, items=items)
+
+
+def _loudspeaker(session: Session, view: Period, figures: service.Ratios, today: date
+                 ) -> LoudspeakerPublic:
+    """The period's loudspeaker counts: units judged, and below a target as of `today`."""
+    below = store.below_counts(session, view.campaign.code, view.name, today, view.kind)
+    failing, below_weekly, below_daily = (
+        below.get(view.parent, (0, 0, 0)) if view.parent is not None
+        else tuple(sum(n) for n in zip((0, 0, 0), *below.values(), strict=True)))
+    return LoudspeakerPublic(
+        units_checked=sum(r.reported for kind, r in figures.by_unit_kind.items()
+                          if kind in COMMUNE_LEVEL),
+        units_failing=failing, units_below_weekly=below_weekly, units_below_daily=below_daily)
 
 
 def missing(session: Session, directory: Directory, view: Period, *, after: str | None,
@@ -340,11 +370,12 @@ def campaign_figures(session: Session, directory: Directory,
     """For the campaign gauges: each campaign's latest due period, and its activities."""
     figures = []
     for campaign in list(directory.campaigns.values()):
-        due = list(service.due_periods(campaign, now))
+        due = service.due_periods(campaign, now)
         if not due:
             continue
-        name, start, end, _ = due[-1]
-        view = progress(session, directory, Period(campaign, name, start, end),
+        latest = due[-1]
+        view = progress(session, directory,
+                        Period(campaign, latest.name, latest.start, latest.end),
                         today=periods.local_day(now))
         kinds = view.by_unit_kind
         figures.append(CampaignFigures(

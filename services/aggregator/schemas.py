@@ -1,6 +1,7 @@
 """What the aggregator's feeds send over HTTP, typed: the OpenAPI document is their contract."""
 
 from datetime import date
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -197,6 +198,37 @@ class ParentProgressPublic(_Public):
     by_unit_kind: dict[str, RatioPublic] = Field(description="The same, per unit kind.")
     units_failing: int = Field(description="Its commune-level units that reported and are "
                                "below a loudspeaker target.")
+
+
+class OverviewPeriodPublic(_Public):
+    """One period's figures in a campaign's overview."""
+
+    period: str = Field(description="The period, e.g. `2026-W04`.")
+    period_start: date = Field(description="First day of the period.")
+    period_end: date = Field(description="Last day of the period (inclusive).")
+    deadline: UtcDatetime = Field(description="When the period's report is due (UTC).")
+    state: Literal["upcoming", "open", "due"] = Field(description="`upcoming`: it has not "
+                                                      "started; `open`: started, its deadline "
+                                                      "not passed; `due`: its deadline passed.")
+    city: RatioPublic = Field(description="Completeness and timeliness over every expected "
+                              "unit kind (of the parent's units, when narrowed to one).")
+    by_unit_kind: dict[str, RatioPublic] = Field(description="The same, per unit kind.")
+    missing: int = Field(description="Expected units that have not reported.")
+    loudspeaker: LoudspeakerPublic = Field(description="Loudspeaker compliance (counts).")
+
+
+class OverviewPublic(_Public):
+    """Every period of a campaign in one answer, for its trend: small, whatever the number
+    of units (each period's figures are kept by the fold)."""
+
+    campaign: str = Field(description="Campaign code.")
+    unit_kind: UnitKind | None = Field(description="The unit kind the feed is narrowed to; "
+                                       "null for all kinds.")
+    parent: str | None = Field(description="The parent the feed is narrowed to; null for "
+                               "all.")
+    current: str | None = Field(description="The period today (in Hai Phong) falls in; null "
+                                "before the campaign starts and after it ends.")
+    items: list[OverviewPeriodPublic] = Field(description="Every period, in order.")
 
 
 class ParentsPublic(_Public):

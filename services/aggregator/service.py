@@ -2,7 +2,7 @@
 what the feeds say."""
 
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import lru_cache
@@ -354,28 +354,22 @@ def campaign_or_raise(campaigns: Mapping[str, CampaignSnapshot], code: str
 
 def period_or_raise(campaigns: Mapping[str, CampaignSnapshot], code: str, name: str,
                     kind: str | None = None, parent: str | None = None) -> Period:
-    """A period of a known campaign; Invalid if the name is not one of its periods."""
+    """A period of a known campaign; Invalid if the name is malformed or the period lies
+    outside the campaign (as intake refuses it: no feed reports every unit missing for a
+    week nobody may report on)."""
     campaign = campaign_or_raise(campaigns, code)
     try:
-        start, end = periods.bounds(name, campaign.reporting_period)
+        found = periods.in_campaign(campaign, name)
     except periods.PeriodError as exc:
-        raise Invalid.on("period", "period_format", str(exc)) from None
-    return Period(campaign, name, start, end, kind, parent)
+        raise Invalid.on("period", exc.rule, str(exc)) from None
+    return Period(campaign, name, found.start, found.end, kind, parent)
 
 
-def due_periods(campaign: CampaignSnapshot, now: datetime
-                ) -> Iterator[tuple[str, date, date, datetime]]:
-    """The campaign's periods whose deadline has passed, one step a period; none that
-    starts after today (its deadline is later still, in any zone)."""
-    day = campaign.starts_on
-    last = min(campaign.ends_on, now.date() + timedelta(days=1))
-    while day <= last:
-        name = periods.name_of(day, campaign.reporting_period)
-        start, end = periods.bounds(name, campaign.reporting_period)
-        deadline = periods.deadline(end, campaign.deadline)
-        if deadline < now:
-            yield name, start, end, deadline
-        day = end + timedelta(days=1)
+def due_periods(campaign: CampaignSnapshot, now: datetime) -> list[periods.Period]:
+    """The campaign's periods whose deadline has passed; none that starts after today (its
+    deadline is later still, in any zone)."""
+    return [p for p in periods.of_campaign(campaign, last=now.date() + timedelta(days=1))
+            if p.deadline < now]
 
 
 def expected_units(units: Iterable[UnitSnapshot], campaign: CampaignSnapshot, start: date,

@@ -5,20 +5,24 @@ kept current by following them, like a Kafka Streams global table. No service ca
 registry; a unit created, retired or a token revoked there shows here within moments.
 Until the topics have been read to the end once, no token is judged: one read as valid may
 be revoked further on, one not read yet is not unknown. A caller then hears 503, to try
-again, never a 401 for a valid token.
+again, never a 401 for a valid token. Likewise a token issued moments ago may not have come
+yet: one that says it is that fresh is waited for (`settle`), so it works at every service
+as soon as the registry has answered the call that issued it.
 """
 
+import asyncio
 import hashlib
 import json
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from pydantic import ValidationError
 from sqlmodel import Session
 
 from services.bus.consumer import Batch, Consumer, KafkaSource, Source
-from services.callers import Caller, Scope
+from services.callers import Caller, Scope, issued_at
 from services.config import ServiceSettings
 from services.events import (
     CAMPAIGNS,
@@ -34,6 +38,12 @@ from services.refusals import Unavailable
 
 FOLLOWED = (UNITS, CAMPAIGNS, CREDENTIALS)
 T = TypeVar("T")
+# An unknown token issued less than FRESH_SECONDS ago (by its own word; a clock up to
+# SKEW_SECONDS ahead of ours allowed) is waited for, up to SETTLE_SECONDS: the registry's
+# record of it takes well under a second to come while the broker is up. At most
+# MAX_SETTLING requests wait at once; a stream of made-up fresh tokens costs their senders
+# the wait and the service one sleeping coroutine each.
+FRESH_SECONDS, SKEW_SECONDS, SETTLE_SECONDS, MAX_SETTLING = 60.0, 5.0, 5.0, 256
 
 
 @dataclass
@@ -50,6 +60,8 @@ class Directory:
     # while it stands (`derived`; the feeds' ETags)
     revision: int = 0
     _derived: dict[Hashable, Any] = field(default_factory=dict)
+    _arrival: asyncio.Event | None = None  # set when a credential record comes
+    _settling: int = 0
 
     def derived(self, key: Hashable, make: Callable[[], T]) -> T:
         """What `make` derives from the units and campaigns, made once per revision (the
@@ -83,6 +95,33 @@ class Directory:
         scope: Scope = "unit" if found.scope is CredentialScope.unit else "leadership"
         return Caller(scope=scope, unit_code=found.unit_code, credential_id=found.id)
 
+    async def settle(self, token: str) -> Caller | None:
+        """The caller of a token unknown here that says it was issued moments ago, once its
+        record (and its unit's, for a unit token) has come; None if they do not within
+        SETTLE_SECONDS, or the token is not fresh. On the event loop, where the follower
+        applies records."""
+        issued = issued_at(token)
+        if issued is None or self._settling >= MAX_SETTLING:
+            return None
+        age = (datetime.now(UTC) - issued).total_seconds()
+        if not -SKEW_SECONDS <= age <= FRESH_SECONDS:
+            return None
+        loop = asyncio.get_running_loop()
+        until = loop.time() + SETTLE_SECONDS
+        self._settling += 1
+        try:
+            while (found := self.caller(token)) is None or (
+                    found.unit_code is not None and found.unit_code not in self.units):
+                if self._arrival is None:
+                    self._arrival = asyncio.Event()
+                try:
+                    await asyncio.wait_for(self._arrival.wait(), until - loop.time())
+                except TimeoutError:
+                    return None
+            return found
+        finally:
+            self._settling -= 1
+
     def apply(self, topic: str, key: str, value: bytes | None) -> None:
         """Fold one record in; older revisions never replace newer ones."""
         if topic == UNITS.name:
@@ -96,6 +135,8 @@ class Directory:
         if topic in (UNITS.name, CAMPAIGNS.name):
             self.revision += 1  # after the change: what was derived before it is dropped
             self._derived = {}
+        if topic == UNITS.name:
+            self._arrived()
 
     def _credential(self, key: str, value: bytes | None) -> None:
         old = self._hash_of.pop(key, None)
@@ -105,6 +146,13 @@ class Directory:
             snapshot = CredentialSnapshot.model_validate_json(value)
             self.credentials[snapshot.token_sha256] = snapshot
             self._hash_of[key] = snapshot.token_sha256
+        self._arrived()
+
+    def _arrived(self) -> None:
+        """Wake the requests waiting for a fresh token (`settle`)."""
+        if self._arrival is not None:
+            self._arrival.set()
+            self._arrival = None
 
 
 def _always() -> bool:

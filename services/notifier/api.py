@@ -7,12 +7,13 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query, Request
 from sqlmodel import select
 
+from services import periods
 from services.bus.directory import Directory
 from services.notifier import planning, store
 from services.notifier.dispatch import Clock, resend
 from services.notifier.handlers import Rules
 from services.notifier.models import State, Wave
-from services.notifier.schedule import campaign_periods, reminders
+from services.notifier.schedule import reminders
 from services.notifier.schemas import (
     NotificationDetail,
     NotificationPublic,
@@ -133,7 +134,7 @@ def preview(_: ReaderDep, directory: DirectoryDep, rules_of: RulesDep, request: 
     due = next((d for d in reminders(known, rules) if d.period.name == period
                 and (step is None or d.step.name == step)), None)
     if due is None:
-        names = ", ".join(p.name for p in campaign_periods(known))
+        names = ", ".join(p.name for p in periods.of_campaign(known))
         raise NotFound.on("period", "period_not_found", f"{period} (step {step}) is not a "
                           f"reminder of the campaign; its periods: {names}")
     rows = planning.reminders(due, known, [found.model_copy(update={

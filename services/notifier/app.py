@@ -27,7 +27,7 @@ from services.notifier.schedule import NotificationRules
 from services.notifier.scheduler import Scheduler
 from services.notifier.settings import NotifierSettings
 from services.web.app import Blueprint, Worker, build_app
-from services.web.auth import Identify
+from services.web.auth import Identify, Settling
 
 log = structlog.get_logger()
 
@@ -83,7 +83,7 @@ def create_app(settings: NotifierSettings, clock: Clock | None = None) -> FastAP
                 return Caller(scope="admin")
             return directory.caller(token)
 
-        return caller
+        return Settling(caller, directory.settle)
 
     return build_app(Blueprint(
         name="notifier", title="Notifications", settings=settings, routers=[router],

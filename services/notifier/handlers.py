@@ -15,6 +15,7 @@ import structlog
 from pydantic import ValidationError
 from sqlmodel import Session
 
+from services import periods
 from services.bus.consumer import Batch
 from services.bus.directory import Directory
 from services.database import insert_on_conflict
@@ -22,7 +23,7 @@ from services.events import AGGREGATOR_BREACHES, REPORTS, BreachDetected, Report
 from services.notifier import planning, store
 from services.notifier.dispatch import Clock
 from services.notifier.models import Breach, Notification, Reported
-from services.notifier.schedule import NotificationRules, campaign_periods
+from services.notifier.schedule import NotificationRules
 
 log = structlog.get_logger()
 Rules = Callable[[str], NotificationRules]
@@ -60,8 +61,9 @@ class ReportsHandler:
             log.warning("notifier.receipt_skipped", report=event.report_id,
                         reason="unit or campaign not in the registry read model")
             return []
-        period = next((p for p in campaign_periods(campaign) if p.name == event.period), None)
-        if period is None:
+        try:
+            period = periods.in_campaign(campaign, event.period)
+        except periods.PeriodError:
             return []
         return planning.receipt(event, unit, campaign, period, self._rules(campaign.code), now)
 

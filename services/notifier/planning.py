@@ -18,7 +18,8 @@ from datetime import date, datetime
 from services.events import BreachDetected, CampaignSnapshot, ReportSubmitted, UnitSnapshot
 from services.notifier import texts
 from services.notifier.models import Notification, State
-from services.notifier.schedule import Due, NotificationRules, Period, outside_quiet_hours
+from services.notifier.schedule import Due, NotificationRules, outside_quiet_hours
+from services.periods import Period
 
 
 @dataclass(frozen=True)

@@ -14,30 +14,11 @@ from zoneinfo import ZoneInfo
 
 from services import periods
 from services.events import CampaignNotifications, CampaignSnapshot, QuietHours, ReminderStep
+from services.periods import Period
 
 # A campaign's notification rules are campaign data: the registry publishes them with the
 # campaign (the defaults where an administrator gave none).
 NotificationRules = CampaignNotifications
-
-
-@dataclass(frozen=True)
-class Period:
-    name: str
-    start: date
-    end: date
-    deadline: datetime  # UTC
-
-
-def campaign_periods(campaign: CampaignSnapshot, first: date | None = None,
-                     last: date | None = None) -> Iterator[Period]:
-    """The campaign's periods, in order: all of them, or those touching [first, last]."""
-    day = max(campaign.starts_on, first or campaign.starts_on)
-    until = min(campaign.ends_on, last or campaign.ends_on)
-    while day <= until:
-        name = periods.name_of(day, campaign.reporting_period)
-        start, end = periods.bounds(name, campaign.reporting_period)
-        yield Period(name, start, end, periods.deadline(end, campaign.deadline))
-        day = end + timedelta(days=1)
 
 
 @dataclass(frozen=True)
@@ -57,7 +38,7 @@ def reminders(campaign: CampaignSnapshot, rules: NotificationRules,
     if around is not None:  # a step lies at most 31 days from its period's deadline
         first = (around[0] - timedelta(days=63)).date()
         last = (around[1] + timedelta(days=32)).date()
-    for period in campaign_periods(campaign, first, last):
+    for period in periods.of_campaign(campaign, first, last):
         for step in sorted(rules.reminders, key=lambda s: s.hours_from_deadline):
             yield Due(period, step, period.deadline + timedelta(hours=step.hours_from_deadline))
 

@@ -27,11 +27,10 @@ from services.notifier.models import Breach, Notification, Reported, Wave
 from services.notifier.schedule import (
     Due,
     NotificationRules,
-    Period,
-    campaign_periods,
     digest_moment,
     reminders,
 )
+from services.periods import Period
 
 log = structlog.get_logger()
 
@@ -151,6 +150,6 @@ class Scheduler:
 def _latest_due(campaign: CampaignSnapshot, now: datetime) -> Period | None:
     """The period whose deadline passed last (the digest's subject), else the first."""
     last = min(campaign.ends_on, now.date())
-    recent = [p for p in campaign_periods(campaign, last - timedelta(days=95), last)
+    recent = [p for p in periods.of_campaign(campaign, last - timedelta(days=95), last)
               if p.deadline <= now]
-    return recent[-1] if recent else next(iter(campaign_periods(campaign)), None)
+    return recent[-1] if recent else next(iter(periods.of_campaign(campaign)), None)

@@ -3,8 +3,8 @@
 
 import asyncio
 from collections.abc import Callable
-from datetime import date
-from typing import Annotated
+from datetime import UTC, date, datetime
+from typing import Annotated, Any
 
 from fastapi import APIRouter, BackgroundTasks, Header, Query, Request, Response
 from fastapi import Path as PathParam
@@ -20,10 +20,13 @@ from services.registry.models import Unit
 from services.registry.schemas import (
     CampaignBody,
     CampaignCreate,
+    CampaignPeriodsPublic,
     CampaignPublic,
+    CredentialBatchCreate,
     CredentialCreate,
     CredentialIssued,
     CredentialPublic,
+    CredentialsIssued,
     ImportReport,
     UnitCreate,
     UnitImportPublic,
@@ -35,6 +38,7 @@ from services.registry.schemas import (
 )
 from services.web.auth import AdminDep, CallerDep, ReaderDep
 from services.web.db import SessionDep
+from services.web.downloads import csv_download
 from services.web.errors import ErrorBody, documented
 from services.web.schemas import OffsetQuery, Page
 
@@ -218,6 +222,14 @@ def get_campaign(code: str, session: SessionDep, _: CallerDep) -> CampaignPublic
     return service.campaign_public(service.get_campaign_or_raise(session, code))
 
 
+@router.get("/campaigns/{code}/periods", tags=["campaigns"], responses=documented(401, 404, 422))
+def campaign_periods(code: str, session: SessionDep, _: CallerDep) -> CampaignPeriodsPublic:
+    """The campaign's reporting periods in order, each with its days and deadline, which
+    one today falls in and which are due."""
+    return service.campaign_periods(service.get_campaign_or_raise(session, code),
+                                    datetime.now(UTC))
+
+
 @router.put("/campaigns/{code}", tags=["campaigns"],
             responses=documented(401, 403, 404, 409, 422))
 def replace_campaign(code: str, data: CampaignBody, session: SessionDep,
@@ -228,10 +240,33 @@ def replace_campaign(code: str, data: CampaignBody, session: SessionDep,
 
 @router.post("/credentials", status_code=201, tags=["credentials"],
              responses=documented(401, 403, 404, 409, 422))
-def issue_credential(data: CredentialCreate, session: SessionDep,
-                     _: AdminDep) -> CredentialIssued:
+def issue_credential(data: CredentialCreate, session: SessionDep, _: AdminDep,
+                     response: Response) -> CredentialIssued:
     """Issue a unit or leadership token; the token is shown only in this response."""
+    response.headers["cache-control"] = "no-store"
     return service.issue_credential(session, data)
+
+
+@router.post("/credentials/batch", status_code=201, tags=["credentials"],
+             response_model=CredentialsIssued,
+             responses=documented(401, 403, 409, 422) | {201: {
+                 "content": {"text/csv": {}}, "description": "The tokens, shown only in this "
+                 "answer: JSON, or with `Accept: text/csv` a file of `code,name,credential_id,"
+                 "token` (UTF-8 with a byte-order mark) to hand out."}})
+def issue_credentials(data: CredentialBatchCreate, session: SessionDep, _: AdminDep,
+                      request: Request, response: Response) -> Any:
+    """Issue a unit token for each unit named, in one transaction (none if a code is
+    unknown); `replace` revokes their earlier unit tokens in it."""
+    response.headers["cache-control"] = "no-store"
+    issued = service.issue_unit_credentials(session, data)
+    if "text/csv" not in request.headers.get("accept", ""):
+        return issued
+    names = {u.code: u.name for u in store.units_by_code(session, data.unit_codes).values()}
+    answer = csv_download("credentials", ("code", "name", "credential_id", "token"),
+                          ((c.unit_code, names.get(c.unit_code or ""), c.id, c.token)
+                           for c in issued.items), response)
+    answer.status_code = 201
+    return answer
 
 
 @router.get("/credentials", tags=["credentials"], responses=documented(401, 403))

@@ -1,6 +1,7 @@
 """Request and response bodies of the registry's HTTP API."""
 
 import unicodedata
+from collections import Counter
 from datetime import date, time
 from enum import StrEnum
 from typing import Annotated, Any
@@ -299,6 +300,28 @@ class CampaignPublic(CampaignCreate):
     updated_at: UtcDatetime
 
 
+class PeriodPublic(BaseModel):
+    """One reporting period of a campaign."""
+
+    period: str = Field(description="`2026-W04` (ISO week) or `2026-01` (month).")
+    starts_on: date = Field(description="Its first day.")
+    ends_on: date = Field(description="Its last day.")
+    deadline: UtcDatetime = Field(description="When its report is due.")
+    current: bool = Field(description="Today (in Hai Phong) falls in it.")
+    due: bool = Field(description="Its deadline has passed.")
+
+
+class CampaignPeriodsPublic(BaseModel):
+    """A campaign's reporting periods, in order, with the current one."""
+
+    campaign: str
+    reporting_period: ReportingPeriod
+    current: str | None = Field(description="The period today falls in; null before the "
+                                "campaign starts and after it ends.")
+    closes_on: date | None = Field(description="Last day reports are accepted, if set.")
+    items: list[PeriodPublic]
+
+
 class CredentialCreate(_Body):
     scope: CredentialScope
     unit_code: Code | None = Field(None, description="Required for `unit`, absent otherwise.")
@@ -309,6 +332,28 @@ class CredentialCreate(_Body):
         if (self.scope is CredentialScope.unit) != (self.unit_code is not None):
             raise ValueError("unit_code is required for scope `unit` and only for it")
         return self
+
+
+MAX_BATCH_CREDENTIALS = 10_000  # twice the units of a national deployment's largest province
+
+
+def _each_once(codes: list[str]) -> list[str]:
+    twice = [code for code, n in Counter(codes).items() if n > 1]
+    if twice:
+        raise PydanticCustomError("duplicate_unit", "each unit may be named once; named "
+                                  "again: {codes}", {"codes": ", ".join(twice[:5])})
+    return codes
+
+
+class CredentialBatchCreate(_Body):
+    """Unit tokens for many units at once (handing them out for a campaign)."""
+
+    unit_codes: Annotated[list[Code], Field(min_length=1, max_length=MAX_BATCH_CREDENTIALS),
+                          AfterValidator(_each_once)] = Field(
+        description=f"The units, each once; at most {MAX_BATCH_CREDENTIALS:,}.")
+    label: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    replace: bool = Field(False, description="Revoke the units' earlier unit tokens in the "
+                          "same transaction (a new hand-out replaces the old one).")
 
 
 class CredentialPublic(BaseModel):
@@ -334,7 +379,18 @@ class WebhookSecret(BaseModel):
 
 
 class CredentialIssued(CredentialPublic):
-    token: str = Field(description="The bearer token. Shown once; only its hash is kept.")
+    token: str = Field(description="The bearer token. Shown once; only its hash is kept. It "
+                       "works at every service as soon as this answer has come: for its first "
+                       "minute, a service that has not read it from the registry yet waits "
+                       "for it (up to 5 s) instead of refusing it.")
+
+
+class CredentialsIssued(BaseModel):
+    """Tokens issued at once; each shown only in this answer."""
+
+    items: list[CredentialIssued]
+    total: int
+    revoked: int = Field(description="Earlier unit tokens revoked (`replace`).")
 
 
 def as_dict(model: BaseModel | None) -> dict[str, Any]:

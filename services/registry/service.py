@@ -18,27 +18,41 @@ from sqlmodel import Session
 
 from services import periods
 from services.bus.outbox import enqueue
+from services.callers import new_token
 from services.events import (
     CAMPAIGNS,
     CREDENTIALS,
     UNITS,
     CampaignSnapshot,
+    CredentialScope,
     CredentialSnapshot,
     UnitSnapshot,
 )
-from services.refusals import Conflict, FieldProblem, Invalid, NotFound
+from services.refusals import (
+    MORE_PROBLEMS,
+    Conflict,
+    FieldProblem,
+    Invalid,
+    NotFound,
+    capped,
+    left_off,
+)
 from services.registry import store
 from services.registry.models import Campaign, Credential, Unit
 from services.registry.names import name_key, slug, tone_slug
 from services.registry.schemas import (
     CampaignBody,
     CampaignCreate,
+    CampaignPeriodsPublic,
     CampaignPublic,
     Channels,
     Contacts,
+    CredentialBatchCreate,
     CredentialCreate,
     CredentialIssued,
     CredentialPublic,
+    CredentialsIssued,
+    PeriodPublic,
     UnitCreate,
     UnitPublic,
     UnitUpdate,
@@ -228,6 +242,19 @@ def campaign_snapshot(campaign: Campaign) -> CampaignSnapshot:
     return CampaignSnapshot(**campaign_public(campaign).model_dump(exclude={"created_at"}))
 
 
+def campaign_periods(campaign: Campaign, now: datetime) -> CampaignPeriodsPublic:
+    """A campaign's periods with their deadlines, which one is current and which are due."""
+    snapshot = campaign_snapshot(campaign)
+    today = periods.local_day(now)
+    current = periods.current(snapshot, today)
+    return CampaignPeriodsPublic(
+        campaign=campaign.code, reporting_period=snapshot.reporting_period,
+        current=current.name if current else None, closes_on=snapshot.closes_on,
+        items=[PeriodPublic(period=p.name, starts_on=p.start, ends_on=p.end,
+                            deadline=p.deadline, current=p == current, due=p.deadline < now)
+               for p in periods.of_campaign(snapshot)])
+
+
 def get_campaign_or_raise(session: Session, code: str, *,
                           for_update: bool = False) -> Campaign:
     """The campaign with this code, or NotFound."""
@@ -306,15 +333,48 @@ def issue_credential(session: Session, data: CredentialCreate) -> CredentialIssu
     """Issue a token; it is returned once and only its hash is stored."""
     if data.unit_code is not None:
         get_unit_or_raise(session, data.unit_code)
-    token = f"hpk_{secrets.token_urlsafe(32)}"
-    credential = Credential(id=f"cred_{secrets.token_hex(8)}", scope=data.scope,
-                            unit_code=data.unit_code, label=data.label,
+    issued = _issue(session, data.scope, data.unit_code, data.label)
+    commit(session)
+    log.info("credential.issued", credential=issued.id, scope=data.scope, unit=data.unit_code)
+    return issued
+
+
+def issue_unit_credentials(session: Session, data: CredentialBatchCreate
+                           ) -> CredentialsIssued:
+    """A unit token for each unit named, in one transaction: all of them or, if a code is
+    unknown, none. With `replace`, the units' earlier unit tokens are revoked in it too."""
+    found = store.units_by_code(session, data.unit_codes)
+    unknown = [FieldProblem(f"unit_codes.{at}", "unit_not_found", f"no unit with code {code!r}")
+               for at, code in enumerate(data.unit_codes) if code not in found]
+    if unknown:
+        raise Invalid("unit_not_found", f"{len(unknown)} of the codes name no unit; "
+                      "no token was issued", capped(unknown, _more))
+    revoked = 0
+    if data.replace:
+        for credential in store.unit_credentials_of(session, data.unit_codes):
+            if credential.revoked_at is None:
+                _revoke(session, credential)
+                revoked += 1
+    issued = [_issue(session, CredentialScope.unit, code, data.label)
+              for code in data.unit_codes]
+    commit(session)
+    log.info("credential.issued_many", count=len(issued), revoked=revoked)
+    return CredentialsIssued(items=issued, total=len(issued), revoked=revoked)
+
+
+def _more(rest: Sequence[FieldProblem]) -> FieldProblem:
+    return FieldProblem("", MORE_PROBLEMS, left_off(rest))
+
+
+def _issue(session: Session, scope: CredentialScope, unit_code: str | None,
+           label: str) -> CredentialIssued:
+    """A new credential and its snapshot in the outbox, in the caller's transaction."""
+    token = new_token(datetime.now(UTC))
+    credential = Credential(id=f"cred_{secrets.token_hex(8)}", scope=scope,
+                            unit_code=unit_code, label=label,
                             token_sha256=hash_token(token), token_prefix=token[:10])
     session.add(credential)
     enqueue(session, CREDENTIALS, credential.id, credential_snapshot(credential))
-    commit(session)
-    log.info("credential.issued", credential=credential.id, scope=data.scope,
-             unit=data.unit_code)
     return CredentialIssued(**credential_public(credential).model_dump(), token=token)
 
 

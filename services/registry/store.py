@@ -56,6 +56,26 @@ def credential_by_hash(session: Session, token_sha256: str) -> Credential | None
     return session.exec(select(Credential).where(Credential.token_sha256 == token_sha256)).first()
 
 
+def units_by_code(session: Session, codes: Sequence[str]) -> dict[str, Unit]:
+    """The units of these codes that exist, by code (a thousand codes a query)."""
+    found: dict[str, Unit] = {}
+    for at in range(0, len(codes), 1000):
+        chunk = codes[at:at + 1000]
+        found.update((u.code, u) for u in session.exec(
+            select(Unit).where(col(Unit.code).in_(chunk))))
+    return found
+
+
+def unit_credentials_of(session: Session, codes: Sequence[str]) -> list[Credential]:
+    """The unit credentials of these units, revoked or not."""
+    found: list[Credential] = []
+    for at in range(0, len(codes), 1000):
+        found += session.exec(select(Credential).where(
+            col(Credential.unit_code).in_(codes[at:at + 1000]),
+            Credential.scope == "unit")).all()
+    return found
+
+
 def credentials_of_unit(session: Session, unit_code: str) -> Sequence[Credential]:
     return session.exec(select(Credential).where(Credential.unit_code == unit_code)).all()
 

@@ -32,7 +32,7 @@ from services.reporting.schemas import (
     RowResult,
     report_of,
 )
-from services.web.auth import SECURITY, Caller, CallerDep, identify, token_of
+from services.web.auth import SECURITY, Caller, CallerDep, caller_of, token_of
 from services.web.db import SessionDep
 from services.web.errors import ErrorBody, documented, invalid_body
 from services.web.schemas import OffsetQuery, Page
@@ -66,7 +66,7 @@ async def submit_report(request: Request) -> Response:
     try:
         _require_media_type(given.get(b"content-type"), b"application/json")
         raw = await _body(request, state.settings.max_body_bytes, given.get(b"content-length"))
-        unit = service.reporting_unit(state.directory, _caller(state, given))
+        unit = service.reporting_unit(state.directory, await _caller(state, given))
         body = _parse(raw)
         draft = service.prepare(state.directory, unit, body, idempotency_key,
                                 datetime.now(UTC))
@@ -95,9 +95,9 @@ def _headers(request: Request) -> dict[bytes, bytes]:
     return given
 
 
-def _caller(state: Any, given: dict[bytes, bytes]) -> Caller:
+async def _caller(state: Any, given: dict[bytes, bytes]) -> Caller:
     authorization = given.get(b"authorization", b"").decode("latin-1")
-    return identify(state.identify, token_of(authorization))
+    return await caller_of(state.identify, token_of(authorization))
 
 
 def _require_media_type(header: bytes | None, wanted: bytes) -> None:

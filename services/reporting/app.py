@@ -14,6 +14,7 @@ from services.reporting.metrics import IntakeMetrics
 from services.reporting.migrations import MIGRATIONS
 from services.reporting.settings import ReportingSettings
 from services.web.app import Blueprint, Worker, build_app
+from services.web.auth import Settling
 
 
 def create_app(settings: ReportingSettings) -> FastAPI:
@@ -33,7 +34,7 @@ def create_app(settings: ReportingSettings) -> FastAPI:
         migrations=MIGRATIONS, wire=wire,
         checks={"broker": lambda app: app.state.relay.ready(),
                 "registry": lambda app: app.state.follower.caught_up_ready()},
-        identify=lambda app: directory.caller,
+        identify=lambda app: Settling(directory.caller, directory.settle),
         direct={("POST", "/v1/reports"): submit_report},
         fastapi_options={"telemetry": {"tracing": False, "metrics": False, "logs": False}},
         after_start=_tune_for_intake))

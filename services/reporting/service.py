@@ -91,14 +91,10 @@ def _running_campaign(directory: Directory, code: str, today: date) -> CampaignS
 
 def _period(campaign: CampaignSnapshot, period: str) -> tuple[date, date]:
     try:
-        start, end = periods.bounds(period, campaign.reporting_period)
+        found = periods.in_campaign(campaign, period)
     except periods.PeriodError as exc:
-        raise Invalid.on("period", "period_format", str(exc)) from None
-    if end < campaign.starts_on or start > campaign.ends_on:
-        raise Invalid.on("period", "period_outside_campaign",
-                         f"{period} is outside the campaign ({campaign.starts_on} to "
-                         f"{campaign.ends_on})")
-    return start, end
+        raise Invalid.on("period", exc.rule, str(exc)) from None
+    return found.start, found.end
 
 
 def _check_days(body: ReportIn, start: date, end: date) -> None:

@@ -20,7 +20,8 @@ from starlette.concurrency import run_in_threadpool
 from services.callers import Caller, Scope
 from services.refusals import Forbidden, Unauthenticated
 
-__all__ = ["Blocking", "Caller", "Scope", "Identify", "identify", "token_of"]
+__all__ = ["Blocking", "Caller", "Scope", "Identify", "Settling", "caller_of", "identify",
+           "token_of"]
 Identify = Callable[[str], Caller | None]
 
 
@@ -30,6 +31,18 @@ class Blocking:
 
     def __init__(self, identify: Identify) -> None:
         self._identify = identify
+
+    def __call__(self, token: str) -> Caller | None:
+        return self._identify(token)
+
+
+class Settling:
+    """An `Identify` from a read model that may not have a token issued moments ago yet:
+    `settle` waits for such a token (services.bus.directory) before it is refused."""
+
+    def __init__(self, identify: Identify,
+                 settle: Callable[[str], Awaitable[Caller | None]]) -> None:
+        self._identify, self.settle = identify, settle
 
     def __call__(self, token: str) -> Caller | None:
         return self._identify(token)
@@ -56,14 +69,24 @@ def identify(identify: Identify, token: str | None) -> Caller:
     return caller
 
 
+async def caller_of(lookup: Identify, token: str | None) -> Caller:
+    """The caller a token belongs to, by a service's `identify` (in the thread pool if it
+    blocks, waited for if it may come late); Unauthenticated if there is none."""
+    if isinstance(lookup, Blocking):
+        return await run_in_threadpool(identify, lookup, token)
+    try:
+        return identify(lookup, token)
+    except Unauthenticated:
+        if token and isinstance(lookup, Settling) and (found := await lookup.settle(token)):
+            return found
+        raise
+
+
 async def current_caller(request: Request, credentials: Annotated[
         HTTPAuthorizationCredentials | None, Depends(bearer_scheme)]) -> Caller:
     """FastAPI dependency: the request's caller, by the service's own `identify`."""
-    lookup: Identify = request.app.state.identify
     token = credentials.credentials if credentials is not None else None
-    if isinstance(lookup, Blocking):
-        return await run_in_threadpool(identify, lookup, token)
-    return identify(lookup, token)
+    return await caller_of(request.app.state.identify, token)
 
 
 def requiring(*scopes: Scope) -> Callable[..., Awaitable[Caller]]:

@@ -1,5 +1,7 @@
 """Report intake end to end: a unit's token in, one durable event per report out."""
 
+import csv
+import io
 import json
 import os
 import signal
@@ -9,12 +11,14 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import pytest
 
 from deploy.brokers import launch
+from services.callers import new_token
 from tests.rig import BROKER, Record, ServiceProcess, TopicReader, alive
 
 pytestmark = pytest.mark.integration
@@ -194,6 +198,46 @@ class TestAccepting:
         started = time.monotonic()
         until(lambda: stack.submit(token, report(period="2026-W05")).status_code == 403)
         assert time.monotonic() - started < 5
+
+
+class TestNewTokens:
+    """A token works at intake as soon as the registry's answer issuing it has come: intake
+    waits the moment it takes the registry's record to arrive, rather than refuse it."""
+
+    def test_a_token_issued_just_now_submits_at_once(self, stack) -> None:
+        code = f"xa-moi-{uuid.uuid4().hex[:8]}"
+        admin = stack.registry.admin()
+        admin.post("/v1/units", json={"code": code, "name": f"Xã Mới {code}",
+                                      "kind": "commune", "active_from": "2025-07-01"}
+                   ).raise_for_status()
+        token = admin.post("/v1/credentials", json={"scope": "unit", "unit_code": code,
+                                                    "label": "cán bộ"}).json()["token"]
+        answer = stack.submit(token, report())  # no waiting on this side
+        assert answer.status_code == 201, answer.text
+        assert answer.json()["unit"] == code
+
+    def test_every_token_of_a_hand_out_file_submits_at_once(self, stack) -> None:
+        admin = stack.registry.admin()
+        codes = [f"xa-dot-{uuid.uuid4().hex[:8]}" for _ in range(5)]
+        for code in codes:
+            admin.post("/v1/units", json={"code": code, "name": f"Xã Đợt {code}",
+                                          "kind": "commune", "active_from": "2025-07-01"}
+                       ).raise_for_status()
+        issued = admin.post("/v1/credentials/batch", headers={"accept": "text/csv"},
+                            json={"unit_codes": codes, "label": "Đợt 1"})
+        assert issued.status_code == 201, issued.text
+        rows = list(csv.DictReader(io.StringIO(issued.content.decode("utf-8-sig"))))
+        assert [r["code"] for r in rows] == codes
+        with ThreadPoolExecutor(len(rows)) as pool:
+            answers = list(pool.map(lambda r: stack.submit(r["token"], report()), rows))
+        assert [a.status_code for a in answers] == [201] * len(rows), answers[0].text
+        assert sorted(a.json()["unit"] for a in answers) == sorted(codes)
+
+    def test_a_made_up_token_in_the_new_form_is_refused_after_the_wait(self, stack) -> None:
+        made_up = new_token(datetime.now(UTC))
+        started = time.monotonic()
+        assert _rule(stack.submit(made_up, report())) == (401, "unauthenticated")
+        assert 4 < time.monotonic() - started < 15
 
 
 def _rule(response: httpx.Response) -> tuple[int, str]:

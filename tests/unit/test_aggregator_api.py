@@ -150,6 +150,7 @@ def test_the_openapi_document_describes_every_field_of_every_feed(client) -> Non
     feeds = {path: r["200"]["content"]["application/json"]["schema"]["$ref"].split("/")[-1]
              for path, r in responses.items() if path != "/v1/progress/stream"}
     assert feeds == {"/v1/progress": "ProgressPublic",
+                     "/v1/progress/overview": "OverviewPublic",
                      "/v1/progress/missing": "MissingPagePublic",
                      "/v1/progress/below-target": "BelowTargetPagePublic",
                      "/v1/progress/units": "UnitTablePagePublic",
@@ -311,3 +312,55 @@ def test_a_large_answer_goes_gzipped_to_a_client_that_accepts_it(client, many) -
     small = get(client, "/units/xa-1/days", campaign="dai-hoi-xiv")
     assert small.status_code == 200 and len(small.content) < 1024
     assert "content-encoding" not in small.headers  # under 1 KB: not worth it
+
+
+@pytest.mark.parametrize("path", ["", "/missing", "/units", "/below-target", "/parents"])
+@pytest.mark.parametrize("period", ["2025-W50", "2026-W49", "2030-W01"])
+def test_a_period_outside_the_campaign_is_refused_as_intake_refuses_it(
+        client, path: str, period: str) -> None:
+    refused = get(client, path, period=period)  # the campaign: 5 Jan to 28 Feb 2026
+    assert refused.status_code == 422, refused.text
+    [problem] = refused.json()["error"]["fields"]
+    assert (problem["field"], problem["rule"]) == ("period", "period_outside_campaign")
+
+
+def test_the_overview_gives_every_period_with_its_figures(client) -> None:
+    answer = client.get("/v1/progress/overview", params={"campaign": "dai-hoi-xiv"},
+                        headers={"authorization": "Bearer lanh-dao"})
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert [p["period"] for p in body["items"]] == [f"2026-W{n:02d}" for n in range(2, 10)]
+    assert body["current"] is None  # the campaign ended on 28 Feb 2026
+    assert {p["state"] for p in body["items"]} == {"due"}
+    by_period = {p["period"]: p for p in body["items"]}
+    assert by_period["2026-W04"]["city"] == get(client, "").json()["city"]
+    assert by_period["2026-W04"]["by_unit_kind"]["commune"]["reported"] == 1
+    assert by_period["2026-W04"]["loudspeaker"]["units_checked"] == 1
+    assert by_period["2026-W05"]["city"]["reported"] == 0
+    assert by_period["2026-W05"]["missing"] == 3
+    kinds = client.get("/v1/progress/overview", headers={"authorization": "Bearer lanh-dao"},
+                       params={"campaign": "dai-hoi-xiv", "kind": "ward"}).json()
+    assert {k for p in kinds["items"] for k in p["by_unit_kind"]} == {"ward"}
+    again = client.get("/v1/progress/overview", params={"campaign": "dai-hoi-xiv"},
+                       headers={"authorization": "Bearer lanh-dao",
+                                "if-none-match": answer.headers["etag"]})
+    assert again.status_code == 304
+
+
+def test_the_overview_is_for_the_leadership(client) -> None:
+    refused = client.get("/v1/progress/overview", params={"campaign": "dai-hoi-xiv"},
+                         headers={"authorization": "Bearer don-vi"})
+    assert refused.status_code == 403
+
+
+@pytest.mark.parametrize("path", ["", "/days"])
+def test_a_unit_reads_its_own_standing_and_no_other_units(client, path: str) -> None:
+    def read(code: str) -> Any:
+        return client.get(f"/v1/progress/units/{code}{path}",
+                          params={"campaign": "dai-hoi-xiv"},
+                          headers={"authorization": "Bearer don-vi"})  # xa-1's credential
+    own = read("xa-1")
+    assert own.status_code == 200, own.text
+    assert own.json()["unit"]["code"] == "xa-1"
+    other = read("xa-2")
+    assert other.status_code == 403 and other.json()["error"]["code"] == "forbidden"

@@ -9,7 +9,6 @@ from services.notifier.schedule import (
     NotificationRules,
     QuietHours,
     ReminderStep,
-    campaign_periods,
     digest_moment,
     outside_quiet_hours,
     reminders,
@@ -21,13 +20,6 @@ HP = ZoneInfo("Asia/Ho_Chi_Minh")
 
 def local(year: int, month: int, day: int, hour: int, minute: int) -> datetime:
     return datetime(year, month, day, hour, minute, tzinfo=HP)
-
-
-def test_every_week_of_the_campaign_is_a_period_due_the_following_monday_at_17() -> None:
-    weeks = list(campaign_periods(campaign()))  # 2026-01-05 (Monday) to 2026-02-28
-    assert [p.name for p in weeks][:2] == ["2026-W02", "2026-W03"]
-    assert weeks[-1].name == "2026-W09" and len(weeks) == 8
-    assert weeks[2].deadline == local(2026, 1, 26, 17, 0)  # 2026-W04's
 
 
 def test_the_default_steps_fall_48_and_2_hours_before_and_24_after_the_deadline() -> None:

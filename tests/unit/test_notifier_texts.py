@@ -7,13 +7,13 @@ from types import SimpleNamespace
 import pytest
 from jinja2 import UndefinedError
 
+from services import periods
 from services.events import BreachDetected
-from services.notifier.schedule import campaign_periods
 from services.notifier.texts import completeness, counted, message, render
 from tests.unit.test_aggregator_rules import campaign, report, unit
 
 CAMPAIGN = campaign()
-PERIOD = next(p for p in campaign_periods(CAMPAIGN) if p.name == "2026-W04")
+PERIOD = periods.in_campaign(CAMPAIGN, "2026-W04")
 LINKS = {"how_to_report": "http://localhost:8005/", "progress": "http://localhost:8005/tien-do"}
 UNIT = unit("xa-an-hung", name="Xã An Hưng")
 

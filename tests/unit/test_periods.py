@@ -11,6 +11,7 @@ from services.bus.directory import Directory
 from services.events import CampaignSnapshot, ReportingPeriod, UnitSnapshot
 from services.reporting import service
 from services.reporting.schemas import ReportIn
+from tests.unit.test_aggregator_rules import campaign
 
 SEED = Path(__file__).resolve().parents[2] / "services" / "registry" / "seed" / "dai-hoi-xiv.json"
 
@@ -47,3 +48,38 @@ def test_timeliness_at_the_edge_of_the_deadline(offset: timedelta, on_time: bool
     draft = service.prepare(directory, unit, body, None, deadline + offset)
     event = service.new_event(draft, None)
     assert (event.deadline, event.on_time) == (deadline, on_time)
+
+
+def test_every_week_of_the_campaign_is_a_period_due_the_following_monday_at_17() -> None:
+    weeks = list(periods.of_campaign(campaign()))  # 2026-01-05 (Monday) to 2026-02-28
+    assert [p.name for p in weeks][:2] == ["2026-W02", "2026-W03"]
+    assert weeks[-1].name == "2026-W09" and len(weeks) == 8
+    assert weeks[2].deadline == datetime(2026, 1, 26, 10, 0, tzinfo=UTC)  # 17:00 in Hai Phong
+
+
+@pytest.mark.parametrize(("name", "rule"), [("2026-W01", "period_outside_campaign"),
+                                            ("2026-W10", "period_outside_campaign"),
+                                            ("2030-W01", "period_outside_campaign"),
+                                            ("2026-W54", "period_format"),
+                                            ("2026-01", "period_format")])
+def test_a_period_outside_the_campaign_or_malformed_names_its_rule(name: str,
+                                                                  rule: str) -> None:
+    with pytest.raises(periods.PeriodError) as refused:
+        periods.in_campaign(campaign(), name)
+    assert refused.value.rule == rule
+
+
+def test_a_week_partly_in_the_campaign_is_one_of_its_periods_with_its_whole_days() -> None:
+    week = periods.in_campaign(campaign(), "2026-W09")  # 23 Feb to 1 Mar; the campaign ends 28 Feb
+    assert (week.start, week.end) == (date(2026, 2, 23), date(2026, 3, 1))
+
+
+@pytest.mark.parametrize(("day", "expected"), [(date(2026, 1, 4), None),
+                                               (date(2026, 1, 5), "2026-W02"),
+                                               (date(2026, 1, 25), "2026-W04"),
+                                               (date(2026, 2, 28), "2026-W09"),
+                                               (date(2026, 3, 1), None)])
+def test_the_current_period_is_the_one_today_falls_in_within_the_campaign(
+        day: date, expected: str | None) -> None:
+    found = periods.current(campaign(), day)
+    assert (found.name if found else None) == expected

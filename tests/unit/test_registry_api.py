@@ -3,16 +3,19 @@ characters, query bounds, timestamps with their offset, deadline times without o
 import reports, campaigns' notification rules and their calendars' bounds, units' webhook
 secrets."""
 
+import csv
+import io
 import re
-from datetime import datetime, time
+from datetime import UTC, datetime, time
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
 from services.bus.outbox import OutboxMessage
-from services.events import CAMPAIGNS, UNITS, CampaignSnapshot, UnitSnapshot
+from services.events import CAMPAIGNS, CREDENTIALS, UNITS, CampaignSnapshot, UnitSnapshot
 from services.registry.api import router
 from services.registry.migrations import MIGRATIONS
 from services.registry.names import name_key
@@ -329,3 +332,91 @@ class TestParents:
         assert report.status_code == 422, report.text
         [problem] = report.json()["problems"]
         assert (problem["line"], problem["field"]) == (2, "parent")
+
+
+class TestCampaignPeriods:
+    """A campaign's periods with their deadlines, for the portal and any client: nothing
+    else lists them."""
+
+    CAMPAIGN = {"code": "bau-cu", "name": "Bầu cử", "starts_on": "2026-11-30",
+                "ends_on": "2026-12-20", "targets": {"commune": {}}}
+
+    def test_every_week_with_its_deadline_and_the_current_one(self, registry) -> None:
+        assert registry.post("/v1/campaigns", headers=ADMIN,
+                             json=self.CAMPAIGN).status_code == 201
+        answer = registry.get("/v1/campaigns/bau-cu/periods", headers=bearer("unit:xa-a"))
+        assert answer.status_code == 200, answer.text
+        body = answer.json()
+        assert [p["period"] for p in body["items"]] == ["2026-W49", "2026-W50", "2026-W51"]
+        first = body["items"][0]
+        assert (first["starts_on"], first["ends_on"]) == ("2026-11-30", "2026-12-06")
+        assert datetime.fromisoformat(first["deadline"]) == datetime.fromisoformat(
+            "2026-12-07T10:00:00+00:00")  # the Monday after, 17:00 in Hai Phong
+        today = datetime.now(ZoneInfo("Asia/Ho_Chi_Minh")).date().isoformat()
+        current = [p["period"] for p in body["items"] if p["starts_on"] <= today <= p["ends_on"]]
+        assert [p["period"] for p in body["items"] if p["current"]] == current
+        assert body["current"] == (current[0] if current else None)
+        now = datetime.now(UTC)
+        assert [p["due"] for p in body["items"]] == [
+            datetime.fromisoformat(p["deadline"]) < now for p in body["items"]]
+
+    def test_an_unknown_campaign_is_404(self, registry) -> None:
+        answer = registry.get("/v1/campaigns/khong-co/periods", headers=ADMIN)
+        assert answer.status_code == 404
+
+
+class TestCredentialBatch:
+    """Unit tokens for many units at once: one transaction, shown once, as a file."""
+
+    def test_each_unit_gets_a_token_in_a_file_shown_once(self, migrated) -> None:
+        engine = migrated(MIGRATIONS)
+        registry = client(router, engine)
+        codes = [create(registry, f"Xã Số {n}").json()["code"] for n in range(3)]
+        answer = registry.post("/v1/credentials/batch", json={"unit_codes": codes,
+                                                              "label": "Đợt 1"},
+                               headers=ADMIN | {"accept": "text/csv"})
+        assert answer.status_code == 201, answer.text
+        assert answer.headers["cache-control"] == "no-store"
+        rows = list(csv.reader(io.StringIO(answer.content.decode("utf-8-sig"))))
+        assert rows[0] == ["code", "name", "credential_id", "token"]
+        assert [r[:2] for r in rows[1:]] == [[c, f"Xã Số {n}"] for n, c in enumerate(codes)]
+        assert all(r[3].startswith("hpk_") for r in rows[1:])
+        listed = registry.get("/v1/credentials", headers=ADMIN).json()
+        assert sorted(c["unit_code"] for c in listed["items"]) == sorted(codes)
+        assert "token" not in listed["items"][0]
+        with Session(engine) as session:
+            published = session.exec(select(OutboxMessage).where(
+                OutboxMessage.topic == CREDENTIALS.name)).all()
+        assert sorted(m.key for m in published) == sorted(r[2] for r in rows[1:])
+
+    def test_one_unknown_code_issues_nothing_and_names_its_place(self, registry) -> None:
+        code = create(registry, "Xã An Hưng").json()["code"]
+        answer = registry.post("/v1/credentials/batch", headers=ADMIN,
+                               json={"unit_codes": [code, "khong-co"], "label": "Đợt 1"})
+        assert refused_fields(answer) == {("unit_codes.1", "unit_not_found")}
+        assert registry.get("/v1/credentials", headers=ADMIN).json()["total"] == 0
+
+    def test_a_unit_named_twice_is_refused(self, registry) -> None:
+        code = create(registry, "Xã An Hưng").json()["code"]
+        answer = registry.post("/v1/credentials/batch", headers=ADMIN,
+                               json={"unit_codes": [code, code], "label": "Đợt 1"})
+        assert refused_fields(answer) == {("body.unit_codes", "duplicate_unit")}
+
+    def test_replace_revokes_the_earlier_unit_tokens_in_the_same_call(self, registry) -> None:
+        code = create(registry, "Xã An Hưng").json()["code"]
+        first = registry.post("/v1/credentials/batch", headers=ADMIN,
+                              json={"unit_codes": [code], "label": "Đợt 1"}).json()
+        second = registry.post("/v1/credentials/batch", headers=ADMIN,
+                               json={"unit_codes": [code], "label": "Đợt 2",
+                                     "replace": True}).json()
+        assert (first["revoked"], second["revoked"], second["total"]) == (0, 1, 1)
+        states = {c["label"]: c["revoked_at"] is not None for c in
+                  registry.get("/v1/credentials", headers=ADMIN).json()["items"]}
+        assert states == {"Đợt 1": True, "Đợt 2": False}
+
+    def test_only_an_administrator_issues(self, registry) -> None:
+        code = create(registry, "Xã An Hưng").json()["code"]
+        for token in ("lanh-dao", f"unit:{code}"):
+            answer = registry.post("/v1/credentials/batch", headers=bearer(token),
+                                   json={"unit_codes": [code], "label": "Đợt 1"})
+            assert answer.status_code == 403
