@@ -8,7 +8,7 @@ service gets exactly the environment the test rig and the local launcher give it
 import json
 from typing import Any
 
-from deploy.topology import SERVICES, service_env
+from deploy.topology import DATA_SERVICES, SERVICES, service_env
 
 KAFKA = "kafka:9092"
 POSTGRES = "postgresql://campaign:campaign@postgres:5432/{name}"
@@ -19,15 +19,18 @@ def compose() -> dict[str, Any]:
     for service in SERVICES:
         env = service_env(service, port=service.port, bootstrap=KAFKA, idempotence=True,
                           database_url=POSTGRES.format(name=service.name),
-                          admin_token="${REGISTRY_ADMIN_TOKEN:?set an admin token}")
+                          admin_token="${REGISTRY_ADMIN_TOKEN:?set an admin token}",
+                          urls={s.name: f"http://{s.name}:{s.port}" for s in SERVICES})
         env[f"{service.prefix}_HOST"] = "0.0.0.0"
+        needs = {"kafka": {"condition": "service_healthy"},
+                 "postgres": {"condition": "service_healthy"}} if service.keeps_data else {
+            name: {"condition": "service_healthy"} for name in service.calls}
         services[service.name] = {
             "build": {"context": ".", "dockerfile": "deploy/Dockerfile"},
             "command": ["python", "-m", service.module],
             "environment": env,
             "ports": [f"{service.port}:{service.port}"],
-            "depends_on": {"kafka": {"condition": "service_healthy"},
-                           "postgres": {"condition": "service_healthy"}},
+            "depends_on": needs,
             "healthcheck": {"test": ["CMD", "python", "-c", "import urllib.request; "
                                      f"urllib.request.urlopen('http://127.0.0.1:{service.port}"
                                      "/readyz')"], "interval": "10s", "retries": 6},
@@ -62,7 +65,7 @@ def _kafka() -> dict[str, Any]:
 
 
 def _postgres() -> dict[str, Any]:
-    names = " ".join(s.name for s in SERVICES)
+    names = " ".join(s.name for s in DATA_SERVICES)
     return {
         "image": "postgres:15",
         "environment": {"POSTGRES_USER": "campaign", "POSTGRES_PASSWORD": "campaign"},

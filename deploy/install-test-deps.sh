@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the tests need beyond Python packages: PostgreSQL, Prometheus (promtool),
-# kcat and wrk from Debian's packages, Java and Maven if missing, and Apache Kafka's jars
-# from Maven Central. Safe to run again: it installs only what is missing.
+# kcat, wrk, and Chromium with its WebDriver (the portal's browser tests) from Debian's
+# packages, Java and Maven if missing, and Apache Kafka's jars from Maven Central. Safe to run again: it installs only what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,6 +10,9 @@ compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || need+=(postgresql)
 command -v promtool >/dev/null || need+=(prometheus)
 command -v kcat >/dev/null || need+=(kcat)
 command -v wrk >/dev/null || need+=(wrk)
+command -v chromium >/dev/null || need+=(chromium)
+command -v chromedriver >/dev/null || need+=(chromium-driver)
+compgen -G "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf" >/dev/null || need+=(fonts-dejavu-core)
 command -v java >/dev/null || need+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null || need+=(maven)
 if ((${#need[@]})); then

@@ -1,6 +1,6 @@
 """`python -m deploy.local`: the whole system on one machine, on embedded defaults.
 
-Starts the embedded broker, the four services as separate processes with SQLite files
+Starts the embedded broker, the five services as separate processes with SQLite files
 under one data folder, loads Hai Phong's 114 commune-level units (the `dai-hoi-xiv`
 campaign is seeded by the registry itself), issues a demo unit token and a leadership
 token, starts a local mail sink (data/mail) for the notifier, prints the URLs, and stops
@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from deploy.brokers import BROKERS, ROOT, launch
-from deploy.topology import SERVICES, Service, service_env
+from deploy.topology import SERVICES, Service, local_urls, service_env
 
 UNITS_CSV = ROOT / "deploy" / "reference" / "haiphong-commune-level-units.csv"  # its README
 UNITS_ACTIVE_FROM = "2025-07-01"  # Resolution 1669/NQ-UBTVQH15 took effect on this day
@@ -46,7 +46,8 @@ def main() -> None:
         for service in SERVICES:
             env = service_env(service, port=service.port, bootstrap=broker.bootstrap,
                               database_url=f"sqlite:///{data / (service.name + '.db')}",
-                              idempotence=broker.supports_idempotence, admin_token=admin)
+                              idempotence=broker.supports_idempotence, admin_token=admin,
+                              urls=local_urls())
             if service.name == "notifier":
                 env |= _notifier_env(data)
             if service.name == "registry":  # shows units the secrets the notifier signs with
@@ -117,7 +118,7 @@ def _notifier_env(data: Path) -> dict[str, str]:
     return {"NOTIFIER_SMTP_PORT": str(MAIL_PORT),
             "NOTIFIER_WEBHOOK_SIGNING_KEY": _signing_key(data),
             "NOTIFIER_DEPARTMENT_EMAILS": json.dumps([DEPARTMENT_EMAIL]),
-            "NOTIFIER_PORTAL_URL": "http://127.0.0.1:8002/docs"}
+            "NOTIFIER_PORTAL_URL": local_urls()["portal"] + "/"}
 
 
 def _start(service: Service, env: dict[str, str], data: Path) -> subprocess.Popen[bytes]:
@@ -200,6 +201,7 @@ Hai Phong campaign reporting is running (Ctrl-C stops everything).
   reporting   http://127.0.0.1:8002/healthz
   aggregator  http://127.0.0.1:8003/healthz
   notifier    http://127.0.0.1:8004/docs
+  portal      http://127.0.0.1:8005/   (sign in with a token below; Vietnamese, English)
   mail        {data / 'mail'} (every email the notifier sent, as .eml files)
   data        {data} (SQLite files and service logs)
 units loaded: {report['created']} created, {report['updated']} updated, \

@@ -6,20 +6,25 @@ from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
-class ServiceSettings(BaseSettings):
-    """HTTP, database, broker and logging settings common to the four services."""
+class HttpSettings(BaseSettings):
+    """HTTP and logging settings of every service process."""
 
     model_config = SettingsConfigDict(extra="ignore", frozen=True)
 
     host: str = Field("127.0.0.1", description="Address the HTTP server binds.")
     port: int = Field(ge=1, le=65535, description="HTTP port.")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_json: bool | None = Field(None, description="JSON logs; default: when not on a TTY.")
+
+
+class ServiceSettings(HttpSettings):
+    """Database and broker settings common to the four services that keep data."""
+
     database_url: str = Field(description="SQLAlchemy URL: sqlite:///path or postgresql://...")
     kafka_bootstrap: str = Field("127.0.0.1:9092", description="Kafka bootstrap servers.")
     kafka_idempotence: bool = Field(
         True, description="Idempotent producer; turn off for brokers without it (Tansu).")
     kafka_replication: int = Field(1, ge=1, description="Replication factor of created topics.")
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
-    log_json: bool | None = Field(None, description="JSON logs; default: when not on a TTY.")
 
 
 S = TypeVar("S", bound=BaseSettings)

@@ -7,10 +7,10 @@ from typing import TypeVar
 import uvicorn
 from fastapi import FastAPI
 
-from services.config import ServiceSettings, load_settings
+from services.config import HttpSettings, load_settings
 from services.observability import configure_logging
 
-S = TypeVar("S", bound=ServiceSettings)
+S = TypeVar("S", bound=HttpSettings)
 
 
 class _Server(uvicorn.Server):

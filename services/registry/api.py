@@ -18,6 +18,7 @@ from services.refusals import Forbidden, Unavailable
 from services.registry import importing, service, store
 from services.registry.models import Unit
 from services.registry.schemas import (
+    CallerPublic,
     CampaignBody,
     CampaignCreate,
     CampaignPeriodsPublic,
@@ -274,6 +275,13 @@ def list_credentials(session: SessionDep, _: AdminDep) -> Page[CredentialPublic]
     """Every credential, without tokens."""
     items = [service.credential_public(c) for c in store.all_credentials(session)]
     return Page(items=items, total=len(items))
+
+
+@router.get("/credentials/me", tags=["credentials"], responses=documented(401))
+def who_am_i(session: SessionDep, caller: CallerDep, response: Response) -> CallerPublic:
+    """The caller of the token sent: its scope, unit and label."""
+    response.headers["cache-control"] = "no-store"
+    return service.caller_public(session, caller)
 
 
 @router.post("/credentials/{credential_id}/revoke", tags=["credentials"],

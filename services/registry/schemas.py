@@ -366,6 +366,18 @@ class CredentialPublic(BaseModel):
     revoked_at: UtcDatetime | None
 
 
+class CallerPublic(BaseModel):
+    """Who a token belongs to (for a client signing a person in)."""
+
+    scope: str = Field(description="`admin`, `leadership` or `unit`.")
+    unit_code: str | None = Field(description="The unit a `unit` token acts for.")
+    unit_name: str | None = Field(description="Its name.")
+    unit_kind: UnitKind | None = Field(description="Its kind.")
+    credential_id: str | None = Field(description="The credential; null for the "
+                                      "administrator's token.")
+    label: str | None = Field(description="Who or what holds the credential.")
+
+
 class WebhookSecret(BaseModel):
     """A unit's webhook secret, to verify the notifier's deliveries (Standard Webhooks 1.0)."""
 

@@ -18,7 +18,7 @@ from sqlmodel import Session
 
 from services import periods
 from services.bus.outbox import enqueue
-from services.callers import new_token
+from services.callers import Caller, new_token
 from services.events import (
     CAMPAIGNS,
     CREDENTIALS,
@@ -41,6 +41,7 @@ from services.registry import store
 from services.registry.models import Campaign, Credential, Unit
 from services.registry.names import name_key, slug, tone_slug
 from services.registry.schemas import (
+    CallerPublic,
     CampaignBody,
     CampaignCreate,
     CampaignPeriodsPublic,
@@ -394,6 +395,18 @@ def _revoke(session: Session, credential: Credential) -> None:
     credential.revoked_at = datetime.now(UTC)
     session.add(credential)
     enqueue(session, CREDENTIALS, credential.id, credential_snapshot(credential))
+
+
+def caller_public(session: Session, caller: Caller) -> CallerPublic:
+    """Who a caller is, as the registry holds it."""
+    credential = store.get_credential(session, caller.credential_id) \
+        if caller.credential_id else None
+    unit = store.get_unit(session, caller.unit_code) if caller.unit_code else None
+    return CallerPublic(scope=caller.scope, unit_code=caller.unit_code,
+                        unit_name=unit.name if unit else None,
+                        unit_kind=unit.kind if unit else None,
+                        credential_id=caller.credential_id,
+                        label=credential.label if credential else None)
 
 
 def authenticate(session: Session, token: str) -> Credential | None:

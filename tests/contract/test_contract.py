@@ -10,18 +10,19 @@ from deploy import compose
 from deploy.topology import SERVICES
 from services import asyncapi
 from services.aggregator.settings import AggregatorSettings
-from services.config import ServiceSettings
+from services.config import HttpSettings
 from services.events import TOPICS, CampaignSnapshot
 from services.notifier.settings import NotifierSettings
+from services.portal.settings import PortalSettings
 from services.registry.settings import RegistrySettings
 from services.reporting.settings import ReportingSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 PINNED = Path(__file__).parent / "schemas"
 UPDATE = os.environ.get("UPDATE_CONTRACT") == "1"
-SETTINGS: dict[str, type[ServiceSettings]] = {
+SETTINGS: dict[str, type[HttpSettings]] = {
     "registry": RegistrySettings, "reporting": ReportingSettings,
-    "aggregator": AggregatorSettings, "notifier": NotifierSettings}
+    "aggregator": AggregatorSettings, "notifier": NotifierSettings, "portal": PortalSettings}
 
 
 def _check(path: Path, current: str, how: str) -> None:

@@ -1,0 +1,89 @@
+"""The services the portal calls, as any client would: over HTTP, with the token of the
+person signed in."""
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from services.portal.settings import PortalSettings
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    body: Any
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.status < 300
+
+    def error_fields(self) -> list[dict[str, str]]:
+        error = self.body.get("error", {}) if isinstance(self.body, dict) else {}
+        return list(error.get("fields") or [])
+
+    @property
+    def code(self) -> str:
+        error = self.body.get("error", {}) if isinstance(self.body, dict) else {}
+        return str(error.get("code", ""))
+
+
+class BackendDown(Exception):
+    """A service did not answer (down, or not ready: 503)."""
+
+
+class Backends:
+    def __init__(self, settings: PortalSettings) -> None:
+        self._urls = {"registry": settings.registry_url.rstrip("/"),
+                      "reporting": settings.reporting_url.rstrip("/"),
+                      "aggregator": settings.aggregator_url.rstrip("/")}
+        self._client = httpx.AsyncClient(timeout=httpx.Timeout(15, connect=3),
+                                         limits=httpx.Limits(max_connections=200))
+
+    async def close(self) -> None:
+        await self._client.aclose()
+
+    async def get(self, service: str, path: str, token: str, **params: Any) -> Answer:
+        return await self._call("GET", service, path, token, params=params)
+
+    async def post(self, service: str, path: str, token: str, body: Any,
+                   headers: dict[str, str] | None = None) -> Answer:
+        return await self._call("POST", service, path, token, json=body, headers=headers)
+
+    async def _call(self, method: str, service: str, path: str, token: str,
+                    params: dict[str, Any] | None = None, headers: dict[str, str] | None = None,
+                    **request: Any) -> Answer:
+        try:
+            response = await self._client.request(
+                method, self._urls[service] + path,
+                params={k: v for k, v in (params or {}).items() if v is not None},
+                headers={"authorization": f"Bearer {token}"} | (headers or {}), **request)
+        except httpx.HTTPError as exc:
+            raise BackendDown(f"{service}: {type(exc).__name__}") from None
+        if response.status_code == 503:
+            raise BackendDown(f"{service}: 503")
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        return Answer(response.status_code, body)
+
+    async def stream(self, token: str, campaign: str) -> AsyncIterator[bytes]:
+        """The aggregator's live progress events, as they come (Server-Sent Events)."""
+        async with self._client.stream(
+                "GET", self._urls["aggregator"] + "/v1/progress/stream",
+                params={"campaign": campaign}, headers={"authorization": f"Bearer {token}"},
+                timeout=httpx.Timeout(None, connect=3)) as response:
+            if response.status_code != 200:
+                raise BackendDown(f"aggregator stream: {response.status_code}")
+            async for chunk in response.aiter_raw():
+                yield chunk
+
+    async def healthy(self, service: str) -> None:
+        try:
+            response = await self._client.get(self._urls[service] + "/healthz", timeout=3)
+        except httpx.HTTPError as exc:
+            raise ConnectionError(f"{service} does not answer: {type(exc).__name__}") from None
+        if response.status_code != 200:
+            raise ConnectionError(f"{service} answers {response.status_code}")

@@ -1,0 +1,372 @@
+"""The portal's pages: thin routes that call the services and render a template.
+
+A unit's session opens its own unit's pages; a leadership session the campaign's pages and
+any unit's page (read only). Every other page answers 403. Forms carry the session's CSRF
+token; the sign-in form, before there is a session, a cookie's (double submit).
+"""
+
+import secrets
+import uuid
+from collections.abc import AsyncIterator, Callable
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
+from fastapi.templating import Jinja2Templates
+
+from services import periods
+from services.portal import forms
+from services.portal.backends import Answer, BackendDown, Backends
+from services.portal.sessions import PortalSession, Sessions
+from services.portal.texts import (
+    CHANNELS,
+    FOREIGN_FORMATS,
+    KINDS,
+    LANGUAGE_NAMES,
+    LANGUAGES,
+    OTHER_KINDS,
+    PLATFORMS,
+    SOCIAL_FORMATS,
+    WEEKDAYS,
+    pick,
+    rule_message,
+    text,
+)
+
+SESSION_COOKIE, LANGUAGE_COOKIE, SIGN_IN_COOKIE = "hp_session", "hp_lang", "hp_sign_in"
+TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")
+router = APIRouter(include_in_schema=False)
+
+
+class PageRefused(Exception):
+    """A page this session may not open (403), or that does not exist (404)."""
+
+    def __init__(self, status: int, key: str) -> None:
+        super().__init__(key)
+        self.status, self.key = status, key
+
+
+class SignInFirst(Exception):
+    """No live session: the sign-in page, then back here."""
+
+
+# --- helpers -----------------------------------------------------------------------------
+
+
+def language(request: Request) -> str:
+    chosen = request.cookies.get(LANGUAGE_COOKIE)
+    return chosen if chosen in LANGUAGES else "vi"
+
+
+def _local(moment: datetime | str | None) -> str:
+    """A moment as people here write it: 17:00 26/01/2026 (Hai Phong time)."""
+    if moment is None:
+        return ""
+    if isinstance(moment, str):
+        moment = datetime.fromisoformat(moment)
+    return moment.astimezone(periods.LOCAL_ZONE).strftime("%H:%M %d/%m/%Y")
+
+
+def _day(value: date | str | None) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        value = date.fromisoformat(value)
+    return value.strftime("%d/%m/%Y")
+
+
+def _percent(ratio: float | None) -> str:
+    return "–" if ratio is None else f"{ratio * 100:.1f}%".replace(".", ",")
+
+
+def render(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
+    lang = language(request)
+    session: PortalSession | None = getattr(request.state, "portal_session", None)
+    return TEMPLATES.TemplateResponse(request, name, status_code=status, context={
+        "lang": lang, "t": lambda key, **v: text(key, lang, **v),
+        "pick": lambda pair: pick(pair, lang), "session": session,
+        "path": request.url.path, "kinds": KINDS, **context})
+
+
+def _state(request: Request) -> tuple[Sessions, Backends, Any]:
+    state = request.app.state
+    return state.sessions, state.backends, state.settings
+
+
+def need(request: Request, *scopes: str, unit: str | None = None) -> PortalSession:
+    """The request's session if it may open this page: of one of `scopes` (and, for a unit
+    session, of the unit `unit`); SignInFirst without one, PageRefused(403) otherwise."""
+    sessions = request.app.state.sessions
+    session = sessions.get(request.cookies.get(SESSION_COOKIE))
+    if session is None:
+        raise SignInFirst()
+    request.state.portal_session = session
+    if session.scope not in scopes or (session.scope == "unit" and unit is not None
+                                       and session.unit_code != unit):
+        raise PageRefused(403, "forbidden")
+    return session
+
+
+def _check_csrf(session: PortalSession, form: Any) -> None:
+    if not session.csrf_ok(form.get("csrf")):
+        raise PageRefused(403, "csrf")
+
+
+async def _must(answer: Answer) -> Any:
+    if answer.status == 403:
+        raise PageRefused(403, "forbidden")
+    if answer.status == 404:
+        raise PageRefused(404, "not_found")
+    if not answer.ok:
+        raise BackendDown(f"answer {answer.status}")
+    return answer.body
+
+
+# --- signing in and out ------------------------------------------------------------------
+
+
+@router.get("/dang-nhap", response_class=HTMLResponse)
+async def sign_in_page(request: Request) -> Response:
+    return _sign_in(request)
+
+
+def _sign_in(request: Request, status: int = 200, error: str | None = None) -> Response:
+    csrf = secrets.token_urlsafe(32)
+    page = render(request, "sign_in.html", status, csrf=csrf, error=error,
+                  next=_local_path(request.query_params.get("next")))
+    _cookie(request, page, SIGN_IN_COOKIE, csrf, max_age=3600)
+    return page
+
+
+@router.post("/dang-nhap")
+async def sign_in(request: Request) -> Response:
+    sessions, backends, _ = _state(request)
+    form = await request.form()
+    given, cookie = str(form.get("csrf") or ""), request.cookies.get(SIGN_IN_COOKIE) or ""
+    if not given or not secrets.compare_digest(given.encode(), cookie.encode()):
+        raise PageRefused(403, "csrf")
+    token = str(form.get("token") or "").strip()
+    if not token:
+        return _sign_in(request, 422, "token_refused")
+    who = await backends.get("registry", "/v1/credentials/me", token)
+    if who.status in (401, 403):
+        return _sign_in(request, 401, "token_refused")
+    body = await _must(who)
+    session = sessions.open(PortalSession(
+        token=token, scope=body["scope"], unit_code=body.get("unit_code"),
+        kind=body.get("unit_kind"),
+        name=body.get("unit_name") or body.get("label") or body["scope"]))
+    answer = RedirectResponse(_local_path(str(form.get("next") or "")) or "/", 303)
+    _cookie(request, answer, SESSION_COOKIE, session.id)
+    answer.delete_cookie(SIGN_IN_COOKIE, path="/")
+    return answer
+
+
+@router.post("/dang-xuat")
+async def sign_out(request: Request) -> Response:
+    session = need(request, "unit", "leadership", "admin")
+    _check_csrf(session, await request.form())
+    request.app.state.sessions.close(session.id)
+    answer = RedirectResponse("/dang-nhap", 303)
+    answer.delete_cookie(SESSION_COOKIE, path="/")
+    return answer
+
+
+def _cookie(request: Request, response: Response, name: str, value: str,
+            max_age: int | None = None) -> None:
+    response.set_cookie(name, value, max_age=max_age, path="/", httponly=True,
+                        samesite="lax", secure=request.app.state.settings.secure_cookies)
+
+
+def _local_path(path: str | None) -> str | None:
+    """A path on this site to go back to (never another site's: `//host`, `/\\host`)."""
+    if path and path.startswith("/") and not path.startswith(("//", "/\\")):
+        return path
+    return None
+
+
+@router.get("/ngon-ngu/{lang}")
+async def switch_language(request: Request, lang: str) -> Response:
+    answer = RedirectResponse(_local_path(request.query_params.get("next")) or "/", 303)
+    if lang in LANGUAGES:
+        answer.set_cookie(LANGUAGE_COOKIE, lang, max_age=365 * 86400, path="/",
+                          samesite="lax", secure=request.app.state.settings.secure_cookies)
+    return answer
+
+
+@router.get("/")
+async def home(request: Request) -> Response:
+    session = need(request, "unit", "leadership", "admin")
+    if session.scope == "unit":
+        return RedirectResponse(f"/don-vi/{session.unit_code}", 303)
+    return RedirectResponse("/lanh-dao", 303)
+
+
+# --- a unit's pages ----------------------------------------------------------------------
+
+
+@router.get("/don-vi/{code}", response_class=HTMLResponse)
+async def unit_home(request: Request, code: str) -> Response:
+    session = need(request, "unit", "leadership", unit=code)
+    _, backends, settings = _state(request)
+    campaign = settings.campaign
+    calendar = await _must(await backends.get(
+        "registry", f"/v1/campaigns/{quote(campaign)}/periods", session.token))
+    standing = await _must(await backends.get(
+        "aggregator", f"/v1/progress/units/{quote(code)}", session.token, campaign=campaign))
+    sent = await _must(await backends.get("reporting", "/v1/reports", session.token,
+                                          unit=code, campaign=campaign, limit=20))
+    by_period = {p["period"]: p for p in standing["periods"]}
+    today = periods.today().isoformat()
+    rows = []
+    for item in calendar["items"]:
+        report = by_period.get(item["period"])
+        state = ("reported_on_time" if report["on_time"] else "reported_late") if report \
+            else "upcoming" if item["starts_on"] > today else \
+            "overdue" if item["due"] else "not_reported"
+        rows.append(item | {"state": state, "report": report})
+    return render(request, "unit_home.html", unit=standing["unit"], rows=rows,
+                  current=calendar["current"], sent=sent["items"], own=session.scope == "unit",
+                  totals=standing["totals"], day=_day, local=_local)
+
+
+async def _period_of(backends: Backends, session: PortalSession, campaign: str,
+                     period: str) -> dict[str, Any]:
+    calendar = await _must(await backends.get(
+        "registry", f"/v1/campaigns/{quote(campaign)}/periods", session.token))
+    found = next((p for p in calendar["items"] if p["period"] == period), None)
+    if found is None:
+        raise PageRefused(404, "not_found")
+    return dict(found)
+
+
+@router.get("/don-vi/{code}/bao-cao/{period}", response_class=HTMLResponse)
+async def report_form(request: Request, code: str, period: str) -> Response:
+    session = need(request, "unit", unit=code)
+    _, backends, settings = _state(request)
+    found = await _period_of(backends, session, settings.campaign, period)
+    latest = await _must(await backends.get("reporting", "/v1/reports", session.token,
+                                            unit=code, campaign=settings.campaign,
+                                            period=period, limit=1))
+    values = forms.values_of(latest["items"][0]) if latest["items"] else {}
+    return await _form(request, session, found, values, {}, [], revision=bool(latest["items"]))
+
+
+async def _form(request: Request, session: PortalSession, period: dict[str, Any],
+                values: dict[str, str], errors: dict[str, str], general: list[str],
+                revision: bool = False, status: int = 200) -> Response:
+    _, backends, settings = _state(request)
+    campaign = await _must(await backends.get(
+        "registry", f"/v1/campaigns/{quote(settings.campaign)}", session.token))
+    lang = language(request)
+    start, end = date.fromisoformat(period["starts_on"]), date.fromisoformat(period["ends_on"])
+    targets = campaign["targets"].get(session.kind or "", {})
+    return render(
+        request, "report_form.html", status, period=period, values=values,
+        errors={name: rule_message(rule, lang) for name, rule in errors.items()},
+        general=general, revision=revision, campaign=campaign,
+        days=[(d, pick(WEEKDAYS[d.weekday()], lang)) for d in forms.days_of(start, end)],
+        targets=targets, platforms=PLATFORMS, languages=LANGUAGE_NAMES,
+        social_formats=SOCIAL_FORMATS, foreign_formats=FOREIGN_FORMATS,
+        other_kinds=OTHER_KINDS, channels=CHANNELS, day=_day, local=_local,
+        attempt=uuid.uuid4().hex)
+
+
+@router.post("/don-vi/{code}/bao-cao/{period}", response_class=HTMLResponse)
+async def submit_report(request: Request, code: str, period: str) -> Response:
+    session = need(request, "unit", unit=code)
+    form = await request.form()
+    _check_csrf(session, form)
+    _, backends, settings = _state(request)
+    found = await _period_of(backends, session, settings.campaign, period)
+    values = {k: str(v) for k, v in form.items() if isinstance(v, str)}
+    filled = forms.read(values, settings.campaign, period,
+                        date.fromisoformat(found["starts_on"]),
+                        date.fromisoformat(found["ends_on"]))
+    if filled.errors:
+        return await _form(request, session, found, values, filled.errors, [], status=422)
+    answer = await backends.post("reporting", "/v1/reports", session.token, filled.body,
+                                 headers={"idempotency-key": str(form.get("lan-gui") or "")
+                                          or uuid.uuid4().hex})
+    if answer.ok:
+        return RedirectResponse(f"/don-vi/{quote(code)}/bien-nhan/"
+                                f"{quote(answer.body['report_id'])}", 303)
+    if answer.status in (401, 403, 409, 413, 422):
+        errors: dict[str, str] = {}
+        general: list[str] = []
+        for problem in answer.error_fields() or [{"field": "", "rule": answer.code}]:
+            target = forms.input_of(problem.get("field", ""), filled.origin)
+            if target is not None:
+                errors.setdefault(target, problem.get("rule", ""))
+            else:
+                general.append(rule_message(problem.get("rule", ""), language(request)))
+        return await _form(request, session, found, values, errors, general, status=422)
+    raise BackendDown(f"intake answered {answer.status}")
+
+
+@router.get("/don-vi/{code}/bien-nhan/{report_id}", response_class=HTMLResponse)
+async def receipt(request: Request, code: str, report_id: str) -> Response:
+    session = need(request, "unit", "leadership", unit=code)
+    _, backends, _ = _state(request)
+    report = await _must(await backends.get("reporting", f"/v1/reports/{quote(report_id)}",
+                                            session.token, unit=code))
+    return render(request, "receipt.html", report=report, code=code, local=_local)
+
+
+# --- the leadership's pages --------------------------------------------------------------
+
+
+@router.get("/lanh-dao")
+async def leadership_home(request: Request) -> Response:
+    session = need(request, "leadership")
+    _, backends, settings = _state(request)
+    calendar = await _must(await backends.get(
+        "registry", f"/v1/campaigns/{quote(settings.campaign)}/periods", session.token))
+    due = [p["period"] for p in calendar["items"] if p["due"]]
+    chosen = calendar["current"] or (due[-1] if due else calendar["items"][0]["period"])
+    return RedirectResponse(f"/lanh-dao/ky/{quote(chosen)}", 303)
+
+
+@router.get("/lanh-dao/ky/{period}", response_class=HTMLResponse)
+async def period_page(request: Request, period: str) -> Response:
+    session = need(request, "leadership")
+    _, backends, settings = _state(request)
+    kind = request.query_params.get("kind") or None
+    if kind is not None and kind not in KINDS:
+        kind = None
+    chosen = request.query_params.get("ky")
+    if chosen and chosen != period:  # the period list, sent without JavaScript
+        kind_part = f"?kind={quote(kind)}" if kind else ""
+        return RedirectResponse(f"/lanh-dao/ky/{quote(chosen)}{kind_part}", 303)
+    cursor = request.query_params.get("cursor") or None
+    summary = await _must(await backends.get("aggregator", "/v1/progress", session.token,
+                                             campaign=settings.campaign, period=period,
+                                             kind=kind))
+    table = await _must(await backends.get("aggregator", "/v1/progress/units", session.token,
+                                           campaign=settings.campaign, period=period,
+                                           kind=kind, cursor=cursor, limit=200))
+    calendar = await _must(await backends.get(
+        "registry", f"/v1/campaigns/{quote(settings.campaign)}/periods", session.token))
+    return render(request, "period.html", summary=summary, table=table, kind=kind,
+                  calendar=calendar["items"], percent=_percent, local=_local, day=_day,
+                  campaign=settings.campaign)
+
+
+@router.get("/su-kien")
+async def events(request: Request) -> Response:
+    """The aggregator's live progress, through the session (the page holds no token)."""
+    session = need(request, "leadership")
+    _, backends, settings = _state(request)
+    stream: Callable[[], AsyncIterator[bytes]] = lambda: backends.stream(  # noqa: E731
+        session.token, settings.campaign)
+    return StreamingResponse(stream(), media_type="text/event-stream",
+                             headers={"cache-control": "no-cache", "x-accel-buffering": "no"})
+
+
+@router.get("/tien-do")
+async def progress_link(request: Request) -> Response:
+    """The link the notifier's messages give the leadership."""
+    return RedirectResponse("/lanh-dao", 303)
