@@ -80,6 +80,17 @@ class Backends:
             async for chunk in response.aiter_raw():
                 yield chunk
 
+    async def download(self, token: str, path: str, **params: Any) -> "Download":
+        """A file the aggregator streams (a CSV table), opened: its status, then its bytes."""
+        request = self._client.build_request(
+            "GET", self._urls["aggregator"] + path, headers={"authorization": f"Bearer {token}"},
+            params={k: v for k, v in params.items() if v is not None})
+        try:
+            response = await self._client.send(request, stream=True)
+        except httpx.HTTPError as exc:
+            raise BackendDown(f"aggregator: {type(exc).__name__}") from None
+        return Download(response)
+
     async def healthy(self, service: str) -> None:
         try:
             response = await self._client.get(self._urls[service] + "/healthz", timeout=3)
@@ -87,3 +98,19 @@ class Backends:
             raise ConnectionError(f"{service} does not answer: {type(exc).__name__}") from None
         if response.status_code != 200:
             raise ConnectionError(f"{service} answers {response.status_code}")
+
+
+class Download:
+    def __init__(self, response: httpx.Response) -> None:
+        self._response = response
+        self.status = response.status_code
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        try:
+            async for chunk in self._response.aiter_bytes():  # decoded, if gzipped
+                yield chunk
+        finally:
+            await self._response.aclose()
+
+    async def close(self) -> None:
+        await self._response.aclose()

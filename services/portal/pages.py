@@ -18,7 +18,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response, Streamin
 from fastapi.templating import Jinja2Templates
 
 from services import periods
-from services.portal import forms
+from services.portal import charts, forms
 from services.portal.backends import Answer, BackendDown, Backends
 from services.portal.sessions import PortalSession, Sessions
 from services.portal.texts import (
@@ -35,9 +35,11 @@ from services.portal.texts import (
     rule_message,
     text,
 )
+from services.web.downloads import csv_download
 
 SESSION_COOKIE, LANGUAGE_COOKIE, SIGN_IN_COOKIE = "hp_session", "hp_lang", "hp_sign_in"
 TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")
+MISSING_SHOWN = 100  # the missing units listed with their contacts on a period page
 router = APIRouter(include_in_schema=False)
 
 
@@ -319,24 +321,73 @@ async def receipt(request: Request, code: str, report_id: str) -> Response:
 # --- the leadership's pages --------------------------------------------------------------
 
 
-@router.get("/lanh-dao")
-async def leadership_home(request: Request) -> Response:
+@router.get("/lanh-dao", response_class=HTMLResponse)
+async def overview(request: Request) -> Response:
+    """The campaign over every period: the trend, and the current period's figures."""
     session = need(request, "leadership")
     _, backends, settings = _state(request)
-    calendar = await _must(await backends.get(
-        "registry", f"/v1/campaigns/{quote(settings.campaign)}/periods", session.token))
-    due = [p["period"] for p in calendar["items"] if p["due"]]
-    chosen = calendar["current"] or (due[-1] if due else calendar["items"][0]["period"])
-    return RedirectResponse(f"/lanh-dao/ky/{quote(chosen)}", 303)
+    kind = _kind(request)
+    found = await _must(await backends.get("aggregator", "/v1/progress/overview",
+                                           session.token, campaign=settings.campaign,
+                                           kind=kind))
+    started = [p for p in found["items"] if p["state"] != "upcoming"]
+    shown = next((p for p in found["items"] if p["period"] == found["current"]), None) or (
+        started[-1] if started else found["items"][0])
+    return render(request, "overview.html", overview=found, shown=shown, kind=kind,
+                  chart=charts.trend(started, language(request)), percent=_percent,
+                  local=_local, day=_day)
+
+
+@router.get("/lanh-dao/tong-quan.csv")
+async def overview_csv(request: Request) -> Response:
+    session = need(request, "leadership")
+    _, backends, settings = _state(request)
+    found = await _must(await backends.get("aggregator", "/v1/progress/overview",
+                                           session.token, campaign=settings.campaign,
+                                           kind=_kind(request)))
+    kinds = sorted({k for p in found["items"] for k in p["by_unit_kind"]})
+    header = ["period", "period_start", "period_end", "deadline", "state", "expected",
+              "reported", "on_time", "completeness", "timeliness", "missing",
+              "loudspeaker_units_failing",
+              *(f"{k}_{m}" for k in kinds for m in ("completeness", "timeliness"))]
+    rows = ([p["period"], p["period_start"], p["period_end"], p["deadline"], p["state"],
+             p["city"]["expected"], p["city"]["reported"], p["city"]["on_time"],
+             p["city"]["completeness"], p["city"]["timeliness"], p["missing"],
+             p["loudspeaker"]["units_failing"],
+             *(p["by_unit_kind"].get(k, {}).get(m) for k in kinds
+               for m in ("completeness", "timeliness"))] for p in found["items"])
+    return csv_download(f"tong-quan-{settings.campaign}", header, rows)
+
+
+def _kind(request: Request) -> str | None:
+    kind = request.query_params.get("kind") or None
+    return kind if kind in KINDS else None
+
+
+@router.get("/lanh-dao/ky/{period}/{table}.csv")
+async def period_csv(request: Request, period: str, table: str) -> Response:
+    """The period's tables for Excel, as the aggregator makes them."""
+    session = need(request, "leadership")
+    _, backends, settings = _state(request)
+    path = {"don-vi": "/v1/progress", "chua-nop": "/v1/progress/missing"}.get(table)
+    if path is None:
+        raise PageRefused(404, "not_found")
+    download = await backends.download(session.token, path, campaign=settings.campaign,
+                                       period=period, kind=_kind(request), format="csv")
+    if download.status != 200:
+        await download.close()
+        raise PageRefused(404 if download.status in (404, 422) else 503,
+                          "not_found" if download.status in (404, 422) else "services_down")
+    return StreamingResponse(download.chunks(), media_type="text/csv; charset=utf-8",
+                             headers={"content-disposition": f'attachment; filename='
+                                      f'"{table}-{settings.campaign}-{period}.csv"'})
 
 
 @router.get("/lanh-dao/ky/{period}", response_class=HTMLResponse)
 async def period_page(request: Request, period: str) -> Response:
     session = need(request, "leadership")
     _, backends, settings = _state(request)
-    kind = request.query_params.get("kind") or None
-    if kind is not None and kind not in KINDS:
-        kind = None
+    kind = _kind(request)
     chosen = request.query_params.get("ky")
     if chosen and chosen != period:  # the period list, sent without JavaScript
         kind_part = f"?kind={quote(kind)}" if kind else ""
@@ -350,9 +401,18 @@ async def period_page(request: Request, period: str) -> Response:
                                            kind=kind, cursor=cursor, limit=200))
     calendar = await _must(await backends.get(
         "registry", f"/v1/campaigns/{quote(settings.campaign)}/periods", session.token))
+    missing = await _must(await backends.get("aggregator", "/v1/progress/missing",
+                                             session.token, campaign=settings.campaign,
+                                             period=period, kind=kind, limit=MISSING_SHOWN))
+    contacts = {}
+    if missing["items"]:
+        units = await _must(await backends.get(
+            "registry", "/v1/units", session.token, limit=MISSING_SHOWN,
+            code=[u["code"] for u in missing["items"]]))
+        contacts = {u["code"]: u["contacts"] for u in units["items"]}
     return render(request, "period.html", summary=summary, table=table, kind=kind,
                   calendar=calendar["items"], percent=_percent, local=_local, day=_day,
-                  campaign=settings.campaign)
+                  campaign=settings.campaign, missing=missing, contacts=contacts)
 
 
 @router.get("/su-kien")

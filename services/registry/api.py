@@ -53,10 +53,13 @@ router = APIRouter(prefix="/v1")
 @router.get("/units", tags=["units"], responses=documented(401, 403, 422))
 def list_units(session: SessionDep, _: ReaderDep, kind: UnitKind | None = None,
                active: bool | None = None, limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-               offset: OffsetQuery = 0) -> Page[UnitPublic]:
-    """List units, optionally by kind and by whether they are active today."""
+               offset: OffsetQuery = 0,
+               code: Annotated[list[str] | None, Query(max_length=200, description=(
+                   "Only these units (repeat the parameter; at most 200)."))] = None
+               ) -> Page[UnitPublic]:
+    """List units, optionally by kind, by whether they are active today, or by code."""
     items, total = store.list_units(session, kind=kind, active=active, active_on=periods.today(),
-                                    limit=limit, offset=offset)
+                                    limit=limit, offset=offset, codes=code)
     return Page(items=[service.unit_public(u) for u in items], total=total)
 
 

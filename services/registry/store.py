@@ -22,8 +22,11 @@ def unit_by_admin_code(session: Session, admin_code: str) -> Unit | None:
 
 
 def list_units(session: Session, *, kind: str | None, active_on: date | None,
-               active: bool | None, limit: int, offset: int) -> tuple[Sequence[Unit], int]:
+               active: bool | None, limit: int, offset: int,
+               codes: Sequence[str] | None = None) -> tuple[Sequence[Unit], int]:
     query = select(Unit)
+    if codes:
+        query = query.where(col(Unit.code).in_(codes))
     if kind is not None:
         query = query.where(Unit.kind == kind)
     if active is not None and active_on is not None:

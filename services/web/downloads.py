@@ -11,9 +11,10 @@ from fastapi.responses import StreamingResponse
 
 
 def csv_download(name: str, header: Sequence[str], rows: Iterable[Sequence[Any]],
-                 response: Response) -> StreamingResponse:
+                 response: Response | None = None) -> StreamingResponse:
     """UTF-8 with a byte-order mark, so that Excel shows Vietnamese names correctly; every
-    cell goes through `inert`. Streamed: lines go out as they are read."""
+    cell goes through `inert`. Streamed: lines go out as they are read. (`response`: the
+    route's, whose headers, an ETag say, go with it.)"""
     def lines() -> Iterator[bytes]:
         out = io.StringIO()
         writer = csv.writer(out)
@@ -28,7 +29,8 @@ def csv_download(name: str, header: Sequence[str], rows: Iterable[Sequence[Any]]
         yield out.getvalue().encode("utf-8")
 
     return StreamingResponse(lines(), media_type="text/csv; charset=utf-8", headers={
-        "content-disposition": f'attachment; filename="{name}.csv"', **response.headers})
+        "content-disposition": f'attachment; filename="{name}.csv"',
+        **(response.headers if response is not None else {})})
 
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")

@@ -137,6 +137,7 @@ def test_a_unit_signs_in_reports_through_the_form_and_sees_its_receipt(stack,
     for day, count in (("2026-01-19", "2"), ("2026-01-20", "1"), ("2026-01-21", "3")):
         browser.find_element(By.ID, f"loa-{day}").send_keys(count)
     browser.find_element(By.ID, "mxh-zalo-so").send_keys("4")
+    browser.find_element(By.ID, "mxh-zalo-chi-tiet").click()  # format and links, folded
     browser.find_element(By.ID, "mxh-zalo-minh-chung").send_keys("https://zalo.me/p/123")
     browser.find_element(By.ID, "nn-ko-so").send_keys("1")
     no_serious_violations(browser, "report form")
@@ -165,6 +166,7 @@ def test_a_refused_field_shows_its_vietnamese_message_beside_it_and_nothing_is_s
     sign_in(browser, stack, token)
     browser.get(stack.portal.url + f"/don-vi/{code}/bao-cao/{PERIOD}")
     browser.find_element(By.ID, "mxh-facebook-so").send_keys("2")
+    browser.find_element(By.ID, "mxh-facebook-chi-tiet").click()
     browser.find_element(By.ID, "mxh-facebook-minh-chung").send_keys("facebook.com/bai-viet")
     browser.find_element(By.CSS_SELECTOR, "form.report button[type=submit]").click()
     wait(lambda: browser.find_elements(By.ID, "mxh-facebook-minh-chung-error"))
@@ -201,6 +203,28 @@ def test_a_leaders_period_page_moves_by_itself_when_a_report_is_accepted(stack,
     screenshot(browser, "period-page")
 
 
+def test_the_overview_shows_every_period_and_downloads_for_excel(stack, browser) -> None:
+    from selenium.webdriver.common.by import By
+
+    sign_in(browser, stack, stack.leader)
+    browser.get(stack.portal.url + "/lanh-dao")
+    assert browser.find_element(By.TAG_NAME, "h1").text == "Tổng quan đợt tuyên truyền"
+    rows = browser.find_elements(By.CSS_SELECTOR, "table tbody tr th a")
+    periods = [r.text for r in rows]  # every week of the seeded campaign, in order
+    assert PERIOD in periods and periods == sorted(periods) and len(periods) > 4
+    assert browser.find_elements(By.CSS_SELECTOR, "svg.chart polyline")
+    no_serious_violations(browser, "overview")
+    screenshot(browser, "overview")
+    cookies = {c["name"]: c["value"] for c in browser.get_cookies()}
+    session = httpx.Client(base_url=stack.portal.url, cookies=cookies, timeout=30)
+    trend = session.get("/lanh-dao/tong-quan.csv")
+    assert trend.status_code == 200 and trend.text.startswith("\ufeffperiod,")
+    table = session.get(f"/lanh-dao/ky/{PERIOD}/don-vi.csv")
+    assert table.status_code == 200 and table.text.startswith("\ufeffcode,name,kind")
+    missing = session.get(f"/lanh-dao/ky/{PERIOD}/chua-nop.csv")
+    assert missing.status_code == 200 and missing.text.startswith("\ufeffcode,name")
+
+
 def test_a_unit_session_opens_only_its_own_pages(stack, browser) -> None:
     code, token = stack.unit()
     other, _ = stack.unit()
@@ -209,7 +233,8 @@ def test_a_unit_session_opens_only_its_own_pages(stack, browser) -> None:
     session = httpx.Client(base_url=stack.portal.url, cookies=cookies, timeout=30)
     assert session.get(f"/don-vi/{code}").status_code == 200
     for page in (f"/don-vi/{other}", f"/don-vi/{other}/bao-cao/{PERIOD}", "/lanh-dao",
-                 f"/lanh-dao/ky/{PERIOD}", "/su-kien"):
+                 f"/lanh-dao/ky/{PERIOD}", "/su-kien", "/lanh-dao/tong-quan.csv",
+                 f"/lanh-dao/ky/{PERIOD}/don-vi.csv"):
         refused = session.get(page, follow_redirects=False)
         assert refused.status_code == 403, page
         assert "không được xem trang này" in refused.text

@@ -23,7 +23,7 @@
         pending = false;
         if (!html) { return; }
         var fresh = new DOMParser().parseFromString(html, "text/html");
-        ["live-figures", "unit-table"].forEach(function (id) {
+        ["live-figures", "unit-table", "missing-units"].forEach(function (id) {
           var now = document.getElementById(id), next = fresh.getElementById(id);
           if (now && next) { now.innerHTML = next.innerHTML; }
         });
@@ -33,7 +33,7 @@
   var events = new EventSource(source);
   events.addEventListener("progress", function (event) {
     try {
-      if (JSON.parse(event.data).period === period) { refresh(); }
+      if (period === "*" || JSON.parse(event.data).period === period) { refresh(); }
     } catch (ignored) { refresh(); }
   });
 }());
