@@ -48,12 +48,20 @@ class Backends:
         return await self._call("GET", service, path, token, params=params)
 
     async def post(self, service: str, path: str, token: str, body: Any,
-                   headers: dict[str, str] | None = None) -> Answer:
-        return await self._call("POST", service, path, token, json=body, headers=headers)
+                   headers: dict[str, str] | None = None, raw: bool = False) -> Answer:
+        """POST a JSON body; the answer's JSON (its bytes, with `raw`, when it is a 2xx)."""
+        return await self._call("POST", service, path, token, json=body, headers=headers,
+                                raw=raw)
+
+    async def send(self, service: str, path: str, token: str, content: bytes,
+                   content_type: str, **params: Any) -> Answer:
+        """A file posted as it is (a CSV of units to import)."""
+        return await self._call("POST", service, path, token, params=params, content=content,
+                                headers={"content-type": content_type})
 
     async def _call(self, method: str, service: str, path: str, token: str,
                     params: dict[str, Any] | None = None, headers: dict[str, str] | None = None,
-                    **request: Any) -> Answer:
+                    raw: bool = False, **request: Any) -> Answer:
         try:
             response = await self._client.request(
                 method, self._urls[service] + path,
@@ -63,6 +71,8 @@ class Backends:
             raise BackendDown(f"{service}: {type(exc).__name__}") from None
         if response.status_code == 503:
             raise BackendDown(f"{service}: 503")
+        if raw and response.is_success:
+            return Answer(response.status_code, response.content)
         try:
             body = response.json()
         except ValueError:

@@ -204,7 +204,7 @@ async def home(request: Request) -> Response:
     session = need(request, "unit", "leadership", "admin")
     if session.scope == "unit":
         return RedirectResponse(f"/don-vi/{session.unit_code}", 303)
-    return RedirectResponse("/lanh-dao", 303)
+    return RedirectResponse("/quan-tri" if session.scope == "admin" else "/lanh-dao", 303)
 
 
 # --- a unit's pages ----------------------------------------------------------------------
@@ -430,3 +430,168 @@ async def events(request: Request) -> Response:
 async def progress_link(request: Request) -> Response:
     """The link the notifier's messages give the leadership."""
     return RedirectResponse("/lanh-dao", 303)
+
+
+# --- the Department's administrator ------------------------------------------------------
+
+MAX_IMPORT_BYTES = 16 * 1024 * 1024  # the registry takes more; a page upload stops here
+
+
+@router.get("/quan-tri")
+async def admin_home(request: Request) -> Response:
+    need(request, "admin")
+    return RedirectResponse("/quan-tri/don-vi", 303)
+
+
+@router.get("/quan-tri/don-vi", response_class=HTMLResponse)
+async def admin_units(request: Request) -> Response:
+    session = need(request, "admin")
+    return await _units_page(request, session, {}, {}, None)
+
+
+async def _units_page(request: Request, session: PortalSession, values: dict[str, str],
+                      errors: dict[str, tuple[str, str]], notice: str | None,
+                      status: int = 200,
+                      imported: dict[str, Any] | None = None) -> Response:
+    _, backends, _ = _state(request)
+    kind = _kind(request)
+    offset = request.query_params.get("offset", "0")
+    units = await _must(await backends.get("registry", "/v1/units", session.token, kind=kind,
+                                           limit=100, offset=offset if offset.isdigit() else 0))
+    lang = language(request)
+    return render(request, "admin_units.html", status, units=units, kind=kind,
+                  offset=int(offset) if offset.isdigit() else 0, values=values,
+                  errors=_messages(errors, lang), notice=notice or (
+                      "saved" if request.query_params.get("luu") else None),
+                  imported=imported, day=_day, today=periods.today())
+
+
+UNIT_INPUTS = {"name": "name", "code": "code", "kind": "kind", "active_from": "active_from",
+               "contacts.email": "email", "contacts.phone": "phone"}
+
+
+@router.post("/quan-tri/don-vi", response_class=HTMLResponse)
+async def admin_create_unit(request: Request) -> Response:
+    session = need(request, "admin")
+    form = await request.form()
+    _check_csrf(session, form)
+    values = {k: str(v).strip() for k, v in form.items() if isinstance(v, str)}
+    body: dict[str, Any] = {"name": values.get("name", ""), "kind": values.get("kind", ""),
+                            "contacts": {k: values[k] for k in ("email", "phone")
+                                         if values.get(k)}}
+    for key in ("code", "active_from"):
+        if values.get(key):
+            body[key] = values[key]
+    answer = await _state(request)[1].post("registry", "/v1/units", session.token, body)
+    if answer.ok:
+        return RedirectResponse("/quan-tri/don-vi?luu=1", 303)
+    return await _units_page(request, session, values, _inputs(answer, UNIT_INPUTS), None,
+                             status=422 if answer.status in (409, 422) else answer.status)
+
+
+def _inputs(answer: Answer, inputs: dict[str, str]) -> dict[str, tuple[str, str]]:
+    """The inputs a registry refusal names (`body.contacts.email` -> email; `unit_codes.3`
+    -> unit_codes), each with its rule and the API's own words ("_form": the rest)."""
+    found: dict[str, tuple[str, str]] = {}
+    for problem in answer.error_fields() or [{"field": "", "rule": answer.code}]:
+        field = problem.get("field", "").removeprefix("body.")
+        key = inputs.get(field) or inputs.get(field.split(".")[0]) or "_form"
+        found.setdefault(key, (problem.get("rule", ""), problem.get("message", "")))
+    return found
+
+
+def _messages(errors: dict[str, tuple[str, str]], lang: str) -> dict[str, str]:
+    """What a person reads beside each input: the rule in their language, then the API's
+    words (which unit code, which value)."""
+    return {name: f"{rule_message(rule, lang, name)} ({detail})" if detail else
+            rule_message(rule, lang, name) for name, (rule, detail) in errors.items()}
+
+
+@router.post("/quan-tri/don-vi/{code}/ngung", response_class=HTMLResponse)
+async def admin_retire_unit(request: Request, code: str) -> Response:
+    session = need(request, "admin")
+    form = await request.form()
+    _check_csrf(session, form)
+    answer = await _state(request)[1].post("registry", f"/v1/units/{quote(code)}/retire",
+                                           session.token,
+                                           {"active_until": str(form.get("active_until"))})
+    if answer.ok:
+        return RedirectResponse("/quan-tri/don-vi?luu=1", 303)
+    return await _units_page(request, session, {}, _inputs(answer, {}), None, status=422)
+
+
+@router.post("/quan-tri/nhap", response_class=HTMLResponse)
+async def admin_import(request: Request) -> Response:
+    session = need(request, "admin")
+    form = await request.form(max_part_size=MAX_IMPORT_BYTES)
+    _check_csrf(session, form)
+    upload = form.get("file")
+    content = await upload.read() if upload is not None and not isinstance(upload, str) \
+        else b""
+    answer = await _state(request)[1].send("registry", "/v1/units/import", session.token,
+                                           content, "text/csv")
+    if answer.status in (200, 422) and isinstance(answer.body, dict) and \
+            "imported" in answer.body:
+        return await _units_page(request, session, {}, {}, None, imported=answer.body,
+                                 status=answer.status)
+    return await _units_page(request, session, {}, _inputs(answer, {}), None, status=422)
+
+
+@router.get("/quan-tri/ma-truy-cap", response_class=HTMLResponse)
+async def admin_credentials(request: Request) -> Response:
+    session = need(request, "admin")
+    return await _credentials_page(request, session, None, {})
+
+
+async def _credentials_page(request: Request, session: PortalSession,
+                            issued: dict[str, Any] | None,
+                            errors: dict[str, tuple[str, str]], status: int = 200) -> Response:
+    _, backends, _ = _state(request)
+    found = await _must(await backends.get("registry", "/v1/credentials", session.token))
+    lang = language(request)
+    return render(request, "admin_credentials.html", status, credentials=found["items"],
+                  issued=issued, local=_local, errors=_messages(errors, lang))
+
+
+@router.post("/quan-tri/ma-truy-cap", response_class=HTMLResponse)
+async def admin_issue(request: Request) -> Response:
+    session = need(request, "admin")
+    form = await request.form()
+    _check_csrf(session, form)
+    scope = str(form.get("scope") or "unit")
+    body = {"scope": scope, "label": str(form.get("label") or "").strip()}
+    if scope == "unit":
+        body["unit_code"] = str(form.get("unit_code") or "").strip()
+    answer = await _state(request)[1].post("registry", "/v1/credentials", session.token, body)
+    if answer.ok:  # the token is shown on this answer only, never stored here
+        return await _credentials_page(request, session, answer.body, {}, status=201)
+    return await _credentials_page(request, session, None, _inputs(answer, {
+        "unit_code": "unit_code", "label": "label", "scope": "scope"}), status=422)
+
+
+@router.post("/quan-tri/ma-truy-cap/nhieu")
+async def admin_issue_many(request: Request) -> Response:
+    session = need(request, "admin")
+    form = await request.form()
+    _check_csrf(session, form)
+    codes = [c.strip() for c in str(form.get("unit_codes") or "").split() if c.strip()]
+    download = await _state(request)[1].post(
+        "registry", "/v1/credentials/batch", session.token,
+        {"unit_codes": codes, "label": str(form.get("label") or "").strip(),
+         "replace": form.get("replace") == "on"}, headers={"accept": "text/csv"},
+        raw=True)
+    if download.status == 201:
+        return Response(download.body, media_type="text/csv; charset=utf-8", headers={
+            "content-disposition": 'attachment; filename="ma-truy-cap.csv"'})
+    return await _credentials_page(request, session, None, _inputs(download, {
+        "unit_codes": "unit_codes", "label": "many_label"}), status=422)
+
+
+@router.post("/quan-tri/ma-truy-cap/{credential_id}/thu-hoi")
+async def admin_revoke(request: Request, credential_id: str) -> Response:
+    session = need(request, "admin")
+    form = await request.form()
+    _check_csrf(session, form)
+    await _must(await _state(request)[1].post(
+        "registry", f"/v1/credentials/{quote(credential_id)}/revoke", session.token, {}))
+    return RedirectResponse("/quan-tri/ma-truy-cap", 303)

@@ -100,6 +100,48 @@ TEXTS: dict[str, tuple[str, str]] = {
     "open_period": ("Xem kỳ", "Open the period"),
     "none_missing": ("Tất cả đơn vị đã nộp.", "Every unit has reported."),
     "more": ("Trang sau", "Next page"),
+    "admin": ("Quản trị", "Administration"),
+    "admin_units": ("Đơn vị báo cáo", "Reporting units"),
+    "admin_credentials": ("Mã truy cập", "Access tokens"),
+    "create_unit": ("Thêm đơn vị", "Add a unit"),
+    "name": ("Tên", "Name"),
+    "code": ("Mã đơn vị", "Unit code"),
+    "code_help": ("Để trống: hệ thống tự tạo từ tên.", "Leave empty: made from the name."),
+    "email": ("Thư điện tử", "Email"),
+    "phone": ("Điện thoại", "Phone"),
+    "active_from": ("Phải báo cáo từ ngày", "Reports from"),
+    "active_until": ("Ngừng báo cáo sau ngày", "Reports until"),
+    "retire": ("Ngừng", "Retire"),
+    "retired": ("đã ngừng từ", "retired after"),
+    "import_units": ("Nhập danh sách đơn vị từ tệp CSV", "Import units from a CSV file"),
+    "import_file": ("Tệp CSV (UTF-8)", "CSV file (UTF-8)"),
+    "import": ("Nhập", "Import"),
+    "import_result": ("Kết quả nhập", "Import result"),
+    "created": ("Thêm mới", "Created"),
+    "updated": ("Cập nhật", "Updated"),
+    "unchanged": ("Không đổi", "Unchanged"),
+    "rejected": ("Bị từ chối", "Rejected"),
+    "line": ("Dòng", "Line"),
+    "column": ("Cột", "Column"),
+    "reason": ("Lý do", "Reason"),
+    "saved": ("Đã lưu.", "Saved."),
+    "issue_token": ("Cấp mã truy cập", "Issue a token"),
+    "issue_many": ("Cấp mã cho nhiều đơn vị (tải tệp CSV, chỉ hiện một lần)",
+                   "Tokens for many units (a CSV file, shown once)"),
+    "unit_codes": ("Mã các đơn vị, mỗi dòng một mã", "Unit codes, one a line"),
+    "replace": ("Thu hồi các mã cũ của các đơn vị này", "Revoke these units' earlier tokens"),
+    "scope": ("Phạm vi", "Scope"),
+    "scope_unit": ("Đơn vị", "Unit"),
+    "scope_leadership": ("Lãnh đạo", "Leadership"),
+    "label": ("Người hoặc nơi giữ mã", "Held by"),
+    "issue": ("Cấp", "Issue"),
+    "revoke": ("Thu hồi", "Revoke"),
+    "revoked": ("Đã thu hồi", "Revoked"),
+    "issued_at": ("Cấp lúc", "Issued"),
+    "token_once": ("Mã truy cập chỉ hiện một lần này: hãy sao chép và trao cho người giữ. "
+                   "Mã dùng được ngay.",
+                   "The token is shown this once: copy it and hand it over. It works at once."),
+    "prefix": ("Đầu mã", "Prefix"),
     "details": ("Hình thức, đường dẫn minh chứng", "Form, evidence links"),
 }
 
@@ -157,6 +199,22 @@ RULES: dict[str, tuple[str, str]] = {
     "unit_not_active": ("Đơn vị chưa phải báo cáo kỳ này.",
                         "The unit did not report yet in this period."),
     "value_error": ("Giá trị không hợp lệ.", "Not a valid value."),
+    "missing": ("Cần điền mục này.", "This is required."),
+    "string_too_short": ("Cần điền mục này.", "This is required."),
+    "enum": ("Hãy chọn một giá trị trong danh sách.", "Choose one of the list."),
+    "unit_not_found": ("Không có đơn vị mang mã này.", "No unit has this code."),
+    "duplicate_unit": ("Có mã đơn vị bị nhập hai lần.", "A unit code is given twice."),
+    "conflict": ("Trùng với dữ liệu đã có.", "Clashes with what is stored."),
+    "name_taken": ("Đã có đơn vị mang tên này.", "A unit already has this name."),
+    "code_taken": ("Mã đơn vị này đã được dùng.", "This code is taken."),
+    "invisible_character": ("Tên chứa ký tự ẩn: hãy gõ lại.",
+                            "The name holds hidden characters: type it again."),
+    "value_error.email": ("Địa chỉ thư điện tử không hợp lệ.", "Not a valid email address."),
+    "string_pattern_mismatch": ("Không đúng định dạng.", "Not in the expected form."),
+    "date_from_datetime_parsing": ("Ngày không hợp lệ.", "Not a valid date."),
+    "date_parsing": ("Ngày không hợp lệ.", "Not a valid date."),
+    "bad_header": ("Dòng tiêu đề của tệp không đúng mẫu.", "The file's header row is wrong."),
+    "empty_file": ("Tệp trống.", "The file is empty."),
 }
 UNKNOWN_RULE = ("Giá trị không hợp lệ ({rule}).", "Not a valid value ({rule}).")
 
@@ -170,6 +228,7 @@ def pick(pair: tuple[str, str], lang: str) -> str:
     return pair[1] if lang == "en" else pair[0]
 
 
-def rule_message(rule: str, lang: str) -> str:
-    """What a person reads for a rule an API named."""
-    return pick(RULES.get(rule, UNKNOWN_RULE), lang).format(rule=rule)
+def rule_message(rule: str, lang: str, field: str = "") -> str:
+    """What a person reads for a rule an API named (on this input, where it says more)."""
+    found = RULES.get(f"{rule}.{field}") or RULES.get(rule, UNKNOWN_RULE)
+    return pick(found, lang).format(rule=rule)

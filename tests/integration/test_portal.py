@@ -51,6 +51,12 @@ class Portal:
                                                     "label": "cán bộ xã"}).json()["token"]
         return code, token
 
+    def submit_with(self, token: str) -> httpx.Response:
+        return httpx.post(self.reporting.url + "/v1/reports", json={
+            "campaign": "dai-hoi-xiv", "period": PERIOD, "activities": [
+                {"kind": "banner", "count": 1}]}, headers={"authorization": f"Bearer {token}"},
+            timeout=30)
+
     def reports_of(self, token: str) -> int:
         return int(self.reporting.client(token).get("/v1/reports").json()["total"])
 
@@ -190,9 +196,7 @@ def test_a_leaders_period_page_moves_by_itself_when_a_report_is_accepted(stack,
     before = browser.find_element(By.ID, "reported").text
     no_serious_violations(browser, "period page")
     time.sleep(0.5)  # the page's event stream is open
-    answer = httpx.post(stack.reporting.url + "/v1/reports", json={
-        "campaign": "dai-hoi-xiv", "period": PERIOD, "activities": [
-            {"kind": "banner", "count": 1}]}, headers={"authorization": f"Bearer {token}"})
+    answer = stack.submit_with(token)
     assert answer.status_code == 201, answer.text
     accepted = time.monotonic()
     wait(lambda: browser.find_element(By.ID, "reported").text != before, timeout=10)
@@ -279,3 +283,49 @@ def test_english_by_the_switch(stack, browser) -> None:
     wait(lambda: "Reporting periods" in browser.page_source)
     assert browser.find_element(By.TAG_NAME, "html").get_attribute("lang") == "en"
     assert browser.current_url.endswith(f"/don-vi/{code}")
+
+
+def test_the_administrator_creates_imports_retires_and_hands_out_tokens(stack,
+                                                                        browser) -> None:
+    from selenium.webdriver.common.by import By
+
+    assert stack.registry.admin_token is not None
+    sign_in(browser, stack, stack.registry.admin_token)
+    assert browser.current_url.endswith("/quan-tri/don-vi")
+    no_serious_violations(browser, "units (administrator)")
+    browser.find_element(By.CSS_SELECTOR, "details.card > summary").click()
+    name = f"Phường Quản Trị {uuid.uuid4().hex[:4]}"
+    browser.find_element(By.ID, "name").send_keys(name)
+    browser.find_element(By.ID, "email").send_keys("khong-phai-email")
+    browser.find_element(By.CSS_SELECTOR, "form[action='/quan-tri/don-vi'] button").click()
+    wait(lambda: browser.find_elements(By.ID, "email-error"))  # refused beside its field
+    assert "thư điện tử" in browser.find_element(By.ID, "email-error").text
+    field = browser.find_element(By.ID, "email")
+    field.clear()
+    field.send_keys("phuong@haiphong.gov.vn")
+    browser.execute_script("document.getElementById('active_from').value = '2025-07-01'")
+    browser.find_element(By.CSS_SELECTOR, "form[action='/quan-tri/don-vi'] button").click()
+    wait(lambda: "Đã lưu." in browser.page_source)
+    created = stack.registry.admin().get("/v1/units", params={"limit": 1000}).json()["items"]
+    [unit] = [u for u in created if u["name"] == name]
+    csv_file = OUTPUT / "units-import.csv"
+    OUTPUT.mkdir(parents=True, exist_ok=True)
+    csv_file.write_text("name,kind\nXã Nhập Thử,commune\n,commune\n", encoding="utf-8")
+    browser.find_elements(By.CSS_SELECTOR, "details.card > summary")[1].click()
+    browser.find_element(By.ID, "file").send_keys(str(csv_file))
+    browser.find_element(By.CSS_SELECTOR, "form[action='/quan-tri/nhap'] button").click()
+    wait(lambda: browser.find_elements(By.ID, "import-result"))
+    result = browser.find_element(By.ID, "import-result").text
+    assert "Bị từ chối: 1" in result and "3" in result  # line 3 has no name: nothing written
+    browser.get(stack.portal.url + "/quan-tri/ma-truy-cap")
+    browser.find_elements(By.CSS_SELECTOR, "details.card > summary")[0].click()
+    browser.find_element(By.ID, "unit_code").send_keys(unit["code"])
+    browser.find_element(By.ID, "label").send_keys("cán bộ phường")
+    browser.find_element(By.CSS_SELECTOR, "form[action='/quan-tri/ma-truy-cap'] button").click()
+    wait(lambda: browser.find_elements(By.ID, "issued-token"))
+    token = browser.find_element(By.ID, "issued-token").get_attribute("value")
+    no_serious_violations(browser, "credentials (administrator)")
+    answer = stack.submit_with(token)
+    assert answer.status_code == 201, answer.text  # works at once
+    browser.get(stack.portal.url + "/quan-tri/ma-truy-cap")
+    assert token not in browser.page_source  # shown that once only
