@@ -255,13 +255,15 @@ async def stream(request: Request, _: ReaderDep,
 
 
 UNIT_TABLE = ("code", "name", "kind", "parent", "reported", "on_time", "version",
-              *service.ACTIVITY_KINDS, "loudspeaker_total")
+              *service.ACTIVITY_KINDS, "loudspeaker_total", "peak_day_least", "platforms",
+              "languages")
 
 
 def _unit_line(row: UnitRowPublic) -> tuple[Any, ...]:
-    """A period table line (None: an empty cell)."""
+    """A period table line (None: an empty cell; platforms and languages space-separated)."""
     return (row.code, row.name, row.kind, row.parent, row.reported, row.on_time, row.version,
-            *(row.activities[kind] for kind in service.ACTIVITY_KINDS), row.loudspeaker_total)
+            *(row.activities[kind] for kind in service.ACTIVITY_KINDS), row.loudspeaker_total,
+            row.peak_day_least, " ".join(row.platforms), " ".join(row.languages))
 
 
 def _all_missing(engine: Engine, directory: Directory, view: service.Period

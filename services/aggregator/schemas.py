@@ -186,6 +186,13 @@ class UnitRowPublic(_Public):
     activities: dict[str, int] = Field(description="Count per activity kind, every kind.")
     loudspeaker_total: int | None = Field(description="Broadcasts over the period; null for a "
                                           "unit without the loudspeaker duty.")
+    peak_day_least: int | None = Field(None, description="The fewest broadcasts on a peak day "
+                                       "of the period so far (a day not reported counts 0); "
+                                       "null without the duty or without a peak day yet.")
+    platforms: list[str] = Field(default_factory=list, description="The platforms its "
+                                 "report posted on, by name.")
+    languages: list[str] = Field(default_factory=list, description="The foreign languages its "
+                                 "report covered, by code.")
 
 
 class ParentProgressPublic(_Public):

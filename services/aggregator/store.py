@@ -351,6 +351,25 @@ def kind_counts_of(session: Session, campaign: str, period: str, units: Sequence
     return found
 
 
+def reach_of(session: Session, campaign: str, period: str, units: Sequence[str]
+             ) -> dict[str, tuple[set[str], set[str]]]:
+    """The platforms and languages each of these units' standing report posted on."""
+    if not units:
+        return {}
+    c = COUNTS.c
+    query = sa.select(c.unit_code, c.platform, c.language).where(
+        c.campaign_code == campaign, c.period == period, c.unit_code.in_(list(units)),
+        c.count > 0, (c.platform != "") | (c.language != "")).distinct()
+    found: dict[str, tuple[set[str], set[str]]] = {}
+    for code, platform, language in session.execute(query):
+        platforms, languages = found.setdefault(code, (set(), set()))
+        if platform:
+            platforms.add(platform)
+        if language:
+            languages.add(language)
+    return found
+
+
 def days_of(session: Session, campaign: str, period: str, units: Sequence[str]
             ) -> dict[str, dict[date, int]]:
     """Loudspeaker broadcasts per day of these units' standing reports for a period."""

@@ -39,6 +39,7 @@ from services.web.downloads import csv_download
 
 SESSION_COOKIE, LANGUAGE_COOKIE, SIGN_IN_COOKIE = "hp_session", "hp_lang", "hp_sign_in"
 TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")
+TEMPLATES.env.filters["platform_name"] = lambda code: PLATFORMS.get(code, code)
 MISSING_SHOWN = 100  # the missing units listed with their contacts on a period page
 router = APIRouter(include_in_schema=False)
 
@@ -221,6 +222,12 @@ async def unit_home(request: Request, code: str) -> Response:
         "aggregator", f"/v1/progress/units/{quote(code)}", session.token, campaign=campaign))
     sent = await _must(await backends.get("reporting", "/v1/reports", session.token,
                                           unit=code, campaign=campaign, limit=20))
+    days = await _must(await backends.get(
+        "aggregator", f"/v1/progress/units/{quote(code)}/days", session.token,
+        campaign=campaign, limit=1000))
+    found = await _must(await backends.get("registry", f"/v1/campaigns/{quote(campaign)}",
+                                           session.token))
+    targets = found["targets"].get(standing["unit"]["kind"], {})
     by_period = {p["period"]: p for p in standing["periods"]}
     today = periods.today().isoformat()
     rows = []
@@ -229,10 +236,29 @@ async def unit_home(request: Request, code: str) -> Response:
         state = ("reported_on_time" if report["on_time"] else "reported_late") if report \
             else "upcoming" if item["starts_on"] > today else \
             "overdue" if item["due"] else "not_reported"
-        rows.append(item | {"state": state, "report": report})
+        rows.append(item | {"state": state, "report": report, "duty": _duty(
+            item, days["items"], targets, found["peak_windows"], today) if report else None})
     return render(request, "unit_home.html", unit=standing["unit"], rows=rows,
                   current=calendar["current"], sent=sent["items"], own=session.scope == "unit",
-                  totals=standing["totals"], day=_day, local=_local)
+                  targets=targets, day=_day, local=_local)
+
+
+def _duty(period: dict[str, Any], days: list[dict[str, Any]], targets: dict[str, Any],
+          windows: list[dict[str, str]], today: str) -> dict[str, Any] | None:
+    """A reported period's broadcasts against the loudspeaker targets: the period's total,
+    the fewest on a peak day so far (a day not reported counts 0), whether each is met."""
+    weekly, daily = targets.get("loudspeaker_per_week"), targets.get("loudspeaker_per_peak_day")
+    if weekly is None and daily is None:
+        return None
+    mine = {d["day"]: d["broadcasts"] for d in days if d["period"] == period["period"]}
+    total = sum(mine.values())
+    start, end = date.fromisoformat(period["starts_on"]), date.fromisoformat(period["ends_on"])
+    peaks = [d.isoformat() for d in forms.days_of(start, end) if d.isoformat() <= today and any(
+        w["starts_on"] <= d.isoformat() <= w["ends_on"] for w in windows)]
+    least = min((mine.get(d, 0) for d in peaks), default=None)
+    return {"total": total, "weekly": weekly, "weekly_met": weekly is None or total >= weekly,
+            "least": least, "daily": daily,
+            "daily_met": daily is None or least is None or least >= daily}
 
 
 async def _period_of(backends: Backends, session: PortalSession, campaign: str,
@@ -412,7 +438,8 @@ async def period_page(request: Request, period: str) -> Response:
         contacts = {u["code"]: u["contacts"] for u in units["items"]}
     return render(request, "period.html", summary=summary, table=table, kind=kind,
                   calendar=calendar["items"], percent=_percent, local=_local, day=_day,
-                  campaign=settings.campaign, missing=missing, contacts=contacts)
+                  campaign=settings.campaign, missing=missing, contacts=contacts,
+                  platform_names=PLATFORMS, language_names=LANGUAGE_NAMES)
 
 
 @router.get("/su-kien")

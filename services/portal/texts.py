@@ -142,6 +142,18 @@ TEXTS: dict[str, tuple[str, str]] = {
                    "Mã dùng được ngay.",
                    "The token is shown this once: copy it and hand it over. It works at once."),
     "prefix": ("Đầu mã", "Prefix"),
+    "broadcasts_week": ("Lượt phát thanh trong kỳ", "Broadcasts in the period"),
+    "peak_least": ("Ít nhất trong ngày cao điểm", "Fewest on a peak day"),
+    "platforms": ("Nền tảng", "Platforms"),
+    "languages_col": ("Ngôn ngữ", "Languages"),
+    "loudspeaker_checked": ("Đơn vị cấp xã đã báo cáo loa", "Commune-level units judged"),
+    "below_weekly": ("Dưới chỉ tiêu tuần", "Below the weekly target"),
+    "below_daily": ("Dưới chỉ tiêu ngày cao điểm", "Below the peak-day target"),
+    "coverage": ("Độ phủ nền tảng và ngôn ngữ", "Platforms and languages covered"),
+    "sort_by": ("Sắp xếp theo", "Sort by"),
+    "target": ("chỉ tiêu", "target"),
+    "met": ("đạt", "met"),
+    "not_met": ("chưa đạt", "not met"),
     "details": ("Hình thức, đường dẫn minh chứng", "Form, evidence links"),
 }
 

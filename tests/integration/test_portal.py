@@ -54,8 +54,9 @@ class Portal:
     def submit_with(self, token: str) -> httpx.Response:
         return httpx.post(self.reporting.url + "/v1/reports", json={
             "campaign": "dai-hoi-xiv", "period": PERIOD, "activities": [
-                {"kind": "banner", "count": 1}]}, headers={"authorization": f"Bearer {token}"},
-            timeout=30)
+                {"kind": "social_post", "count": 2, "platform": "tiktok", "format": "video"},
+                {"kind": "loudspeaker_broadcast", "daily_counts": {"2026-01-20": 9}}]},
+            headers={"authorization": f"Bearer {token}"}, timeout=30)
 
     def reports_of(self, token: str) -> int:
         return int(self.reporting.client(token).get("/v1/reports").json()["total"])
@@ -160,6 +161,13 @@ def test_a_unit_signs_in_reports_through_the_form_and_sees_its_receipt(stack,
         "2026-01-19": 2, "2026-01-20": 1, "2026-01-21": 3}
     assert (kinds["social_post"]["platform"], kinds["social_post"]["count"]) == ("zalo", 4)
     assert kinds["foreign_language_item"]["language"] == "ko"
+    browser.find_element(By.LINK_TEXT, "Về trang đơn vị").click()
+    home = browser.current_url
+    wait(lambda: browser.find_elements(By.CSS_SELECTOR, "tr.state-reported_late") or
+         browser.get(home))  # once the aggregator has folded it (W04 is long past: late)
+    row = browser.find_element(By.CSS_SELECTOR, "tr.state-reported_late").text
+    assert PERIOD in row and "6 / 3 đạt" in row  # 6 broadcasts, 3 a week asked
+    assert "0 / 1 chưa đạt" in row  # 22 to 25 January, peak days, had none
     browser.get(stack.portal.url + f"/don-vi/{code}/bao-cao/{PERIOD}")  # a revision
     assert browser.find_element(By.ID, "mxh-zalo-so").get_attribute("value") == "4"
 
@@ -204,6 +212,14 @@ def test_a_leaders_period_page_moves_by_itself_when_a_report_is_accepted(stack,
     reported, expected = (int(n) for n in browser.find_element(
         By.ID, "reported").text.split(" / "))
     assert reported == int(before.split(" / ")[0]) + 1
+    wait(lambda: "TikTok" in browser.find_element(By.ID, "unit-table").text)
+    header = browser.find_element(By.XPATH, "//div[@id='unit-table']//th[.//button]"
+                                            "[contains(., 'Lượt phát thanh')]")
+    header.find_element(By.TAG_NAME, "button").click()
+    header.find_element(By.TAG_NAME, "button").click()  # the most broadcasts first
+    assert header.get_attribute("aria-sort") == "descending"
+    first = browser.find_element(By.CSS_SELECTOR, "#unit-table tbody tr").text
+    assert "TikTok" in first and " 9 " in f" {first} "
     screenshot(browser, "period-page")
 
 

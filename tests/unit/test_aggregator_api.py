@@ -127,10 +127,10 @@ def test_the_period_table_for_excel(client) -> None:
     assert header == ("code,name,kind,parent,reported,on_time,version,banner,portal_column,"
                       "document_publication,article,social_post,foreign_language_item,"
                       "multimedia_product,loudspeaker_broadcast,mobilisation,"
-                      "loudspeaker_total")
-    assert rows == ["xa-1,Đơn vị xa-1,commune,31,True,True,1,0,0,0,0,3,0,0,7,0,7",
-                    "xa-2,Đơn vị xa-2,commune,,False,False,,0,0,0,0,0,0,0,0,0,0",
-                    "ph-1,Đơn vị ph-1,ward,01,False,False,,0,0,0,0,0,0,0,0,0,0"]
+                      "loudspeaker_total,peak_day_least,platforms,languages")
+    assert rows == ["xa-1,Đơn vị xa-1,commune,31,True,True,1,0,0,0,0,3,0,0,7,0,7,1,zalo,",
+                    "xa-2,Đơn vị xa-2,commune,,False,False,,0,0,0,0,0,0,0,0,0,0,0,,",
+                    "ph-1,Đơn vị ph-1,ward,01,False,False,,0,0,0,0,0,0,0,0,0,0,0,,"]
 
 
 def test_one_units_standing_reports(client) -> None:
