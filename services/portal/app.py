@@ -7,6 +7,7 @@ from urllib.parse import quote
 
 import structlog
 from fastapi import FastAPI, Request
+from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.datastructures import MutableHeaders
@@ -18,6 +19,7 @@ from services.portal import pages
 from services.portal.backends import BackendDown, Backends
 from services.portal.sessions import Sessions
 from services.portal.settings import PortalSettings
+from services.web.caching import COMPRESS_FROM
 from services.web.edge import install
 
 log = structlog.get_logger()
@@ -50,6 +52,7 @@ def create_app(settings: PortalSettings | None = None) -> FastAPI:
     app.state.sessions = Sessions(idle_seconds=settings.session_minutes * 60)
     install(app, metrics, {name: _reachable(app, name)
                            for name in ("registry", "reporting", "aggregator")})
+    app.add_middleware(GZipMiddleware, minimum_size=COMPRESS_FROM)  # not event streams
     app.add_middleware(_SecurityHeaders)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(pages.router)

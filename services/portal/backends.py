@@ -1,6 +1,7 @@
 """The services the portal calls, as any client would: over HTTP, with the token of the
 person signed in."""
 
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -29,6 +30,9 @@ class Answer:
         return str(error.get("code", ""))
 
 
+SHARED_SECONDS = 30.0  # how long a campaign's calendar may be shown as last read
+
+
 class BackendDown(Exception):
     """A service did not answer (down, or not ready: 503)."""
 
@@ -38,6 +42,7 @@ class Backends:
         self._urls = {"registry": settings.registry_url.rstrip("/"),
                       "reporting": settings.reporting_url.rstrip("/"),
                       "aggregator": settings.aggregator_url.rstrip("/")}
+        self._shared: dict[tuple[str, str], tuple[float, Answer]] = {}
         self._client = httpx.AsyncClient(timeout=httpx.Timeout(15, connect=3),
                                          limits=httpx.Limits(max_connections=200))
 
@@ -46,6 +51,18 @@ class Backends:
 
     async def get(self, service: str, path: str, token: str, **params: Any) -> Answer:
         return await self._call("GET", service, path, token, params=params)
+
+    async def shared(self, service: str, path: str, token: str) -> Answer:
+        """An answer the same for every signed-in caller (a campaign, its periods), kept
+        SHARED_SECONDS: a page need not ask the registry each time."""
+        now = time.monotonic()
+        kept = self._shared.get((service, path))
+        if kept is not None and now - kept[0] < SHARED_SECONDS:
+            return kept[1]
+        answer = await self.get(service, path, token)
+        if answer.ok:
+            self._shared[service, path] = (now, answer)
+        return answer
 
     async def post(self, service: str, path: str, token: str, body: Any,
                    headers: dict[str, str] | None = None, raw: bool = False) -> Answer:

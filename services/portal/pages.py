@@ -5,12 +5,13 @@ any unit's page (read only). Every other page answers 403. Forms carry the sessi
 token; the sign-in form, before there is a session, a cookie's (double submit).
 """
 
+import asyncio
 import secrets
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import quote
 
 from fastapi import APIRouter, Request
@@ -39,8 +40,9 @@ from services.web.downloads import csv_download
 
 SESSION_COOKIE, LANGUAGE_COOKIE, SIGN_IN_COOKIE = "hp_session", "hp_lang", "hp_sign_in"
 TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")
-TEMPLATES.env.filters["platform_name"] = lambda code: PLATFORMS.get(code, code)
-MISSING_SHOWN = 100  # the missing units listed with their contacts on a period page
+TEMPLATES.env.auto_reload = False  # templates change with a release, not while serving
+MISSING_SHOWN = 50  # the missing units listed with their contacts on a period page
+TABLE_ROWS = 100  # the period table's units a page (the rest: next page, or the CSV)
 router = APIRouter(include_in_schema=False)
 
 
@@ -116,6 +118,18 @@ def need(request: Request, *scopes: str, unit: str | None = None) -> PortalSessi
 def _check_csrf(session: PortalSession, form: Any) -> None:
     if not session.csrf_ok(form.get("csrf")):
         raise PageRefused(403, "csrf")
+
+
+def _calendar(backends: Backends, session: PortalSession, campaign: str
+              ) -> Coroutine[Any, Any, Answer]:
+    """The campaign's periods (the registry's answer, kept a moment: it rarely changes)."""
+    return backends.shared("registry", f"/v1/campaigns/{quote(campaign)}/periods", session.token)
+
+
+def _campaign(backends: Backends, session: PortalSession, campaign: str
+              ) -> Coroutine[Any, Any, Answer]:
+    """The campaign: its calendar and targets (kept a moment, as its periods)."""
+    return backends.shared("registry", f"/v1/campaigns/{quote(campaign)}", session.token)
 
 
 async def _must(answer: Answer) -> Any:
@@ -216,17 +230,15 @@ async def unit_home(request: Request, code: str) -> Response:
     session = need(request, "unit", "leadership", unit=code)
     _, backends, settings = _state(request)
     campaign = settings.campaign
-    calendar = await _must(await backends.get(
-        "registry", f"/v1/campaigns/{quote(campaign)}/periods", session.token))
-    standing = await _must(await backends.get(
-        "aggregator", f"/v1/progress/units/{quote(code)}", session.token, campaign=campaign))
-    sent = await _must(await backends.get("reporting", "/v1/reports", session.token,
-                                          unit=code, campaign=campaign, limit=20))
-    days = await _must(await backends.get(
-        "aggregator", f"/v1/progress/units/{quote(code)}/days", session.token,
-        campaign=campaign, limit=1000))
-    found = await _must(await backends.get("registry", f"/v1/campaigns/{quote(campaign)}",
-                                           session.token))
+    calendar, standing, sent, days, found = [await _must(a) for a in await asyncio.gather(
+        _calendar(backends, session, campaign),
+        backends.get("aggregator", f"/v1/progress/units/{quote(code)}", session.token,
+                     campaign=campaign),
+        backends.get("reporting", "/v1/reports", session.token, unit=code, campaign=campaign,
+                     limit=20),
+        backends.get("aggregator", f"/v1/progress/units/{quote(code)}/days", session.token,
+                     campaign=campaign, limit=1000),
+        _campaign(backends, session, campaign))]
     targets = found["targets"].get(standing["unit"]["kind"], {})
     by_period = {p["period"]: p for p in standing["periods"]}
     today = periods.today().isoformat()
@@ -263,8 +275,7 @@ def _duty(period: dict[str, Any], days: list[dict[str, Any]], targets: dict[str,
 
 async def _period_of(backends: Backends, session: PortalSession, campaign: str,
                      period: str) -> dict[str, Any]:
-    calendar = await _must(await backends.get(
-        "registry", f"/v1/campaigns/{quote(campaign)}/periods", session.token))
+    calendar = await _must(await _calendar(backends, session, campaign))
     found = next((p for p in calendar["items"] if p["period"] == period), None)
     if found is None:
         raise PageRefused(404, "not_found")
@@ -287,8 +298,7 @@ async def _form(request: Request, session: PortalSession, period: dict[str, Any]
                 values: dict[str, str], errors: dict[str, str], general: list[str],
                 revision: bool = False, status: int = 200) -> Response:
     _, backends, settings = _state(request)
-    campaign = await _must(await backends.get(
-        "registry", f"/v1/campaigns/{quote(settings.campaign)}", session.token))
+    campaign = await _must(await _campaign(backends, session, settings.campaign))
     lang = language(request)
     start, end = date.fromisoformat(period["starts_on"]), date.fromisoformat(period["ends_on"])
     targets = campaign["targets"].get(session.kind or "", {})
@@ -419,27 +429,68 @@ async def period_page(request: Request, period: str) -> Response:
         kind_part = f"?kind={quote(kind)}" if kind else ""
         return RedirectResponse(f"/lanh-dao/ky/{quote(chosen)}{kind_part}", 303)
     cursor = request.query_params.get("cursor") or None
-    summary = await _must(await backends.get("aggregator", "/v1/progress", session.token,
-                                             campaign=settings.campaign, period=period,
-                                             kind=kind))
-    table = await _must(await backends.get("aggregator", "/v1/progress/units", session.token,
-                                           campaign=settings.campaign, period=period,
-                                           kind=kind, cursor=cursor, limit=200))
-    calendar = await _must(await backends.get(
-        "registry", f"/v1/campaigns/{quote(settings.campaign)}/periods", session.token))
-    missing = await _must(await backends.get("aggregator", "/v1/progress/missing",
-                                             session.token, campaign=settings.campaign,
-                                             period=period, kind=kind, limit=MISSING_SHOWN))
+    asked = {"campaign": settings.campaign, "period": period, "kind": kind}
+    summary, table, calendar, missing = [await _must(answer) for answer in await asyncio.gather(
+        backends.get("aggregator", "/v1/progress", session.token, **asked),
+        backends.get("aggregator", "/v1/progress/units", session.token, **asked,
+                     cursor=cursor, limit=TABLE_ROWS),
+        _calendar(backends, session, settings.campaign),
+        backends.get("aggregator", "/v1/progress/missing", session.token, **asked,
+                     limit=MISSING_SHOWN))]
     contacts = {}
     if missing["items"]:
         units = await _must(await backends.get(
             "registry", "/v1/units", session.token, limit=MISSING_SHOWN,
             code=[u["code"] for u in missing["items"]]))
         contacts = {u["code"]: u["contacts"] for u in units["items"]}
+    lang = language(request)
+    kind_names = {key: pick(pair, lang) for key, pair in KINDS.items()}
     return render(request, "period.html", summary=summary, table=table, kind=kind,
                   calendar=calendar["items"], percent=_percent, local=_local, day=_day,
                   campaign=settings.campaign, missing=missing, contacts=contacts,
-                  platform_names=PLATFORMS, language_names=LANGUAGE_NAMES)
+                  platform_names=PLATFORMS, language_names=LANGUAGE_NAMES,
+                  kind_names=kind_names, rows=_table_rows(table["items"], kind_names, lang),
+                  missing_rows=[_Missing(u["code"], u["name"], u["kind"])
+                                for u in missing["items"]])
+
+
+class _Row(NamedTuple):
+    """A period table line, its cells as shown (the template reads attributes only: a
+    5,000-unit page renders 200 of these; dict look-ups in Jinja cost twice as much)."""
+
+    state: str
+    code: str
+    name: str
+    kind: str
+    reported: str
+    on_time: str
+    total: str
+    least: str
+    platforms: str
+    languages: str
+
+
+class _Missing(NamedTuple):
+    code: str
+    name: str
+    kind: str
+
+
+def _table_rows(items: list[dict[str, Any]], kind_names: dict[str, str], lang: str
+                ) -> list[_Row]:
+    yes, no = text("yes", lang), text("no", lang)
+
+    def shown(value: object) -> str:
+        return "–" if value is None else str(value)
+
+    return [_Row(
+        "reported" if r["reported"] else "missing", r["code"], r["name"],
+        kind_names.get(r["kind"], r["kind"]), yes if r["reported"] else no,
+        (yes if r["on_time"] else no) if r["reported"] else "–",
+        shown(r["loudspeaker_total"]), shown(r.get("peak_day_least")),
+        ", ".join(PLATFORMS.get(p, p) for p in r.get("platforms", [])),
+        ", ".join(pick(LANGUAGE_NAMES[c], lang) if c in LANGUAGE_NAMES else c
+                  for c in r.get("languages", []))) for r in items]
 
 
 @router.get("/su-kien")
