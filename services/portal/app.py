@@ -11,6 +11,7 @@ from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.datastructures import MutableHeaders
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.config import load_settings
@@ -59,6 +60,7 @@ def create_app(settings: PortalSettings | None = None) -> FastAPI:
     app.add_exception_handler(pages.SignInFirst, _sign_in_first)
     app.add_exception_handler(pages.PageRefused, _refused)
     app.add_exception_handler(BackendDown, _backend_down)
+    app.add_exception_handler(StarletteHTTPException, _no_such_page)  # HTML, not the API's
     return app
 
 
@@ -100,6 +102,11 @@ async def _sign_in_first(request: Request, _: Exception) -> Response:
 async def _refused(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, pages.PageRefused)
     return pages.render(request, "error.html", exc.status, message_key=exc.key)
+
+
+async def _no_such_page(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    return pages.render(request, "error.html", exc.status_code, message_key="not_found")
 
 
 async def _backend_down(request: Request, exc: Exception) -> Response:

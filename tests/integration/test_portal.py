@@ -202,6 +202,7 @@ def test_a_leaders_period_page_moves_by_itself_when_a_report_is_accepted(stack,
     page = stack.portal.url + f"/lanh-dao/ky/{PERIOD}"
     wait(lambda: browser.get(page) or code in browser.page_source, timeout=20)  # it is known
     before = browser.find_element(By.ID, "reported").text
+    completeness = browser.find_element(By.ID, "completeness").text
     no_serious_violations(browser, "period page")
     time.sleep(0.5)  # the page's event stream is open
     answer = stack.submit_with(token)
@@ -209,6 +210,7 @@ def test_a_leaders_period_page_moves_by_itself_when_a_report_is_accepted(stack,
     accepted = time.monotonic()
     wait(lambda: browser.find_element(By.ID, "reported").text != before, timeout=10)
     assert time.monotonic() - accepted < 2, "the page moved, but not within 2 s"
+    assert browser.find_element(By.ID, "completeness").text != completeness
     reported, expected = (int(n) for n in browser.find_element(
         By.ID, "reported").text.split(" / "))
     assert reported == int(before.split(" / ")[0]) + 1
@@ -288,6 +290,9 @@ def test_signing_out_ends_the_session(stack, browser) -> None:
                       follow_redirects=False)
     assert stale.status_code == 303 and stale.headers["location"].startswith("/dang-nhap")
     no_serious_violations(browser, "sign-in page")
+    missing = httpx.get(stack.portal.url + "/khong-co-trang-nay")
+    assert missing.status_code == 404 and "Không tìm thấy trang." in missing.text
+    assert token not in stack.portal.logs() and "hpk_" not in stack.portal.logs()
 
 
 def test_english_by_the_switch(stack, browser) -> None:
