@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the tests need beyond Python packages: PostgreSQL, Prometheus (promtool),
 # kcat, wrk, and Chromium with its WebDriver (the portal's browser tests) from Debian's
-# packages, Java and Maven if missing, and Apache Kafka's jars from Maven Central. Safe to run again: it installs only what is missing.
+# packages, Java and Maven if missing, and Apache Kafka's jars from Maven Central. Safe to
+# run again: it installs only what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -103,7 +103,7 @@ async def progress(_: ReaderDep, request: Request, response: Response,
     def table() -> Response:
         pages = feeds.table_pages(request.app.state.engine, directory, view)
         return csv_download(f"progress-{campaign}-{period}", UNIT_TABLE,
-                    (row for page in pages for row in map(_unit_line, page)), response)
+                            (row for page in pages for row in map(_unit_line, page)), response)
 
     return await _feed(request, response, campaign, period, lambda session: feeds.progress(
         session, directory, view, today=periods.today()),
@@ -137,7 +137,7 @@ async def missing(_: ReaderDep, request: Request, response: Response,
 
     def every() -> Response:
         return csv_download(f"missing-{campaign}-{period}", ("code", "name", "kind", "parent"),
-                    _all_missing(request.app.state.engine, directory, view), response)
+                            _all_missing(request.app.state.engine, directory, view), response)
 
     return await _feed(request, response, campaign, period, lambda session: feeds.missing(
         session, directory, view, after=cursor, limit=limit),

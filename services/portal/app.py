@@ -95,8 +95,13 @@ class _SecurityHeaders:
 
 
 async def _sign_in_first(request: Request, _: Exception) -> Response:
+    """No session, an expired one, or one whose token was revoked since: that session
+    ends, and the sign-in page brings the person back here."""
+    request.app.state.sessions.close(request.cookies.get(pages.SESSION_COOKIE))
     back = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    return RedirectResponse(f"/dang-nhap?next={quote(back)}", 303)
+    answer = RedirectResponse(f"/dang-nhap?next={quote(back)}", 303)
+    answer.delete_cookie(pages.SESSION_COOKIE, path="/")
+    return answer
 
 
 async def _refused(request: Request, exc: Exception) -> Response:

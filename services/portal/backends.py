@@ -7,8 +7,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+import structlog
 
 from services.portal.settings import PortalSettings
+
+log = structlog.get_logger()
 
 
 @dataclass(frozen=True)
@@ -30,6 +33,7 @@ class Answer:
         return str(error.get("code", ""))
 
 
+RETRY_MS = 5000  # a live page's reconnection delay after its stream ended
 SHARED_SECONDS = 30.0  # how long a campaign's calendar may be shown as last read
 
 
@@ -97,15 +101,22 @@ class Backends:
         return Answer(response.status_code, body)
 
     async def stream(self, token: str, campaign: str) -> AsyncIterator[bytes]:
-        """The aggregator's live progress events, as they come (Server-Sent Events)."""
-        async with self._client.stream(
-                "GET", self._urls["aggregator"] + "/v1/progress/stream",
-                params={"campaign": campaign}, headers={"authorization": f"Bearer {token}"},
-                timeout=httpx.Timeout(None, connect=3)) as response:
-            if response.status_code != 200:
-                raise BackendDown(f"aggregator stream: {response.status_code}")
-            async for chunk in response.aiter_raw():
-                yield chunk
+        """The aggregator's live progress events, as they come (Server-Sent Events). When
+        the aggregator cannot be followed (down, loading, the token revoked), the stream
+        ends, having told the browser to come back in RETRY_MS."""
+        yield f"retry: {RETRY_MS}\n\n".encode()
+        try:
+            async with self._client.stream(
+                    "GET", self._urls["aggregator"] + "/v1/progress/stream",
+                    params={"campaign": campaign}, headers={"authorization": f"Bearer {token}"},
+                    timeout=httpx.Timeout(None, connect=3)) as response:
+                if response.status_code != 200:
+                    log.info("portal.stream_refused", status=response.status_code)
+                    return
+                async for chunk in response.aiter_raw():
+                    yield chunk
+        except httpx.HTTPError as exc:
+            log.info("portal.stream_lost", reason=type(exc).__name__)
 
     async def download(self, token: str, path: str, **params: Any) -> "Download":
         """A file the aggregator streams (a CSV table), opened: its status, then its bytes."""

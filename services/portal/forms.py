@@ -141,12 +141,26 @@ def _is_day(text: str) -> bool:
     return True
 
 
-def values_of(report: Mapping[str, Any]) -> dict[str, str]:
-    """The form's inputs filled from a stored report (to start a revision from it)."""
+def values_of(report: Mapping[str, Any]) -> tuple[dict[str, str], int]:
+    """The form's inputs filled from a stored report (to start a revision from it), and how
+    many of its activities the form has no line for (sent through the API or a file: posts
+    on another platform, two lines of one platform, a mobilisation counted otherwise)."""
     values: dict[str, str] = {}
+    lines = {"loa", "vd", *(f"mxh-{p}" for p in PLATFORMS),
+             *(f"nn-{lang}" for lang in LANGUAGE_NAMES), *OTHER_KINDS}
+    taken: set[str] = set()
+    dropped = 0
     for activity in report.get("activities", []):
         kind = activity.get("kind")
         links = "\n".join(activity.get("evidence_urls") or [])
+        prefix = {"social_post": f"mxh-{activity.get('platform')}",
+                  "foreign_language_item": f"nn-{activity.get('language')}",
+                  "loudspeaker_broadcast": "loa", "mobilisation": "vd"}.get(kind, kind)
+        if prefix not in lines or prefix in taken or (
+                kind == "mobilisation" and activity.get("count") != 1):
+            dropped += 1
+            continue
+        taken.add(prefix)
         if kind == "loudspeaker_broadcast":
             values |= {f"loa-{d}": str(n) for d, n in activity["daily_counts"].items()}
             continue
@@ -154,8 +168,6 @@ def values_of(report: Mapping[str, Any]) -> dict[str, str]:
             values |= {"vd-nguoi": str(activity["people_mobilised"]),
                        "vd-luot": str(activity["shares"])}
             continue
-        prefix = {"social_post": f"mxh-{activity.get('platform')}",
-                  "foreign_language_item": f"nn-{activity.get('language')}"}.get(kind, kind)
         values[f"{prefix}-so"] = str(activity.get("count", 0))
         values[f"{prefix}-minh-chung"] = links
         for key in ("format", "channel"):
@@ -163,4 +175,4 @@ def values_of(report: Mapping[str, Any]) -> dict[str, str]:
                 values[f"{prefix}-{SUFFIX[key]}"] = activity[key]
     if report.get("note"):
         values["ghi-chu"] = report["note"]
-    return values
+    return values, dropped

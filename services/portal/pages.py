@@ -19,6 +19,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response, Streamin
 from fastapi.templating import Jinja2Templates
 
 from services import periods
+from services.events import COMMUNE_LEVEL
 from services.portal import charts, forms
 from services.portal.backends import Answer, BackendDown, Backends
 from services.portal.sessions import PortalSession, Sessions
@@ -133,6 +134,8 @@ def _campaign(backends: Backends, session: PortalSession, campaign: str
 
 
 async def _must(answer: Answer) -> Any:
+    if answer.status == 401:  # the token was revoked since signing in
+        raise SignInFirst()
     if answer.status == 403:
         raise PageRefused(403, "forbidden")
     if answer.status == 404:
@@ -151,7 +154,8 @@ async def sign_in_page(request: Request) -> Response:
 
 
 def _sign_in(request: Request, status: int = 200, error: str | None = None) -> Response:
-    csrf = secrets.token_urlsafe(32)
+    kept = request.cookies.get(SIGN_IN_COOKIE) or ""  # a second tab's form stays good
+    csrf = kept if 30 <= len(kept) <= 64 and kept.isascii() else secrets.token_urlsafe(32)
     page = render(request, "sign_in.html", status, csrf=csrf, error=error,
                   next=_local_path(request.query_params.get("next")))
     _cookie(request, page, SIGN_IN_COOKIE, csrf, max_age=3600)
@@ -162,12 +166,14 @@ def _sign_in(request: Request, status: int = 200, error: str | None = None) -> R
 async def sign_in(request: Request) -> Response:
     sessions, backends, _ = _state(request)
     form = await request.form()
-    given, cookie = str(form.get("csrf") or ""), request.cookies.get(SIGN_IN_COOKIE) or ""
-    if not given or not secrets.compare_digest(given.encode(), cookie.encode()):
+    given, cookie = form.get("csrf"), request.cookies.get(SIGN_IN_COOKIE) or ""
+    if not isinstance(given, str) or not given or \
+            not secrets.compare_digest(given.encode(), cookie.encode()):
         raise PageRefused(403, "csrf")
-    token = str(form.get("token") or "").strip()
-    if not token:
-        return _sign_in(request, 422, "token_refused")
+    token = form.get("token")
+    token = token.strip() if isinstance(token, str) else ""
+    if not token or not token.isascii() or len(token) > 200:  # no token looks like that
+        return _sign_in(request, 401, "token_refused")
     who = await backends.get("registry", "/v1/credentials/me", token)
     if who.status in (401, 403):
         return _sign_in(request, 401, "token_refused")
@@ -176,6 +182,7 @@ async def sign_in(request: Request) -> Response:
         token=token, scope=body["scope"], unit_code=body.get("unit_code"),
         kind=body.get("unit_kind"),
         name=body.get("unit_name") or body.get("label") or body["scope"]))
+    sessions.close(request.cookies.get(SESSION_COOKIE))  # the one signed in before, if any
     answer = RedirectResponse(_local_path(str(form.get("next") or "")) or "/", 303)
     _cookie(request, answer, SESSION_COOKIE, session.id)
     answer.delete_cookie(SIGN_IN_COOKIE, path="/")
@@ -248,29 +255,36 @@ async def unit_home(request: Request, code: str) -> Response:
         state = ("reported_on_time" if report["on_time"] else "reported_late") if report \
             else "upcoming" if item["starts_on"] > today else \
             "overdue" if item["due"] else "not_reported"
+        judged = report and standing["unit"]["kind"] in COMMUNE_LEVEL
         rows.append(item | {"state": state, "report": report, "duty": _duty(
-            item, days["items"], targets, found["peak_windows"], today) if report else None})
+            item, days["items"], targets, found, today) if judged else None})
     return render(request, "unit_home.html", unit=standing["unit"], rows=rows,
                   current=calendar["current"], sent=sent["items"], own=session.scope == "unit",
                   targets=targets, day=_day, local=_local)
 
 
 def _duty(period: dict[str, Any], days: list[dict[str, Any]], targets: dict[str, Any],
-          windows: list[dict[str, str]], today: str) -> dict[str, Any] | None:
-    """A reported period's broadcasts against the loudspeaker targets: the period's total,
-    the fewest on a peak day so far (a day not reported counts 0), whether each is met."""
+          campaign: dict[str, Any], today: str) -> dict[str, Any] | None:
+    """A reported period's broadcasts against the loudspeaker targets, as the aggregator
+    judges them: the week's total against the weekly target once the week has ended (a
+    monthly period shows its total only), and the fewest on a peak day so far (a day not
+    reported counts 0). `met`: True, False, or None while the week is still running."""
     weekly, daily = targets.get("loudspeaker_per_week"), targets.get("loudspeaker_per_peak_day")
     if weekly is None and daily is None:
         return None
     mine = {d["day"]: d["broadcasts"] for d in days if d["period"] == period["period"]}
     total = sum(mine.values())
+    if campaign["reporting_period"] != "iso_week":
+        weekly = None
+    weekly_met = None if weekly is None else True if total >= weekly else \
+        False if period["ends_on"] < today else None
     start, end = date.fromisoformat(period["starts_on"]), date.fromisoformat(period["ends_on"])
     peaks = [d.isoformat() for d in forms.days_of(start, end) if d.isoformat() <= today and any(
-        w["starts_on"] <= d.isoformat() <= w["ends_on"] for w in windows)]
+        w["starts_on"] <= d.isoformat() <= w["ends_on"] for w in campaign["peak_windows"])]
     least = min((mine.get(d, 0) for d in peaks), default=None)
-    return {"total": total, "weekly": weekly, "weekly_met": weekly is None or total >= weekly,
-            "least": least, "daily": daily,
-            "daily_met": daily is None or least is None or least >= daily}
+    return {"total": total, "weekly": weekly, "weekly_met": weekly_met, "least": least,
+            "daily": daily, "daily_met": None if daily is None or least is None
+            else least >= daily}
 
 
 async def _period_of(backends: Backends, session: PortalSession, campaign: str,
@@ -290,13 +304,16 @@ async def report_form(request: Request, code: str, period: str) -> Response:
     latest = await _must(await backends.get("reporting", "/v1/reports", session.token,
                                             unit=code, campaign=settings.campaign,
                                             period=period, limit=1))
-    values = forms.values_of(latest["items"][0]) if latest["items"] else {}
-    return await _form(request, session, found, values, {}, [], revision=bool(latest["items"]))
+    values, dropped = forms.values_of(latest["items"][0]) if latest["items"] else ({}, 0)
+    notices = [text("not_on_form", language(request), count=dropped)] if dropped else []
+    return await _form(request, session, found, values, {}, [],
+                       revision=bool(latest["items"]), notices=notices)
 
 
 async def _form(request: Request, session: PortalSession, period: dict[str, Any],
                 values: dict[str, str], errors: dict[str, str], general: list[str],
-                revision: bool = False, status: int = 200) -> Response:
+                revision: bool = False, status: int = 200,
+                notices: list[str] | None = None) -> Response:
     _, backends, settings = _state(request)
     campaign = await _must(await _campaign(backends, session, settings.campaign))
     lang = language(request)
@@ -305,7 +322,7 @@ async def _form(request: Request, session: PortalSession, period: dict[str, Any]
     return render(
         request, "report_form.html", status, period=period, values=values,
         errors={name: rule_message(rule, lang) for name, rule in errors.items()},
-        general=general, revision=revision, campaign=campaign,
+        general=general, notices=notices or [], revision=revision, campaign=campaign,
         days=[(d, pick(WEEKDAYS[d.weekday()], lang)) for d in forms.days_of(start, end)],
         targets=targets, platforms=PLATFORMS, languages=LANGUAGE_NAMES,
         social_formats=SOCIAL_FORMATS, foreign_formats=FOREIGN_FORMATS,
@@ -326,9 +343,11 @@ async def submit_report(request: Request, code: str, period: str) -> Response:
                         date.fromisoformat(found["ends_on"]))
     if filled.errors:
         return await _form(request, session, found, values, filled.errors, [], status=422)
+    attempt = values.get("lan-gui", "")  # one key a form shown: a double click sends once
+    if not (attempt.isascii() and attempt.isalnum() and len(attempt) <= 64):
+        attempt = uuid.uuid4().hex
     answer = await backends.post("reporting", "/v1/reports", session.token, filled.body,
-                                 headers={"idempotency-key": str(form.get("lan-gui") or "")
-                                          or uuid.uuid4().hex})
+                                 headers={"idempotency-key": f"portal-{attempt}"})
     if answer.ok:
         return RedirectResponse(f"/don-vi/{quote(code)}/bien-nhan/"
                                 f"{quote(answer.body['report_id'])}", 303)
@@ -601,13 +620,18 @@ async def admin_retire_unit(request: Request, code: str) -> Response:
 @router.post("/quan-tri/nhap", response_class=HTMLResponse)
 async def admin_import(request: Request) -> Response:
     session = need(request, "admin")
-    form = await request.form(max_part_size=MAX_IMPORT_BYTES)
+    form = await request.form()
     _check_csrf(session, form)
     upload = form.get("file")
-    content = await upload.read() if upload is not None and not isinstance(upload, str) \
-        else b""
+    content = await upload.read(MAX_IMPORT_BYTES + 1) \
+        if upload is not None and not isinstance(upload, str) else b""
+    if len(content) > MAX_IMPORT_BYTES:
+        return await _units_page(request, session, {}, {"_form": ("file_too_large", "")},
+                                 None, status=413)
     answer = await _state(request)[1].send("registry", "/v1/units/import", session.token,
                                            content, "text/csv")
+    if answer.status == 202:  # a large file: the registry imports it as a job
+        return await _units_page(request, session, {}, {}, "import_started", status=202)
     if answer.status in (200, 422) and isinstance(answer.body, dict) and \
             "imported" in answer.body:
         return await _units_page(request, session, {}, {}, None, imported=answer.body,

@@ -25,8 +25,10 @@ class PortalSession:
     csrf: str = field(default_factory=lambda: secrets.token_urlsafe(32), repr=False)
     seen: float = field(default_factory=time.monotonic)
 
-    def csrf_ok(self, given: str | None) -> bool:
-        return given is not None and hmac.compare_digest(given.encode(), self.csrf.encode())
+    def csrf_ok(self, given: object) -> bool:
+        """Whether a form's `csrf` value is this session's (a file part never is)."""
+        return isinstance(given, str) and given.isascii() and \
+            hmac.compare_digest(given.encode(), self.csrf.encode())
 
 
 class Sessions:

@@ -125,6 +125,9 @@ TEXTS: dict[str, tuple[str, str]] = {
     "column": ("Cột", "Column"),
     "reason": ("Lý do", "Reason"),
     "saved": ("Đã lưu.", "Saved."),
+    "import_started": ("Tệp lớn: hệ thống đang nhập ở chế độ nền; tải lại trang sau ít phút.",
+                       "A large file: it is being imported in the background; reload in a "
+                       "few minutes."),
     "issue_token": ("Cấp mã truy cập", "Issue a token"),
     "issue_many": ("Cấp mã cho nhiều đơn vị (tải tệp CSV, chỉ hiện một lần)",
                    "Tokens for many units (a CSV file, shown once)"),
@@ -154,6 +157,12 @@ TEXTS: dict[str, tuple[str, str]] = {
     "target": ("chỉ tiêu", "target"),
     "met": ("đạt", "met"),
     "not_met": ("chưa đạt", "not met"),
+    "not_on_form": ("Báo cáo đang có {count} mục gửi qua API hoặc tệp mà biểu mẫu này không "
+                    "hiển thị được; gửi lại từ đây sẽ thay thế cả báo cáo, không còn các mục đó.",
+                    "The standing report holds {count} entries sent through the API or a file "
+                    "that this form cannot show; sending from here replaces the whole report, "
+                    "without them."),
+    "running": ("kỳ chưa kết thúc", "period still running"),
     "details": ("Hình thức, đường dẫn minh chứng", "Form, evidence links"),
 }
 
@@ -225,6 +234,9 @@ RULES: dict[str, tuple[str, str]] = {
     "string_pattern_mismatch": ("Không đúng định dạng.", "Not in the expected form."),
     "date_from_datetime_parsing": ("Ngày không hợp lệ.", "Not a valid date."),
     "date_parsing": ("Ngày không hợp lệ.", "Not a valid date."),
+    "file_too_large": ("Tệp quá lớn để tải lên ở đây (tối đa 16 MB): hãy dùng API nhập đơn vị.",
+                       "The file is too large to upload here (16 MB at most): use the import "
+                       "API."),
     "bad_header": ("Dòng tiêu đề của tệp không đúng mẫu.", "The file's header row is wrong."),
     "empty_file": ("Tệp trống.", "The file is empty."),
 }

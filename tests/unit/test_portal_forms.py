@@ -65,8 +65,18 @@ def test_a_stored_report_fills_the_form_it_could_have_come_from() -> None:
     filled = read(**{"loa-2026-01-19": "2", "mxh-tiktok-so": "5",
                      "mxh-tiktok-hinh-thuc": "video", "mxh-tiktok-minh-chung": "https://t.tt/1",
                      "vd-nguoi": "7", "vd-luot": "9", "ghi-chu": "ghi chú"})
-    values = forms.values_of(filled.body)
-    assert read(**values).body == filled.body
+    values, dropped = forms.values_of(filled.body)
+    assert read(**values).body == filled.body and dropped == 0
+
+
+def test_what_the_form_cannot_show_is_counted_not_silently_merged() -> None:
+    body = read(**{"mxh-zalo-so": "2", "mxh-zalo-hinh-thuc": "news"}).body
+    body["activities"] += [
+        {"kind": "social_post", "platform": "zalo", "format": "video", "count": 5},
+        {"kind": "social_post", "platform": "other", "format": "news", "count": 1},
+        {"kind": "mobilisation", "count": 3, "people_mobilised": 9, "shares": 9}]
+    values, dropped = forms.values_of(body)
+    assert dropped == 3 and values["mxh-zalo-so"] == "2"  # the first Zalo line is kept
 
 
 def test_a_session_ends_after_its_idle_time_and_on_sign_out(monkeypatch) -> None:
