@@ -106,12 +106,15 @@ class Directory:
         age = (datetime.now(UTC) - issued).total_seconds()
         if not -SKEW_SECONDS <= age <= FRESH_SECONDS:
             return None
+        digest = hashlib.sha256(token.encode()).hexdigest()
         loop = asyncio.get_running_loop()
         until = loop.time() + SETTLE_SECONDS
         self._settling += 1
         try:
             while (found := self.caller(token)) is None or (
                     found.unit_code is not None and found.unit_code not in self.units):
+                if found is None and digest in self.credentials:  # here, and revoked
+                    return None
                 if self._arrival is None:
                     self._arrival = asyncio.Event()
                 try:

@@ -83,3 +83,18 @@ async def test_an_unknown_token_that_is_not_fresh_is_refused_at_once(issued: int
     with pytest.raises(Unauthenticated):
         await caller_of(Settling(directory.caller, directory.settle), token)
     assert time.monotonic() - started < 0.2
+
+
+async def test_a_fresh_token_revoked_is_refused_at_once_not_waited_for() -> None:
+    """Revocation must bite within a second: a token this service holds as revoked is not
+    one still on its way."""
+    token = new_token(datetime.now(UTC))
+    directory = Directory(units={"xa-a": unit("xa-a")})
+    directory.apply(CREDENTIALS.name, "cred_xa-a", record(token))
+    revoked = CredentialSnapshot.model_validate_json(record(token)).model_copy(
+        update={"revoked_at": datetime.now(UTC)})
+    directory.apply(CREDENTIALS.name, "cred_xa-a", revoked.model_dump_json().encode())
+    started = time.monotonic()
+    with pytest.raises(Unauthenticated):
+        await caller_of(Settling(directory.caller, directory.settle), token)
+    assert time.monotonic() - started < 0.2
