@@ -424,6 +424,8 @@ async def period_csv(request: Request, period: str, table: str) -> Response:
     """The period's tables for Excel, as the aggregator makes them."""
     session = need(request, "leadership")
     _, backends, settings = _state(request)
+    if table == "loai-don-vi":
+        return await _kinds_csv(backends, session, settings.campaign, period, _kind(request))
     path = {"don-vi": "/v1/progress", "chua-nop": "/v1/progress/missing"}.get(table)
     if path is None:
         raise PageRefused(404, "not_found")
@@ -436,6 +438,19 @@ async def period_csv(request: Request, period: str, table: str) -> Response:
     return StreamingResponse(download.chunks(), media_type="text/csv; charset=utf-8",
                              headers={"content-disposition": f'attachment; filename='
                                       f'"{table}-{settings.campaign}-{period}.csv"'})
+
+
+async def _kinds_csv(backends: Backends, session: PortalSession, campaign: str, period: str,
+                     kind: str | None) -> Response:
+    """The period page's table per unit kind, city-wide last."""
+    summary = await _must(await backends.get("aggregator", "/v1/progress", session.token,
+                                             campaign=campaign, period=period, kind=kind))
+    lines = [*summary["by_unit_kind"].items(), ("city", summary["city"])]
+    return csv_download(f"loai-don-vi-{campaign}-{period}",
+                        ("unit_kind", "expected", "reported", "on_time", "completeness",
+                         "timeliness"),
+                        ((name, r["expected"], r["reported"], r["on_time"], r["completeness"],
+                          r["timeliness"]) for name, r in lines))
 
 
 @router.get("/lanh-dao/ky/{period}", response_class=HTMLResponse)

@@ -245,6 +245,9 @@ def test_the_overview_shows_every_period_and_downloads_for_excel(stack, browser)
     assert table.status_code == 200 and table.text.startswith("\ufeffcode,name,kind")
     missing = session.get(f"/lanh-dao/ky/{PERIOD}/chua-nop.csv")
     assert missing.status_code == 200 and missing.text.startswith("\ufeffcode,name")
+    kinds = session.get(f"/lanh-dao/ky/{PERIOD}/loai-don-vi.csv").text.splitlines()
+    assert kinds[0] == "\ufeffunit_kind,expected,reported,on_time,completeness,timeliness"
+    assert kinds[-1].startswith("city,") and any(k.startswith("commune,") for k in kinds)
 
 
 def test_a_unit_session_opens_only_its_own_pages(stack, browser) -> None:
