@@ -8,7 +8,7 @@ token; the sign-in form, before there is a session, a cookie's (double submit).
 import asyncio
 import secrets
 import uuid
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import Coroutine
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -532,9 +532,8 @@ async def events(request: Request) -> Response:
     """The aggregator's live progress, through the session (the page holds no token)."""
     session = need(request, "leadership")
     _, backends, settings = _state(request)
-    stream: Callable[[], AsyncIterator[bytes]] = lambda: backends.stream(  # noqa: E731
-        session.token, settings.campaign)
-    return StreamingResponse(stream(), media_type="text/event-stream",
+    return StreamingResponse(backends.stream(session.token, settings.campaign),
+                             media_type="text/event-stream",
                              headers={"cache-control": "no-cache", "x-accel-buffering": "no"})
 
 
