@@ -48,9 +48,8 @@ def service_env(service: Service, *, port: int, database_url: str, bootstrap: st
             f"{service.prefix}_KAFKA_IDEMPOTENCE": str(idempotence).lower(),
         }
     env[f"{service.prefix}_LOG_JSON"] = "true"
-    for name in service.calls:
-        if urls is not None:
-            env[f"{service.prefix}_{name.upper()}_URL"] = urls[name]
+    if urls is not None:
+        env |= {f"{service.prefix}_{name.upper()}_URL": urls[name] for name in service.calls}
     if service.needs_admin_token and admin_token is not None:
         env[f"{service.prefix}_ADMIN_TOKEN"] = admin_token
     return env

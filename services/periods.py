@@ -24,6 +24,18 @@ def local_day(moment: datetime) -> date:
     return moment.astimezone(LOCAL_ZONE).date()
 
 
+def written_day(value: date) -> str:
+    """A day as people here write it: 26/01/2026 (a moment: its day in Hai Phong)."""
+    if isinstance(value, datetime):
+        value = local_day(value)
+    return value.strftime("%d/%m/%Y")
+
+
+def written_moment(value: datetime) -> str:
+    """A moment as people here write it: 17:00 26/01/2026, in Hai Phong time."""
+    return value.astimezone(LOCAL_ZONE).strftime("%H:%M %d/%m/%Y")
+
+
 class PeriodError(ValueError):
     """The period string does not name a period of the campaign's kind."""
 

@@ -5,7 +5,7 @@ import bisect
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 
 from sqlalchemy import Engine
 from sqlmodel import Session
@@ -260,32 +260,28 @@ def _table_position(cursor: str) -> tuple[str, str]:
     return kind, code
 
 
-def unit_rows(session: Session, view: Period, found: Expected, codes: list[str],
-              today: date | None = None) -> list[UnitRowPublic]:
+def unit_rows(session: Session, view: Period, found: Expected, codes: list[str]
+              ) -> list[UnitRowPublic]:
     """The table's lines of these expected units: their reports, counts, broadcasts (the
-    week's and the least on a peak day up to `today`), platforms and languages."""
+    period's and the least on a peak day so far), platforms and languages."""
     heads = store.heads_of(session, view.campaign.code, view.name, codes)
-    counted = store.kind_counts_of(session, view.campaign.code, view.name, codes)
-    reach = store.reach_of(session, view.campaign.code, view.name, codes)
-    until = min(view.end, today or periods.today())
-    peaks = [view.start + timedelta(days=n) for n in range((until - view.start).days + 1)
-             if any(w.starts_on <= view.start + timedelta(days=n) <= w.ends_on
-                    for w in view.campaign.peak_windows)]
+    counted = store.unit_counts_of(session, view.campaign.code, view.name, codes)
+    peaks = service.calendar(view.campaign, view.start, min(view.end, periods.today()))[1]
     days = store.days_of(session, view.campaign.code, view.name, codes) if peaks else {}
+    nothing = store.UnitCounts({}, set(), set())
     rows = []
     for code in codes:
-        unit, head, by_kind = found.units[code], heads.get(code), counted.get(code, {})
+        unit, head, counts = found.units[code], heads.get(code), counted.get(code, nothing)
         duty = unit.kind in COMMUNE_LEVEL
-        platforms, languages = reach.get(code, (set(), set()))
         rows.append(UnitRowPublic(
             code=code, name=unit.name, kind=unit.kind, parent=unit.parent,
             reported=head is not None,
             on_time=bool(head and head.on_time), version=head.version if head else None,
-            activities={kind: by_kind.get(kind, 0) for kind in service.ACTIVITY_KINDS},
+            activities={kind: counts.by_kind.get(kind, 0) for kind in service.ACTIVITY_KINDS},
             loudspeaker_total=(head.loudspeaker_total if head else 0) if duty else None,
             peak_day_least=min(days.get(code, {}).get(d, 0) for d in peaks)
             if duty and peaks else None,
-            platforms=sorted(platforms), languages=sorted(languages)))
+            platforms=sorted(counts.platforms), languages=sorted(counts.languages)))
     return rows
 
 

@@ -3,7 +3,7 @@
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy import Table
@@ -336,37 +336,32 @@ def heads_of(session: Session, campaign: str, period: str, units: Sequence[str]
             for code, on_time, version, total in session.execute(query)}
 
 
-def kind_counts_of(session: Session, campaign: str, period: str, units: Sequence[str]
-                   ) -> dict[str, dict[str, int]]:
-    """What each of these units' standing report counts, per activity kind."""
+class UnitCounts(NamedTuple):
+    """What one unit's standing report for a period counts."""
+
+    by_kind: dict[str, int]
+    platforms: set[str]  # posted on (a count above 0)
+    languages: set[str]
+
+
+def unit_counts_of(session: Session, campaign: str, period: str, units: Sequence[str]
+                   ) -> dict[str, UnitCounts]:
+    """What each of these units' standing report counts per activity kind, and the
+    platforms and languages it covered: one query."""
     if not units:
         return {}
     c = COUNTS.c
-    query = sa.select(c.unit_code, c.kind, sa.func.sum(c.count)).where(
+    query = sa.select(c.unit_code, c.kind, c.platform, c.language, sa.func.sum(c.count)).where(
         c.campaign_code == campaign, c.period == period, c.unit_code.in_(list(units))
-    ).group_by(c.unit_code, c.kind)
-    found: dict[str, dict[str, int]] = {}
-    for code, kind, total in session.execute(query):
-        found.setdefault(code, {})[kind] = int(total)
-    return found
-
-
-def reach_of(session: Session, campaign: str, period: str, units: Sequence[str]
-             ) -> dict[str, tuple[set[str], set[str]]]:
-    """The platforms and languages each of these units' standing report posted on."""
-    if not units:
-        return {}
-    c = COUNTS.c
-    query = sa.select(c.unit_code, c.platform, c.language).where(
-        c.campaign_code == campaign, c.period == period, c.unit_code.in_(list(units)),
-        c.count > 0, (c.platform != "") | (c.language != "")).distinct()
-    found: dict[str, tuple[set[str], set[str]]] = {}
-    for code, platform, language in session.execute(query):
-        platforms, languages = found.setdefault(code, (set(), set()))
-        if platform:
-            platforms.add(platform)
-        if language:
-            languages.add(language)
+    ).group_by(c.unit_code, c.kind, c.platform, c.language)
+    found: dict[str, UnitCounts] = {}
+    for code, kind, platform, language, total in session.execute(query):
+        counts = found.setdefault(code, UnitCounts({}, set(), set()))
+        counts.by_kind[kind] = counts.by_kind.get(kind, 0) + int(total)
+        if total > 0 and platform:
+            counts.platforms.add(platform)
+        if total > 0 and language:
+            counts.languages.add(language)
     return found
 
 

@@ -9,7 +9,6 @@ did not give is an error, not a blank in a message sent to a thousand units.
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
 from functools import cache
 from pathlib import Path
 from typing import Any, Literal
@@ -17,7 +16,7 @@ from typing import Any, Literal
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from services.events import ReportSubmitted
-from services.periods import LOCAL_ZONE
+from services.periods import written_day, written_moment
 
 TEMPLATES = Path(__file__).parent / "templates"
 Kind = Literal["receipt", "reminder", "breach", "digest"]
@@ -99,21 +98,11 @@ def completeness(rows: Iterable[tuple[str, int, int, int]]) -> list[KindRow]:
             for kind, expected, reported, on_time in rows]
 
 
-def _day(value: date) -> str:
-    if isinstance(value, datetime):
-        value = value.astimezone(LOCAL_ZONE).date()
-    return value.strftime("%d/%m/%Y")
-
-
-def _moment(value: datetime) -> str:
-    return value.astimezone(LOCAL_ZONE).strftime("%H:%M %d/%m/%Y")
-
-
 @cache
 def _environment() -> Environment:
     environment = Environment(loader=FileSystemLoader(TEMPLATES), undefined=StrictUndefined,
                               autoescape=False, trim_blocks=True, lstrip_blocks=True,
                               keep_trailing_newline=True)
-    environment.filters["day"] = _day
-    environment.filters["moment"] = _moment
+    environment.filters["day"] = written_day
+    environment.filters["moment"] = written_moment
     return environment

@@ -23,14 +23,11 @@ class Answer:
     def ok(self) -> bool:
         return 200 <= self.status < 300
 
-    def error_fields(self) -> list[dict[str, str]]:
+    def problems(self) -> list[dict[str, str]]:
+        """A refusal's fields with their rules (services.web.errors' body); one without
+        fields is one problem, its code the rule, on no field."""
         error = self.body.get("error", {}) if isinstance(self.body, dict) else {}
-        return list(error.get("fields") or [])
-
-    @property
-    def code(self) -> str:
-        error = self.body.get("error", {}) if isinstance(self.body, dict) else {}
-        return str(error.get("code", ""))
+        return list(error.get("fields") or [{"field": "", "rule": str(error.get("code", ""))}])
 
 
 RETRY_MS = 5000  # a live page's reconnection delay after its stream ended

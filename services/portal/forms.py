@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
+from services.events import ActivityKind
 from services.portal.texts import (
     CHANNELS,
     FOREIGN_FORMATS,
@@ -128,9 +129,7 @@ def input_of(field_path: str, origin: list[str]) -> str | None:
     return f"{prefix}-{SUFFIX[rest[0]]}" if rest and rest[0] in SUFFIX else prefix
 
 
-_KIND_TAGS = {"banner", "portal_column", "document_publication", "multimedia_product",
-              "article", "social_post", "foreign_language_item", "loudspeaker_broadcast",
-              "mobilisation"}
+_KIND_TAGS = frozenset(ActivityKind)  # a refusal's path names the activity's kind
 
 
 def _is_day(text: str) -> bool:

@@ -68,20 +68,18 @@ def language(request: Request) -> str:
 
 
 def _local(moment: datetime | str | None) -> str:
-    """A moment as people here write it: 17:00 26/01/2026 (Hai Phong time)."""
+    """A moment of an API's answer as people here write it (services.periods)."""
     if moment is None:
         return ""
-    if isinstance(moment, str):
-        moment = datetime.fromisoformat(moment)
-    return moment.astimezone(periods.LOCAL_ZONE).strftime("%H:%M %d/%m/%Y")
+    return periods.written_moment(datetime.fromisoformat(moment) if isinstance(moment, str)
+                                  else moment)
 
 
 def _day(value: date | str | None) -> str:
+    """A day of an API's answer as people here write it."""
     if value is None:
         return ""
-    if isinstance(value, str):
-        value = date.fromisoformat(value)
-    return value.strftime("%d/%m/%Y")
+    return periods.written_day(date.fromisoformat(value) if isinstance(value, str) else value)
 
 
 def _percent(ratio: float | None) -> str:
@@ -133,7 +131,7 @@ def _campaign(backends: Backends, session: PortalSession, campaign: str
     return backends.shared("registry", f"/v1/campaigns/{quote(campaign)}", session.token)
 
 
-async def _must(answer: Answer) -> Any:
+def _must(answer: Answer) -> Any:
     if answer.status == 401:  # the token was revoked since signing in
         raise SignInFirst()
     if answer.status == 403:
@@ -177,7 +175,7 @@ async def sign_in(request: Request) -> Response:
     who = await backends.get("registry", "/v1/credentials/me", token)
     if who.status in (401, 403):
         return _sign_in(request, 401, "token_refused")
-    body = await _must(who)
+    body = _must(who)
     session = sessions.open(PortalSession(
         token=token, scope=body["scope"], unit_code=body.get("unit_code"),
         kind=body.get("unit_kind"),
@@ -237,7 +235,7 @@ async def unit_home(request: Request, code: str) -> Response:
     session = need(request, "unit", "leadership", unit=code)
     _, backends, settings = _state(request)
     campaign = settings.campaign
-    calendar, standing, sent, days, found = [await _must(a) for a in await asyncio.gather(
+    calendar, standing, sent, days, found = [_must(a) for a in await asyncio.gather(
         _calendar(backends, session, campaign),
         backends.get("aggregator", f"/v1/progress/units/{quote(code)}", session.token,
                      campaign=campaign),
@@ -289,7 +287,7 @@ def _duty(period: dict[str, Any], days: list[dict[str, Any]], targets: dict[str,
 
 async def _period_of(backends: Backends, session: PortalSession, campaign: str,
                      period: str) -> dict[str, Any]:
-    calendar = await _must(await _calendar(backends, session, campaign))
+    calendar = _must(await _calendar(backends, session, campaign))
     found = next((p for p in calendar["items"] if p["period"] == period), None)
     if found is None:
         raise PageRefused(404, "not_found")
@@ -301,7 +299,7 @@ async def report_form(request: Request, code: str, period: str) -> Response:
     session = need(request, "unit", unit=code)
     _, backends, settings = _state(request)
     found = await _period_of(backends, session, settings.campaign, period)
-    latest = await _must(await backends.get("reporting", "/v1/reports", session.token,
+    latest = _must(await backends.get("reporting", "/v1/reports", session.token,
                                             unit=code, campaign=settings.campaign,
                                             period=period, limit=1))
     values, dropped = forms.values_of(latest["items"][0]) if latest["items"] else ({}, 0)
@@ -315,7 +313,7 @@ async def _form(request: Request, session: PortalSession, period: dict[str, Any]
                 revision: bool = False, status: int = 200,
                 notices: list[str] | None = None) -> Response:
     _, backends, settings = _state(request)
-    campaign = await _must(await _campaign(backends, session, settings.campaign))
+    campaign = _must(await _campaign(backends, session, settings.campaign))
     lang = language(request)
     start, end = date.fromisoformat(period["starts_on"]), date.fromisoformat(period["ends_on"])
     targets = campaign["targets"].get(session.kind or "", {})
@@ -354,7 +352,7 @@ async def submit_report(request: Request, code: str, period: str) -> Response:
     if answer.status in (401, 403, 409, 413, 422):
         errors: dict[str, str] = {}
         general: list[str] = []
-        for problem in answer.error_fields() or [{"field": "", "rule": answer.code}]:
+        for problem in answer.problems():
             target = forms.input_of(problem.get("field", ""), filled.origin)
             if target is not None:
                 errors.setdefault(target, problem.get("rule", ""))
@@ -368,7 +366,7 @@ async def submit_report(request: Request, code: str, period: str) -> Response:
 async def receipt(request: Request, code: str, report_id: str) -> Response:
     session = need(request, "unit", "leadership", unit=code)
     _, backends, _ = _state(request)
-    report = await _must(await backends.get("reporting", f"/v1/reports/{quote(report_id)}",
+    report = _must(await backends.get("reporting", f"/v1/reports/{quote(report_id)}",
                                             session.token, unit=code))
     return render(request, "receipt.html", report=report, code=code, local=_local)
 
@@ -382,7 +380,7 @@ async def overview(request: Request) -> Response:
     session = need(request, "leadership")
     _, backends, settings = _state(request)
     kind = _kind(request)
-    found = await _must(await backends.get("aggregator", "/v1/progress/overview",
+    found = _must(await backends.get("aggregator", "/v1/progress/overview",
                                            session.token, campaign=settings.campaign,
                                            kind=kind))
     started = [p for p in found["items"] if p["state"] != "upcoming"]
@@ -397,7 +395,7 @@ async def overview(request: Request) -> Response:
 async def overview_csv(request: Request) -> Response:
     session = need(request, "leadership")
     _, backends, settings = _state(request)
-    found = await _must(await backends.get("aggregator", "/v1/progress/overview",
+    found = _must(await backends.get("aggregator", "/v1/progress/overview",
                                            session.token, campaign=settings.campaign,
                                            kind=_kind(request)))
     kinds = sorted({k for p in found["items"] for k in p["by_unit_kind"]})
@@ -443,7 +441,7 @@ async def period_csv(request: Request, period: str, table: str) -> Response:
 async def _kinds_csv(backends: Backends, session: PortalSession, campaign: str, period: str,
                      kind: str | None) -> Response:
     """The period page's table per unit kind, city-wide last."""
-    summary = await _must(await backends.get("aggregator", "/v1/progress", session.token,
+    summary = _must(await backends.get("aggregator", "/v1/progress", session.token,
                                              campaign=campaign, period=period, kind=kind))
     lines = [*summary["by_unit_kind"].items(), ("city", summary["city"])]
     return csv_download(f"loai-don-vi-{campaign}-{period}",
@@ -464,7 +462,7 @@ async def period_page(request: Request, period: str) -> Response:
         return RedirectResponse(f"/lanh-dao/ky/{quote(chosen)}{kind_part}", 303)
     cursor = request.query_params.get("cursor") or None
     asked = {"campaign": settings.campaign, "period": period, "kind": kind}
-    summary, table, calendar, missing = [await _must(answer) for answer in await asyncio.gather(
+    summary, table, calendar, missing = [_must(answer) for answer in await asyncio.gather(
         backends.get("aggregator", "/v1/progress", session.token, **asked),
         backends.get("aggregator", "/v1/progress/units", session.token, **asked,
                      cursor=cursor, limit=TABLE_ROWS),
@@ -473,7 +471,7 @@ async def period_page(request: Request, period: str) -> Response:
                      limit=MISSING_SHOWN))]
     contacts = {}
     if missing["items"]:
-        units = await _must(await backends.get(
+        units = _must(await backends.get(
             "registry", "/v1/units", session.token, limit=MISSING_SHOWN,
             code=[u["code"] for u in missing["items"]]))
         contacts = {u["code"]: u["contacts"] for u in units["items"]}
@@ -567,7 +565,7 @@ async def _units_page(request: Request, session: PortalSession, values: dict[str
     _, backends, _ = _state(request)
     kind = _kind(request)
     offset = request.query_params.get("offset", "0")
-    units = await _must(await backends.get("registry", "/v1/units", session.token, kind=kind,
+    units = _must(await backends.get("registry", "/v1/units", session.token, kind=kind,
                                            limit=100, offset=offset if offset.isdigit() else 0))
     lang = language(request)
     return render(request, "admin_units.html", status, units=units, kind=kind,
@@ -604,7 +602,7 @@ def _inputs(answer: Answer, inputs: dict[str, str]) -> dict[str, tuple[str, str]
     """The inputs a registry refusal names (`body.contacts.email` -> email; `unit_codes.3`
     -> unit_codes), each with its rule and the API's own words ("_form": the rest)."""
     found: dict[str, tuple[str, str]] = {}
-    for problem in answer.error_fields() or [{"field": "", "rule": answer.code}]:
+    for problem in answer.problems():
         field = problem.get("field", "").removeprefix("body.")
         key = inputs.get(field) or inputs.get(field.split(".")[0]) or "_form"
         found.setdefault(key, (problem.get("rule", ""), problem.get("message", "")))
@@ -663,7 +661,7 @@ async def _credentials_page(request: Request, session: PortalSession,
                             issued: dict[str, Any] | None,
                             errors: dict[str, tuple[str, str]], status: int = 200) -> Response:
     _, backends, _ = _state(request)
-    found = await _must(await backends.get("registry", "/v1/credentials", session.token))
+    found = _must(await backends.get("registry", "/v1/credentials", session.token))
     lang = language(request)
     return render(request, "admin_credentials.html", status, credentials=found["items"],
                   issued=issued, local=_local, errors=_messages(errors, lang))
@@ -708,6 +706,6 @@ async def admin_revoke(request: Request, credential_id: str) -> Response:
     session = need(request, "admin")
     form = await request.form()
     _check_csrf(session, form)
-    await _must(await _state(request)[1].post(
+    _must(await _state(request)[1].post(
         "registry", f"/v1/credentials/{quote(credential_id)}/revoke", session.token, {}))
     return RedirectResponse("/quan-tri/ma-truy-cap", 303)
