@@ -5,7 +5,7 @@ import bisect
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import Engine
 from sqlmodel import Session
@@ -361,36 +361,61 @@ def _progress(ratio: RatioPublic) -> KindProgress:
 
 
 @dataclass(frozen=True)
+class OpenPeriod:
+    """The period whose report falls due next: how far it is, and its deadline."""
+
+    name: str
+    deadline: datetime  # UTC
+    completeness: float | None  # city-wide, over the expected unit kinds
+
+
+@dataclass(frozen=True)
 class CampaignFigures:
-    """What the campaign gauges show of one campaign (see metrics.CampaignGauges)."""
+    """What the campaign gauges show of one campaign (see metrics.CampaignGauges): the
+    latest due period's figures (none before the first deadline), the next deadline's, and
+    the activities of the whole campaign."""
 
     campaign: str
     completeness: dict[str, float]  # by unit kind, latest due period
     timeliness: dict[str, float]
+    missing: dict[str, int]
     below_weekly: int
     below_daily: int
     activities: dict[tuple[str, str, str], int]  # by kind, platform, language; whole campaign
+    next_due: OpenPeriod | None  # None after the campaign's last deadline
 
 
 def campaign_figures(session: Session, directory: Directory,
                      now: datetime) -> list[CampaignFigures]:
-    """For the campaign gauges: each campaign's latest due period, and its activities."""
+    """For the campaign gauges: each campaign's latest due period, the period due next,
+    and its activities (campaigns not begun yet are left out)."""
     figures = []
+    today = periods.local_day(now)
     for campaign in list(directory.campaigns.values()):
-        due = service.due_periods(campaign, now)
-        if not due:
+        if campaign.starts_on > today:
             continue
-        latest = due[-1]
-        view = progress(session, directory,
-                        Period(campaign, latest.name, latest.start, latest.end),
-                        today=periods.local_day(now))
-        kinds = view.by_unit_kind
+        due = service.due_periods(campaign, now)
+        kinds: dict[str, RatioPublic] = {}
+        below = (0, 0)
+        if due:
+            latest = due[-1]
+            view = progress(session, directory,
+                            Period(campaign, latest.name, latest.start, latest.end), today=today)
+            kinds = view.by_unit_kind
+            below = (view.loudspeaker.units_below_weekly, view.loudspeaker.units_below_daily)
+        after = due[-1].end + timedelta(days=1) if due else None
+        upcoming = next(periods.of_campaign(campaign, first=after), None)
+        next_due = None
+        if upcoming is not None:
+            city = ratios(session, directory, Period(campaign, upcoming.name, upcoming.start,
+                                                     upcoming.end)).city
+            next_due = OpenPeriod(upcoming.name, upcoming.deadline, city.completeness)
         figures.append(CampaignFigures(
             campaign=campaign.code,
             completeness={k: r.completeness for k, r in kinds.items()
                           if r.completeness is not None},
             timeliness={k: r.timeliness for k, r in kinds.items() if r.timeliness is not None},
-            below_weekly=view.loudspeaker.units_below_weekly,
-            below_daily=view.loudspeaker.units_below_daily,
-            activities=store.activity_totals(session, campaign.code)))
+            missing={k: r.expected - r.reported for k, r in kinds.items()},
+            below_weekly=below[0], below_daily=below[1],
+            activities=store.activity_totals(session, campaign.code), next_due=next_due))
     return figures

@@ -71,19 +71,35 @@ class CampaignCollector(Collector):
         timely = GaugeMetricFamily("campaign_timeliness_ratio", "Units on time / units "
                                    "expected, latest due period.",
                                    labels=["campaign", "unit_kind"])
+        missing = GaugeMetricFamily("campaign_units_missing", "Units expected that have not "
+                                    "reported, latest due period.",
+                                    labels=["campaign", "unit_kind"])
         below = GaugeMetricFamily("campaign_units_below_broadcast_target", "Commune-level "
                                   "units that reported and are below a loudspeaker target, "
                                   "latest due period.", labels=["campaign", "rule"])
         activities = GaugeMetricFamily("campaign_activities", "Activities counted over the "
                                        "campaign.", labels=["campaign", "kind", "platform",
                                                             "language"])
+        upcoming = GaugeMetricFamily("campaign_next_deadline_timestamp_seconds", "When the "
+                                     "report of the period due next is due.",
+                                     labels=["campaign", "period"])
+        so_far = GaugeMetricFamily("campaign_next_deadline_completeness_ratio", "Units that "
+                                   "reported / units expected, city-wide, period due next.",
+                                   labels=["campaign", "period"])
         for f in self._gauges.figures:
             for kind, share in f.completeness.items():
                 ratios.add_metric([f.campaign, kind], share)
             for kind, share in f.timeliness.items():
                 timely.add_metric([f.campaign, kind], share)
-            below.add_metric([f.campaign, "weekly"], f.below_weekly)
-            below.add_metric([f.campaign, "peak_day"], f.below_daily)
+            for kind, count in f.missing.items():
+                missing.add_metric([f.campaign, kind], count)
+            if f.completeness:  # a period is due
+                below.add_metric([f.campaign, "weekly"], f.below_weekly)
+                below.add_metric([f.campaign, "peak_day"], f.below_daily)
             for (kind, platform, language), count in f.activities.items():
                 activities.add_metric([f.campaign, kind, platform, language], count)
-        yield from (ratios, timely, below, activities)
+            if (due := f.next_due) is not None:
+                upcoming.add_metric([f.campaign, due.name], due.deadline.timestamp())
+                if due.completeness is not None:
+                    so_far.add_metric([f.campaign, due.name], due.completeness)
+        yield from (ratios, timely, missing, below, activities, upcoming, so_far)

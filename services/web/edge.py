@@ -9,7 +9,7 @@ from typing import Any
 import structlog
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, generate_latest
 from pydantic import BaseModel, Field
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -19,6 +19,7 @@ from services.refusals import Refusal
 from services.web.errors import error_body, install_error_handlers, refusal_response
 
 log = structlog.get_logger()
+CHECK_SECONDS = 3  # a readiness check slower than this fails
 CLIENT_CLOSED = 499  # nginx's status for a client that went away before the answer
 
 ReadinessCheck = Callable[[], Awaitable[object]]
@@ -135,6 +136,7 @@ class Readiness(BaseModel):
 def _probes(metrics: ServiceMetrics, checks: Mapping[str, ReadinessCheck]) -> APIRouter:
     router = APIRouter(tags=["operations"])
     exposition = Exposition(metrics.registry)
+    readiness = ReadinessGauges(metrics, checks)
 
     @router.get("/healthz")
     async def healthz() -> Health:
@@ -145,15 +147,37 @@ def _probes(metrics: ServiceMetrics, checks: Mapping[str, ReadinessCheck]) -> AP
         "model": Readiness, "description": "A dependency does not answer"}})
     async def readyz() -> JSONResponse:
         """Every dependency (broker, database) answers."""
-        results = {name: await _run_check(check) for name, check in checks.items()}
+        results = await readiness.check()
         ready = all(r == "ok" for r in results.values())
         return JSONResponse({"ready": ready, "checks": results}, 200 if ready else 503)
 
     @router.get("/metrics", include_in_schema=False)
     async def prometheus_metrics() -> Response:
+        await readiness.check()  # service_ready: what /readyz would answer now
         return Response(await exposition.text(), media_type=CONTENT_TYPE_LATEST)
 
     return router
+
+
+class ReadinessGauges:
+    """The readiness checks, run together (each within CHECK_SECONDS), their outcome kept
+    in `service_ready` and `service_check_ready{check}` for Prometheus: a process that
+    answers scrapes while its database or broker is gone shows as up and not ready."""
+
+    def __init__(self, metrics: ServiceMetrics, checks: Mapping[str, ReadinessCheck]) -> None:
+        self._checks = checks
+        self._ready = Gauge("service_ready", "1 when every dependency answers (as /readyz "
+                            "does), else 0.", registry=metrics.registry)
+        self._each = Gauge("service_check_ready", "1 when this dependency answers, else 0.",
+                           ["check"], registry=metrics.registry)
+
+    async def check(self) -> dict[str, str]:
+        outcomes = await asyncio.gather(*(_run_check(c) for c in self._checks.values()))
+        results = dict(zip(self._checks, outcomes, strict=True))
+        for name, result in results.items():
+            self._each.labels(name).set(result == "ok")
+        self._ready.set(all(r == "ok" for r in results.values()))
+        return results
 
 
 class Exposition:
@@ -191,7 +215,7 @@ class Exposition:
 
 async def _run_check(check: ReadinessCheck) -> str:
     try:
-        await asyncio.wait_for(check(), timeout=3)
+        await asyncio.wait_for(check(), timeout=CHECK_SECONDS)
     except Exception as exc:  # any failure means "not ready", with the reason shown
         return f"failed: {type(exc).__name__}: {exc}"[:300]
     return "ok"

@@ -5,6 +5,7 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 from prometheus_client import generate_latest
+from prometheus_client.utils import floatToGoString
 from sqlmodel import Session
 
 from services.aggregator.metrics import CampaignGauges
@@ -35,6 +36,7 @@ def test_a_scrape_reads_the_figures_of_the_last_refresh_and_never_the_database(
     with aggregates.engine.begin() as connection:  # a scrape must not need the database
         connection.execute(sa.text("DROP TABLE period_reports"))
     c = 'campaign="dai-hoi-xiv"'
+    w05 = (DEADLINE + timedelta(days=7)).timestamp()
     # 2026-W04 is the latest due period: communes 2 of 3 reported, 1 on time; xa-1 posted no
     # broadcast and xa-2 one: both below the week, both below on peak days
     assert campaign_lines(metrics) == sorted([
@@ -42,7 +44,27 @@ def test_a_scrape_reads_the_figures_of_the_last_refresh_and_never_the_database(
         f'campaign_activities{{{c},kind="social_post",language="",platform="zalo"}} 3.0',
         f'campaign_completeness_ratio{{{c},unit_kind="commune"}} 0.6667',
         f'campaign_completeness_ratio{{{c},unit_kind="ward"}} 1.0',
+        f'campaign_next_deadline_completeness_ratio{{{c},period="2026-W05"}} 0.0',
+        f'campaign_next_deadline_timestamp_seconds{{{c},period="2026-W05"}} {floatToGoString(w05)}',
         f'campaign_timeliness_ratio{{{c},unit_kind="commune"}} 0.3333',
         f'campaign_timeliness_ratio{{{c},unit_kind="ward"}} 1.0',
         f'campaign_units_below_broadcast_target{{{c},rule="peak_day"}} 2.0',
-        f'campaign_units_below_broadcast_target{{{c},rule="weekly"}} 2.0'])
+        f'campaign_units_below_broadcast_target{{{c},rule="weekly"}} 2.0',
+        f'campaign_units_missing{{{c},unit_kind="commune"}} 1.0',
+        f'campaign_units_missing{{{c},unit_kind="ward"}} 0.0'])
+
+
+def test_the_period_due_next_shows_how_far_it_is_before_its_deadline(migrated) -> None:
+    """For the operators' alert on a deadline nearing with few reports in."""
+    aggregates = Aggregates(migrated(MIGRATIONS))
+    aggregates.add(unit("xa-1"), unit("xa-2"))
+    aggregates.fold(report("xa-1"))
+    metrics = ServiceMetrics("aggregator")
+    gauges = CampaignGauges(metrics)
+    with Session(aggregates.engine) as session:
+        gauges.refresh(session, aggregates.directory, DEADLINE - timedelta(hours=1))
+    c = 'campaign="dai-hoi-xiv"'
+    w04 = DEADLINE.timestamp()
+    assert [line for line in campaign_lines(metrics) if "next_deadline" in line] == [
+        f'campaign_next_deadline_completeness_ratio{{{c},period="2026-W04"}} 0.5',
+        f'campaign_next_deadline_timestamp_seconds{{{c},period="2026-W04"}} {floatToGoString(w04)}']

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import pytest
 import structlog
 from fastapi import FastAPI
+from fastapi.testclient import TestClient
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from starlette.requests import Request
@@ -127,3 +128,33 @@ def test_concurrent_scrapes_share_the_exposition_and_each_sees_what_came_before_
                     if x.startswith('errors_total{kind="scrape"}'))
         assert asked is not None and float(line.rsplit(" ", 1)[1]) >= asked
     assert b"\ntest_made 3.0\n" in asyncio.run(exposition.text())  # a later scrape: made anew
+
+
+def test_a_scrape_tells_whether_the_service_is_ready_and_which_check_fails() -> None:
+    """A process can answer scrapes while its database is gone: Prometheus must see that
+    as up and not ready (the ServiceNotReady alert), with the failing check named."""
+    database_up = True
+
+    async def database() -> None:
+        if not database_up:
+            raise ConnectionError("database is gone")
+
+    async def broker() -> None:
+        return None
+
+    metrics = ServiceMetrics("registry")
+    app = FastAPI()
+    install(app, metrics, {"database": database, "broker": broker})
+    with TestClient(app) as client:
+        client.get("/metrics")
+        assert count(metrics, "service_ready") == 1
+        database_up = False
+        text = client.get("/metrics").text
+        assert "service_ready 0.0" in text
+        assert count(metrics, "service_check_ready", check="database") == 0
+        assert count(metrics, "service_check_ready", check="broker") == 1
+        assert client.get("/readyz").status_code == 503
+        database_up = True
+        assert client.get("/readyz").json() == {"ready": True, "checks": {
+            "database": "ok", "broker": "ok"}}
+        assert count(metrics, "service_ready") == 1
