@@ -47,7 +47,9 @@ integration:
 	done; \
 	if [ -n "$$failed" ]; then echo "failed legs:$$failed"; exit 1; fi
 
-contract-update:  ## after a deliberate, compatible change of an event or of the topology
+contract-update:  ## after a deliberate, compatible change of an event, the topology or a dashboard
 	UPDATE_CONTRACT=1 $(BIN)/pytest -q tests/contract
 	$(BIN)/python -m services.asyncapi > docs/asyncapi.json
 	$(BIN)/python -m deploy.compose > docker-compose.yml
+	$(BIN)/python -m deploy.monitoring > deploy/prometheus/prometheus.yml
+	$(BIN)/python -m deploy.dashboards

@@ -93,7 +93,9 @@ def to_yaml(value: Any, indent: int = 0) -> str:
     items = value.items() if isinstance(value, dict) else enumerate(value)
     for key, item in items:
         head = f"{pad}{_key(str(key))}:" if isinstance(value, dict) else f"{pad}-"
-        if isinstance(item, dict | list) and item:
+        if isinstance(value, list) and isinstance(item, dict) and item:
+            lines.append(f"{pad}- {to_yaml(item, indent + 1).removeprefix(pad + '  ')}")
+        elif isinstance(item, dict | list) and item:
             lines.append(f"{head}\n{to_yaml(item, indent + 1)}")
         else:
             lines.append(f"{head} {_scalar(item)}\n")
