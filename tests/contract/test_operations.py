@@ -56,7 +56,8 @@ def test_each_alert_fires_in_its_promtool_case_and_stays_quiet_in_another() -> N
     tested = promtool("test", "rules", "alerts.test.yml")
     assert tested.returncode == 0, tested.stdout + tested.stderr
     cases = yaml.safe_load((PROMETHEUS / "alerts.test.yml").read_text())["tests"]
-    fires, quiet = set(), set()
+    fires: set[str] = set()
+    quiet: set[str] = set()
     for case in cases:
         for expected in case.get("alert_rule_test", []):
             (fires if expected["exp_alerts"] else quiet).add(expected["alertname"])
