@@ -5,9 +5,14 @@ BIN    := $(VENV)/bin
 # Integration legs, broker:database. `.ci/run` runs all four.
 MATRIX ?= tansu:sqlite tansu:postgres kafka:sqlite kafka:postgres
 
+# The pins (with hashes) of the image (requirements.lock) and of the tests (-dev.lock), the
+# image's a subset of the tests': both run the same versions. `make lock` makes them.
+LOCK := --python-version 3.11 --python-platform x86_64-manylinux_2_28 --generate-hashes \
+  --custom-compile-command "make lock"
+
 BROKER ?= tansu  # or tansu-durable (keeps its topics; see durable-broker), or kafka
 
-.PHONY: run test install-test lint unit integration contract-update durable-broker
+.PHONY: run test install-test lint unit integration contract-update durable-broker lock
 
 run: $(VENV)/.installed  ## install, then start the whole system on embedded defaults
 	$(BIN)/python -m deploy.local --broker $(BROKER)
@@ -17,15 +22,17 @@ durable-broker: $(VENV)/.installed  ## build Tansu with SQLite storage once (abo
 
 test: install-test lint unit integration  ## install what the tests need, then run them all
 
-$(VENV)/.installed: pyproject.toml package.json package-lock.json
+$(VENV)/.installed: pyproject.toml deploy/requirements.lock package.json package-lock.json
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e .
+	$(BIN)/pip install -q --require-hashes -r deploy/requirements.lock  # what the image runs
+	$(BIN)/pip install -q --no-deps -e .
 	npm ci --ignore-scripts --no-audit --no-fund --loglevel=error  # assets the services serve
 	touch $@
 
-$(VENV)/.installed-dev: $(VENV)/.installed
-	$(BIN)/pip install -q -e ".[dev]"
+$(VENV)/.installed-dev: $(VENV)/.installed deploy/requirements-dev.lock
+	$(BIN)/pip install -q --require-hashes -r deploy/requirements-dev.lock
+	$(BIN)/pip install -q --no-deps -e .
 	touch $@
 
 install-test: $(VENV)/.installed-dev
@@ -53,3 +60,9 @@ contract-update:  ## after a deliberate, compatible change of an event, the topo
 	$(BIN)/python -m deploy.compose > docker-compose.yml
 	$(BIN)/python -m deploy.monitoring > deploy/prometheus/prometheus.yml
 	$(BIN)/python -m deploy.dashboards
+
+lock: $(VENV)/.installed  ## after changing a dependency in pyproject.toml: pin them again
+	$(BIN)/pip install -q "uv~=0.13.9"
+	$(BIN)/uv pip compile pyproject.toml --extra dev $(LOCK) -o deploy/requirements-dev.lock
+	$(BIN)/uv pip compile pyproject.toml --constraint deploy/requirements-dev.lock $(LOCK) \
+	  -o deploy/requirements.lock

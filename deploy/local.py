@@ -130,52 +130,58 @@ def _start(service: Service, env: dict[str, str], data: Path) -> subprocess.Pope
 def _wait_ready(services: tuple[Service, ...], timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     for service in services:
-        while _call("GET", f"http://127.0.0.1:{service.port}/readyz")[0] != 200:
+        while call("GET", f"http://127.0.0.1:{service.port}/readyz")[0] != 200:
             if time.monotonic() > deadline:
                 raise SystemExit(f"{service.name} did not become ready; see its log")
             time.sleep(0.3)
 
 
 def _load(admin: str, units_csv: Path) -> dict[str, Any]:
-    """Import the units as a job (any size: the registry streams it), then issue the demo
-    tokens. The demo unit is Hai Phong's `phuong-thuy-nguyen`, or, in another list, the first
-    unit the registry lists (by kind, then code: a commune first)."""
+    """Import the units, then issue the demo tokens. The demo unit is Hai Phong's
+    `phuong-thuy-nguyen`, or, in another list, the first unit the registry lists (by kind,
+    then code: a commune first)."""
     registry = f"http://127.0.0.1:{SERVICES[0].port}/v1"
-    status, job = _call("POST", f"{registry}/units/import?active_from={UNITS_ACTIVE_FROM}",
-                        admin, units_csv.read_bytes(), "text/csv", prefer="respond-async")
+    report = import_units(registry, admin, units_csv)
+    demo_unit = _demo_unit(registry, admin)
+    _, demo = call("POST", f"{registry}/credentials", admin,
+                   json.dumps({"scope": "unit", "unit_code": demo_unit,
+                               "label": "demo token (deploy.local)"}).encode())
+    _, leader = call("POST", f"{registry}/credentials", admin,
+                     json.dumps({"scope": "leadership", "label": "demo leadership"}).encode())
+    status, body = call("PATCH", f"{registry}/units/{demo_unit}", admin,  # for its receipts
+                        json.dumps({"contacts": {
+                            "email": f"{demo_unit}@{DEMO_MAIL_DOMAIN}"}}).encode())
+    if status != 200:
+        raise SystemExit(f"giving {demo_unit} an address failed: {body}")
+    return {"report": report, "demo": demo, "demo_unit": demo_unit, "leadership": leader}
+
+
+def import_units(registry: str, admin: str, units_csv: Path) -> dict[str, Any]:
+    """Import a unit list as a job (any size: the registry streams it) and wait for its
+    report; loading the same list again changes nothing."""
+    status, job = call("POST", f"{registry}/units/import?active_from={UNITS_ACTIVE_FROM}",
+                       admin, units_csv.read_bytes(), "text/csv", prefer="respond-async")
     while status == 202 or (status == 200 and job["state"] in ("checking", "writing")):
         progress = job["progress"]
         print(f"importing {units_csv.name}: {job['state']}, {progress['rows_checked']} rows "
               f"checked, {progress['rows_written']} written", file=sys.stderr, flush=True)
         time.sleep(1)
-        status, job = _call("GET", f"{registry}/units/imports/{job['id']}", admin)
+        status, job = call("GET", f"{registry}/units/imports/{job['id']}", admin)
     if status != 200 or job["state"] != "done":
         raise SystemExit(f"loading {units_csv} failed: {json.dumps(job, ensure_ascii=False)}")
-    demo_unit = _demo_unit(registry, admin)
-    _, demo = _call("POST", f"{registry}/credentials", admin,
-                    json.dumps({"scope": "unit", "unit_code": demo_unit,
-                                "label": "demo token (deploy.local)"}).encode())
-    _, leader = _call("POST", f"{registry}/credentials", admin,
-                      json.dumps({"scope": "leadership", "label": "demo leadership"}).encode())
-    status, body = _call("PATCH", f"{registry}/units/{demo_unit}", admin,  # for its receipts
-                         json.dumps({"contacts": {
-                             "email": f"{demo_unit}@{DEMO_MAIL_DOMAIN}"}}).encode())
-    if status != 200:
-        raise SystemExit(f"giving {demo_unit} an address failed: {body}")
-    return {"report": job["report"], "demo": demo, "demo_unit": demo_unit,
-            "leadership": leader}
+    return dict(job["report"])
 
 
 def _demo_unit(registry: str, admin: str) -> str:
-    if _call("GET", f"{registry}/units/{DEMO_UNIT}", admin)[0] == 200:
+    if call("GET", f"{registry}/units/{DEMO_UNIT}", admin)[0] == 200:
         return DEMO_UNIT
-    status, page = _call("GET", f"{registry}/units?limit=1", admin)
+    status, page = call("GET", f"{registry}/units?limit=1", admin)
     if status != 200 or not page["items"]:
         raise SystemExit("the unit list holds no unit to give a demo token to")
     return str(page["items"][0]["code"])
 
 
-def _call(method: str, url: str, token: str | None = None, body: bytes | None = None,
+def call(method: str, url: str, token: str | None = None, body: bytes | None = None,
           content_type: str = "application/json", prefer: str | None = None) -> tuple[int, Any]:
     request = urllib.request.Request(url, data=body, method=method)
     request.add_header("content-type", content_type)

@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from deploy.compose import to_yaml
+from deploy.compose import SCALED, to_yaml
 from deploy.topology import SERVICES
 
 FOLDER = Path(__file__).parent / "prometheus"
@@ -37,10 +37,11 @@ def static(targets: Mapping[str, Sequence[str]]) -> dict[str, dict[str, Any]]:
 
 
 def by_dns() -> dict[str, dict[str, Any]]:
-    """Jobs whose processes answer to the service's name (Docker's DNS, one address per
-    replica)."""
-    return {s.name: {"dns_sd_configs": [{"names": [s.name], "type": "A", "port": s.port,
-                                         "refresh_interval": "30s"}]} for s in SERVICES}
+    """Jobs whose processes answer to the service's name in Docker's DNS (one address per
+    replica), and to its second process's (the compose file's scale-out profile)."""
+    return {s.name: {"dns_sd_configs": [{
+        "names": [s.name] + ([f"{s.name}-2"] if s.name in SCALED else []), "type": "A",
+        "port": s.port, "refresh_interval": "30s"}]} for s in SERVICES}
 
 
 def _seconds(duration: str) -> float:

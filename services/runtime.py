@@ -11,6 +11,7 @@ from services.config import HttpSettings, load_settings
 from services.observability import configure_logging
 
 S = TypeVar("S", bound=HttpSettings)
+GRACEFUL_SECONDS = 10  # for in-flight requests to finish after SIGTERM
 
 
 class _Server(uvicorn.Server):
@@ -27,5 +28,6 @@ def serve(settings_cls: type[S], create_app: Callable[[S], FastAPI]) -> None:
     configure_logging(level=settings.log_level, json=settings.log_json)
     app = create_app(settings)
     config = uvicorn.Config(app, host=settings.host, port=settings.port, log_config=None,
-                            access_log=False, lifespan="on", timeout_graceful_shutdown=10)
+                            access_log=False, lifespan="on",
+                            timeout_graceful_shutdown=GRACEFUL_SECONDS)
     _Server(config).run()

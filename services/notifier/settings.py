@@ -1,6 +1,6 @@
 """Notifier settings, read from NOTIFIER_* variables."""
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from services import webhooks
@@ -42,3 +42,10 @@ class NotifierSettings(ServiceSettings):
     retry_cap_seconds: float = Field(3600, gt=0)
     schedule_seconds: float = Field(15, gt=0, description="How often due reminder waves and "
                                     "digests are looked for.")
+
+    @field_validator("smtp_username", "smtp_password", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: object) -> object:
+        """An empty login (`NOTIFIER_SMTP_USERNAME=`, as docker-compose.yml passes an unset
+        one) means none: the relay is not asked to authenticate."""
+        return None if value == "" else value
