@@ -5,7 +5,7 @@ import fcntl
 import os
 import threading
 import weakref
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from contextlib import (
     AbstractContextManager,
     asynccontextmanager,
@@ -73,6 +73,22 @@ def write_lock(engine: Engine) -> AbstractContextManager[object]:
     writer. A no-op elsewhere."""
     lock = _sqlite_lock(engine)
     return nullcontext() if lock is None else lock
+
+
+def hold_partitions(session: Session, owner: str,
+                    partitions: Iterable[tuple[str, int]]) -> None:
+    """Hold these Kafka partitions for `owner` (a consumer group) until the session's
+    transaction ends. On PostgreSQL, an advisory lock per partition, taken in one order so
+    that two holders never wait on each other: when a rebalance hands a partition to
+    another process while this one still folds a batch of it, or this one is a zombie past
+    its session timeout, the other waits for this commit and then sees what it wrote (and
+    its idempotent handler skips it). SQLite's write lock (write_lock) already admits one
+    writer at a time."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    for topic, partition in sorted(set(partitions)):
+        session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:slot), :partition)"),
+                        {"slot": f"{owner}/{topic}", "partition": partition})
 
 
 @asynccontextmanager

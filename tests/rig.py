@@ -15,6 +15,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from deploy.brokers import free_port
 from deploy.topology import SERVICES, Service, service_env
+from services import periods
 
 BROKER = os.environ.get("TEST_BROKER", "tansu")
 DATABASE = os.environ.get("TEST_DATABASE", "sqlite")
@@ -152,6 +154,22 @@ def make_service(name: str, *, tmp: Path, bootstrap: str, idempotence: bool,
     env |= {f"{service.prefix}_{k.upper()}": v for k, v in extra.items()}
     return ServiceProcess(service, env, tmp / f"{name}-{uuid.uuid4().hex[:6]}.log", port,
                           admin_token=admin, fault=fault)
+
+
+def open_campaign(registry: ServiceProcess) -> str:
+    """A campaign that runs now: three weeks in, so that a period is due and one is next;
+    no quiet hours, so that receipts go out at any time of the test's day."""
+    code = f"live-{uuid.uuid4().hex[:6]}"
+    today = periods.today()
+    duty = {"reports_each_period": True, "loudspeaker_per_week": 3,
+            "loudspeaker_per_peak_day": 1}
+    registry.admin().post("/v1/campaigns", json={
+        "code": code, "name": "Chiến dịch thử giám sát", "starts_on": str(today - timedelta(21)),
+        "ends_on": str(today + timedelta(28)), "targets": {"commune": duty},
+        "peak_windows": [{"starts_on": str(today - timedelta(10)),
+                          "ends_on": str(today - timedelta(4))}],
+        "notifications": {"quiet_hours": None}}).raise_for_status()
+    return code
 
 
 @dataclass

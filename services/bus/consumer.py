@@ -27,6 +27,7 @@ runner sits on aiokafka".
 """
 
 import asyncio
+import logging
 import time
 from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable, Sequence
@@ -35,6 +36,7 @@ from typing import Any, Protocol, TypeAlias, TypeVar
 
 import structlog
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka.errors import CommitFailedError, IllegalGenerationError, RebalanceInProgressError
 from pydantic import BaseModel
 from sqlalchemy import Engine
 from sqlmodel import Session
@@ -43,7 +45,7 @@ from services.bus.backoff import Backoff
 from services.bus.kafka import Probe
 from services.bus.outbox import enqueue_raw
 from services.config import ServiceSettings
-from services.database import raw_in, write_lock
+from services.database import hold_partitions, raw_in, write_lock
 from services.events import DeadLetter, Topic
 from services.observability import ServiceMetrics
 
@@ -284,7 +286,15 @@ class Consumer:
             self._log_dead(batch)
         else:
             result = await asyncio.to_thread(self._transaction, batch)
-        await self._source.commit(batch.offsets())
+        try:
+            await self._source.commit(batch.offsets())
+        except (CommitFailedError, IllegalGenerationError, RebalanceInProgressError) as exc:
+            # a rebalance gave some of these partitions to another process of the group: it
+            # reads them again from the last committed offsets and skips what this one folded
+            self._metrics.errors.labels(f"consumer_{self._handler.name}_commit_refused").inc()
+            log.warning("consumer.commit_refused", consumer=self._handler.name,
+                        partitions=_spans(batch.messages), error=repr(exc)[:300],
+                        action="the new owner redelivers them; the fold skips what it holds")
         self._handler.committed(result)
         if self._wake_relay is not None and (batch.emitted or batch.dead):
             self._wake_relay()
@@ -296,9 +306,14 @@ class Consumer:
             self._on_batch(batch.messages)
 
     def _transaction(self, batch: Batch) -> object:
-        """The handler's writes, its events and its dead letters: one commit."""
+        """The handler's writes, its events and its dead letters: one commit, with the
+        batch's partitions held for this group meanwhile (a group's share of the topics)."""
         assert self._engine is not None
         with write_lock(self._engine), Session(self._engine) as session:
+            if not self._source.following:
+                hold_partitions(session, self._handler.name,
+                                ((m.topic, m.partition) for m in batch.messages))
+            held_from = time.time()
             result = self._handler.handle(session, batch)
             db = raw_in(session)
             for topic, events in batch.emitted.values():
@@ -309,6 +324,10 @@ class Consumer:
                      self._letter(message, error).model_dump_json().encode())
                     for message, error in batch.dead])
             session.commit()
+        if logging.getLogger().isEnabledFor(logging.DEBUG):  # what a scale-out test reads
+            log.debug("consumer.batch_committed", consumer=self._handler.name,
+                      partitions=_spans(batch.messages), held_from=held_from,
+                      held_to=time.time())
         self._log_dead(batch)
         return result
 
@@ -327,6 +346,16 @@ class Consumer:
             log.error("consumer.dead_letter", consumer=self._handler.name,
                       topic=message.topic, partition=message.partition,
                       offset=message.offset, error=error[:300])
+
+
+def _spans(messages: Sequence[Message]) -> dict[str, list[int]]:
+    """Each partition's first and last offset in a batch, as `topic/partition`."""
+    spans: dict[str, list[int]] = {}
+    for message in messages:
+        span = spans.setdefault(f"{message.topic}/{message.partition}",
+                                [message.offset, message.offset])
+        span[0], span[1] = min(span[0], message.offset), max(span[1], message.offset)
+    return spans
 
 
 class KafkaSource:

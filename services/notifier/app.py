@@ -52,7 +52,8 @@ def create_app(settings: NotifierSettings, clock: Clock | None = None) -> FastAP
                     "webhook": RateLimit(settings.webhook_per_second)},
             policy=Policy(max_attempts=settings.max_attempts,
                           first_retry=settings.first_retry_seconds,
-                          retry_cap=settings.retry_cap_seconds),
+                          retry_cap=settings.retry_cap_seconds,
+                          lease=settings.lease_seconds),
             observer=metrics)
         loop_wake = _LoopWake(dispatcher)
         state.wake_dispatcher = loop_wake

@@ -40,6 +40,9 @@ class NotifierSettings(ServiceSettings):
     first_retry_seconds: float = Field(30, gt=0, description="Wait after a first failure; "
                                        "doubled after each, with jitter.")
     retry_cap_seconds: float = Field(3600, gt=0)
+    lease_seconds: float = Field(120, gt=0, description="How long a dispatcher holds the "
+                                 "notifications it took: one that dies with some in flight "
+                                 "leaves them to another process after this long.")
     schedule_seconds: float = Field(15, gt=0, description="How often due reminder waves and "
                                     "digests are looked for.")
 

@@ -13,18 +13,16 @@ import subprocess
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
 
 from deploy import dashboards
-from services import periods
 from tests.contract.test_operations import alerts
 from tests.prometheus import PrometheusServer
 from tests.receivers import SmtpServer
-from tests.rig import BROKER, DATABASE, ServiceProcess
+from tests.rig import BROKER, DATABASE, ServiceProcess, open_campaign
 
 pytestmark = [pytest.mark.integration, pytest.mark.skipif(
     (BROKER, DATABASE) != ("kafka", "sqlite"), reason="the live monitoring test runs on one "
@@ -78,22 +76,6 @@ def live(module_services, tmp_path_factory) -> Iterator[Live]:
         with PrometheusServer(folder, {name: [f"127.0.0.1:{s.port}"]
                                        for name, s in services.items()}) as prometheus:
             yield Live(services, prometheus, campaign)
-
-
-def open_campaign(registry: ServiceProcess) -> str:
-    """A campaign that runs now: three weeks in, so that a period is due and one is next;
-    no quiet hours, so that receipts go out at any time of the test's day."""
-    code = f"live-{uuid.uuid4().hex[:6]}"
-    today = periods.today()
-    duty = {"reports_each_period": True, "loudspeaker_per_week": 3,
-            "loudspeaker_per_peak_day": 1}
-    registry.admin().post("/v1/campaigns", json={
-        "code": code, "name": "Chiến dịch thử giám sát", "starts_on": str(today - timedelta(21)),
-        "ends_on": str(today + timedelta(28)), "targets": {"commune": duty},
-        "peak_windows": [{"starts_on": str(today - timedelta(10)),
-                          "ends_on": str(today - timedelta(4))}],
-        "notifications": {"quiet_hours": None}}).raise_for_status()
-    return code
 
 
 def unit(registry: ServiceProcess, reporting: ServiceProcess) -> str:
