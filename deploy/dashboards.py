@@ -57,6 +57,20 @@ def bars(title: str, target: Dataquery, unit: str = "short", width: int = 8) -> 
             .datasource(PROMETHEUS))
 
 
+def one(gauge: str, by: str) -> str:
+    """A campaign gauge of the chosen campaign. Every aggregator process exports the same
+    figures (each follows every change): one of them, not their sum."""
+    return f"max by ({by}) ({gauge}{{{CAMPAIGN}}})"
+
+
+def activities(by: str, having: str = "") -> str:
+    """The campaign's activities summed by one label, each series counted once whatever
+    the number of aggregator processes."""
+    where = f"{CAMPAIGN}, {having}" if having else CAMPAIGN
+    return (f"sum by ({by}) (max by (kind, platform, language) "
+            f"(campaign_activities{{{where}}}))")
+
+
 def campaign_progress() -> Dashboard:
     """For the Department: how far the campaign is, and what it has done."""
     return (
@@ -69,44 +83,41 @@ def campaign_progress() -> Dashboard:
                        .refresh(VariableRefresh.ON_TIME_RANGE_CHANGED))
         .with_row(Row("Kỳ báo cáo đã đến hạn gần nhất / Latest period due"))
         .with_panel(figure("Tỉ lệ đầy đủ theo loại đơn vị / Completeness by unit kind",
-                           query(f"campaign_completeness_ratio{{{CAMPAIGN}}}", "{{unit_kind}}"),
+                           query(one("campaign_completeness_ratio", "unit_kind"), "{{unit_kind}}"),
                            "percentunit", 8))
         .with_panel(figure("Tỉ lệ đúng hạn theo loại đơn vị / Timeliness by unit kind",
-                           query(f"campaign_timeliness_ratio{{{CAMPAIGN}}}", "{{unit_kind}}"),
+                           query(one("campaign_timeliness_ratio", "unit_kind"), "{{unit_kind}}"),
                            "percentunit", 8))
         .with_panel(figure("Đơn vị chưa báo cáo / Units missing",
-                           query(f"campaign_units_missing{{{CAMPAIGN}}}", "{{unit_kind}}"),
+                           query(one("campaign_units_missing", "unit_kind"), "{{unit_kind}}"),
                            width=8))
         .with_panel(figure("Đơn vị dưới chỉ tiêu phát thanh / Units below the loudspeaker "
                            "target",
-                           query(f"campaign_units_below_broadcast_target{{{CAMPAIGN}}}",
-                                 "{{rule}}"), width=8))
+                           query(one("campaign_units_below_broadcast_target", "rule"), "{{rule}}"),
+                           width=8))
         .with_panel(figure("Kỳ sắp đến hạn: đã báo cáo / Period due next: reported so far",
-                           query(f"campaign_next_deadline_completeness_ratio{{{CAMPAIGN}}}",
+                           query(one("campaign_next_deadline_completeness_ratio", "period"),
                                  "{{period}}"), "percentunit", 8))
         .with_panel(figure("Thời gian còn lại đến hạn / Time to the next deadline",
-                           query(f"campaign_next_deadline_timestamp_seconds{{{CAMPAIGN}}} "
-                                 "- time()", "{{period}}"), "s", 8))
+                           query(one("campaign_next_deadline_timestamp_seconds", "period")
+                                 + " - time()", "{{period}}"), "s", 8))
         .with_row(Row("Xu hướng / Trend over the campaign"))
         .with_panel(trend("Tỉ lệ đầy đủ qua các kỳ / Completeness over the periods",
-                          query(f"campaign_completeness_ratio{{{CAMPAIGN}}}", "{{unit_kind}}"),
+                          query(one("campaign_completeness_ratio", "unit_kind"), "{{unit_kind}}"),
                           unit="percentunit"))
         .with_panel(trend("Tỉ lệ đúng hạn qua các kỳ / Timeliness over the periods",
-                          query(f"campaign_timeliness_ratio{{{CAMPAIGN}}}", "{{unit_kind}}"),
+                          query(one("campaign_timeliness_ratio", "unit_kind"), "{{unit_kind}}"),
                           unit="percentunit"))
         .with_panel(trend("Báo cáo nhận được / Reports received",
                           query("sum by (timeliness) (increase(reports_accepted_total"
                                 "[$__rate_interval]))", "{{timeliness}}"), width=24))
         .with_row(Row("Hoạt động / Activities"))
         .with_panel(bars("Theo loại hoạt động / By activity kind",
-                         query(f"sum by (kind) (campaign_activities{{{CAMPAIGN}}})",
-                               "{{kind}}")))
+                         query(activities("kind"), "{{kind}}")))
         .with_panel(bars("Theo nền tảng / By platform",
-                         query(f'sum by (platform) (campaign_activities{{{CAMPAIGN}, '
-                               'platform!=""})', "{{platform}}")))
+                         query(activities("platform", 'platform!=""'), "{{platform}}")))
         .with_panel(bars("Theo ngôn ngữ / By language",
-                         query(f'sum by (language) (campaign_activities{{{CAMPAIGN}, '
-                               'language!=""})', "{{language}}")))
+                         query(activities("language", 'language!=""'), "{{language}}")))
     )
 
 

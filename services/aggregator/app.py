@@ -11,7 +11,7 @@ from sqlmodel import Session
 from services.aggregator import service
 from services.aggregator.api import router
 from services.aggregator.breaches import BreachWatch
-from services.aggregator.handlers import ReportFold
+from services.aggregator.handlers import ProgressTail, ReportFold
 from services.aggregator.hub import ProgressHub
 from services.aggregator.metrics import AggregatorMetrics, CampaignGauges
 from services.aggregator.migrations import MIGRATIONS
@@ -40,14 +40,18 @@ def create_app(settings: AggregatorSettings) -> FastAPI:
         state.follower = follower(settings, directory, state.metrics)
         gauges = _GaugeRefresh(engine, directory, CampaignGauges(state.metrics),
                                settings.gauge_refresh_seconds)
-        fold = ReportFold(directory, hub=state.hub, metrics=metrics, on_folded=gauges.touch)
+        fold = ReportFold(directory, metrics=metrics)
         state.consumer = Consumer(
             fold, KafkaSource(settings, fold.topics, group=fold.name,
                               session_timeout_ms=settings.kafka_session_timeout_ms),
             state.metrics, engine=engine, dead_letters=AGGREGATOR_DEAD_LETTERS,
             max_batch=settings.max_batch, wake_relay=state.relay.wake)
+        # what any process of the group folded reaches this one's streams and gauges
+        tail = ProgressTail(state.hub, on_change=gauges.touch)
+        state.tail = Consumer(tail, KafkaSource(settings, tail.topics, group=None,
+                                                from_end=True), state.metrics)
         watch = BreachWatch(engine, directory, state.relay, settings.breach_check_seconds)
-        return [state.relay, state.follower, state.consumer,
+        return [state.relay, state.follower, state.consumer, state.tail,
                 _AfterCatchUp(state.follower.caught_up, watch), gauges]
 
     return build_app(Blueprint(
@@ -55,6 +59,7 @@ def create_app(settings: AggregatorSettings) -> FastAPI:
         migrations=MIGRATIONS, wire=wire, compress_from=COMPRESS_FROM,
         checks={"broker": lambda app: app.state.consumer.ready(),
                 "outbox relay": lambda app: app.state.relay.ready(),
+                "live stream": lambda app: app.state.tail.ready(),
                 "registry": lambda app: app.state.follower.caught_up_ready()},
         identify=lambda app: Settling(directory.caller, directory.settle)))
 

@@ -44,11 +44,9 @@ class ReportFold:
     name = "aggregator"
     topics = (REPORTS, UNITS)
 
-    def __init__(self, directory: Directory, *, hub: ProgressHub | None = None,
-                 metrics: AggregatorMetrics | None = None, announce: bool = True,
-                 on_folded: Callable[[], None] | None = None) -> None:
-        self._directory, self._hub, self._metrics = directory, hub, metrics
-        self._announce, self._on_folded = announce, on_folded
+    def __init__(self, directory: Directory, *, metrics: AggregatorMetrics | None = None,
+                 announce: bool = True) -> None:
+        self._directory, self._metrics, self._announce = directory, metrics, announce
 
     def handle(self, session: Session | None, batch: Batch) -> Folded:
         assert session is not None
@@ -63,13 +61,39 @@ class ReportFold:
         return applied, changes
 
     def committed(self, result: Folded) -> None:
-        applied, changes = result
-        if self._hub is not None:
-            self._hub.publish(changes)  # durable now: readers may see them
+        applied, _ = result
         if self._metrics is not None:
             self._metrics.observe_applied(applied)
-        if applied and self._on_folded is not None:
-            self._on_folded()
+
+
+class ProgressTail:
+    """Follows the progress topic from its end, with no group: every process of the
+    aggregator sees every change, whichever process folded it, and hands it to its live
+    streams (`hub`) and its campaign gauges (`on_change`). The changes are on the topic once
+    their aggregates are durable (the fold's outbox), so a reader never sees figures that
+    could still roll back."""
+
+    name = "aggregator-progress"
+    topics = (AGGREGATOR_PROGRESS,)
+
+    def __init__(self, hub: ProgressHub, on_change: Callable[[], None] | None = None) -> None:
+        self._hub, self._on_change = hub, on_change
+
+    def handle(self, session: Session | None, batch: Batch) -> list[ProgressChanged]:
+        changes = []
+        for message in batch.messages:
+            if message.value is None:
+                continue  # a compaction tombstone says nothing
+            try:
+                changes.append(ProgressChanged.model_validate_json(message.value))
+            except ValidationError as exc:
+                batch.bury(message, str(exc))
+        return changes
+
+    def committed(self, result: list[ProgressChanged]) -> None:
+        self._hub.publish(result)
+        if result and self._on_change is not None:
+            self._on_change()
 
 
 class ReportHead(TypedDict):

@@ -18,7 +18,8 @@ that decides. The runner does the rest, the same way for every consumer:
 
 Sources: a consumer group with committed offsets (`KafkaSource(group=...)`), every
 partition from the beginning without a group, for read models and rebuilds
-(`KafkaSource(group=None)`), or messages in memory for the fast tests (`MemorySource`).
+(`KafkaSource(group=None)`) or from its end (`from_end=True`, a tail), or messages in
+memory for the fast tests (`MemorySource`).
 A read "to the end" ends when a fetch at the end returns nothing, not at a reported end
 offset alone, which a broker may under-report.
 
@@ -363,8 +364,10 @@ class KafkaSource:
     with `group=None` every partition from its beginning (a read model, a rebuild)."""
 
     def __init__(self, settings: ServiceSettings, topics: Sequence[Topic], *,
-                 group: str | None, session_timeout_ms: int = 10_000) -> None:
+                 group: str | None, session_timeout_ms: int = 10_000,
+                 from_end: bool = False) -> None:
         self._settings, self._topics, self._group = settings, topics, group
+        self._from_end = from_end  # without a group: only what arrives from now on (a tail)
         self._session_timeout_ms = session_timeout_ms
         self.following = group is None
         self._consumer: AIOKafkaConsumer | None = None
@@ -397,7 +400,10 @@ class KafkaSource:
             if all(found.values()):
                 partitions = [TopicPartition(n, p) for n, ps in found.items() for p in ps or ()]
                 consumer.assign(partitions)
-                await consumer.seek_to_beginning(*partitions)
+                if self._from_end:
+                    await consumer.seek_to_end(*partitions)
+                else:
+                    await consumer.seek_to_beginning(*partitions)
                 return
             await asyncio.sleep(0.5)  # their owner has not created them yet
 

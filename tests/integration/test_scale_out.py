@@ -104,6 +104,18 @@ def overlaps(first: list[tuple[str, float, float]],
             if start < other_end and other_start < end]
 
 
+def first_change(url: str, token: str, campaign: str, opened: list[str]) -> dict[str, Any]:
+    """The first progress event of an aggregator's live stream for a campaign."""
+    with httpx.stream("GET", url + "/v1/progress/stream", params={"campaign": campaign},
+                      headers={"authorization": f"Bearer {token}"}, timeout=60) as response:
+        for line in response.iter_lines():
+            if line.startswith(": connected"):
+                opened.append(url)
+            elif line.startswith("data: "):
+                return dict(json.loads(line[6:]))
+    raise AssertionError("the stream ended without a progress event")
+
+
 def schema_job(broker: Any, databases: dict[str, str]) -> None:
     env = {"INIT_KAFKA_BOOTSTRAP": broker.bootstrap} | {
         f"INIT_{s.prefix}_DATABASE_URL": databases[s.name] for s in DATA_SERVICES}
@@ -157,16 +169,29 @@ def test_two_of_each_share_the_partitions_and_lose_one_without_a_trace(
                 sent.append((due, {"kind": "banner", "count": index + 100}))
             return sent
 
-        submitted, lock = [0], threading.Lock()
+        def submit(code: str, period: str, line: dict[str, Any]) -> None:
+            answer = httpx.post(reporting.url + "/v1/reports", json={
+                "campaign": campaign, "period": period, "activities": [line]},
+                headers={"authorization": f"Bearer {tokens[code]}"}, timeout=30)
+            assert answer.status_code == 201, answer.text
+
+        # a change folded by either process reaches the live streams of both
+        opened: list[str] = []
+        with ThreadPoolExecutor(2) as pool:
+            streams = [pool.submit(first_change, a.url, leader, campaign, opened)
+                       for a in aggregators]
+            until(lambda: len(opened) == 2, what="both streams open")
+            submit(codes[0], *reports_of(0, codes[0])[0])
+            for stream in streams:
+                assert stream.result(timeout=30)["units"] == [codes[0]]
+
+        submitted, lock = [1], threading.Lock()
         total = sum(len(reports_of(i, c)) for i, c in enumerate(codes))
         half = threading.Event()
 
         def unit_reports(index: int, code: str) -> None:
-            for period, line in reports_of(index, code):
-                answer = httpx.post(reporting.url + "/v1/reports", json={
-                    "campaign": campaign, "period": period, "activities": [line]},
-                    headers={"authorization": f"Bearer {tokens[code]}"}, timeout=30)
-                assert answer.status_code == 201, answer.text
+            for period, line in reports_of(index, code)[1 if index == 0 else 0:]:
+                submit(code, period, line)
                 with lock:
                     submitted[0] += 1
                     if submitted[0] >= total // 2:
