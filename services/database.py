@@ -79,7 +79,7 @@ def hold_partitions(session: Session, owner: str,
                     partitions: Iterable[tuple[str, int]]) -> None:
     """Hold these Kafka partitions for `owner` (a consumer group) until the session's
     transaction ends. On PostgreSQL, an advisory lock per partition, taken in one order so
-    that two holders never wait on each other: when a rebalance hands a partition to
+    that two holders never deadlock: when a rebalance hands a partition to
     another process while this one still folds a batch of it, or this one is a zombie past
     its session timeout, the other waits for this commit and then sees what it wrote (and
     its idempotent handler skips it). SQLite's write lock (write_lock) already admits one
