@@ -125,6 +125,11 @@ def test_grafana_loads_the_data_source_and_the_dashboards_it_is_given() -> None:
     dashboards = mounts[path]
     assert sorted(p.stem for p in dashboards.glob("*.json")) == ["campaign-progress",
                                                                 "service-health"]
+    uids = set(re.findall(r'"uid": "([^"]+)"', "".join(
+        p.read_text() for p in dashboards.glob("*.json"))))
+    assert uids == {"prometheus", "campaign-progress", "service-health"}  # the data source's
+    home = Path(grafana["environment"]["GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH"])
+    assert (mounts[str(home.parent)] / home.name).exists()
     assert "grafana-data:/var/lib/grafana" in grafana["volumes"]
 
 
