@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from deploy.brokers import free_port
@@ -28,6 +29,24 @@ from services import periods
 
 BROKER = os.environ.get("TEST_BROKER", "tansu")
 DATABASE = os.environ.get("TEST_DATABASE", "sqlite")
+
+
+def on_legs(*legs: str, why: str) -> list[pytest.MarkDecorator]:
+    """The marks of an integration module that runs on some legs only (`broker:database`),
+    to keep the whole run within its time: the others skip it, saying why."""
+    wanted = {tuple(leg.split(":")) for leg in legs}
+    return [pytest.mark.integration,
+            pytest.mark.skipif((BROKER, DATABASE) not in wanted, reason=why)]
+
+
+def until(condition: Callable[[], object], timeout: float = 30,
+          what: str | Callable[[], str] = "") -> None:
+    """Wait for a condition; failing, say what was awaited (`what`, or what it returns)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, \
+            f"not within {timeout} s: {what() if callable(what) else what or 'condition'}"
+        time.sleep(0.1)
 
 
 @dataclass

@@ -31,8 +31,7 @@ from services.events import (
     REPORTS,
     ReportSubmitted,
 )
-from tests.integration.test_reporting import until
-from tests.rig import BROKER, ServiceProcess, TopicReader
+from tests.rig import BROKER, ServiceProcess, TopicReader, until
 
 pytestmark = pytest.mark.integration
 PERIOD = {"period": "2026-W04", "period_start": "2026-01-19", "period_end": "2026-01-25",

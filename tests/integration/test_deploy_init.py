@@ -13,7 +13,6 @@ import sys
 from pathlib import Path
 
 import httpx
-import pytest
 import sqlalchemy as sa
 from aiokafka.admin import AIOKafkaAdminClient
 from alembic.config import Config
@@ -22,11 +21,10 @@ from alembic.script import ScriptDirectory
 from deploy.brokers import launch
 from deploy.topology import DATA_SERVICES
 from services.events import TOPICS
-from tests.rig import BROKER, DATABASE
+from tests.rig import on_legs
 
-pytestmark = [pytest.mark.integration, pytest.mark.skipif(
-    (BROKER, DATABASE) != ("tansu", "postgres"),
-    reason="the deployment's jobs run on one leg: tansu:postgres")]
+pytestmark = on_legs("tansu:postgres", why="the deployment's jobs run on one leg: "
+                     "tansu:postgres")
 ROOT = Path(__file__).resolve().parents[2]
 
 

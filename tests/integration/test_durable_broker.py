@@ -20,12 +20,11 @@ from deploy.brokers import TANSU_DURABLE, launch
 from services.events import REPORTS, UNITS
 from tests.integration.test_recovery import _status_is, banner, within
 from tests.integration.test_reporting import Stack
-from tests.rig import BROKER, DATABASE, ServiceProcess, TopicReader
+from tests.rig import ServiceProcess, TopicReader, on_legs
 
 pytestmark = [
-    pytest.mark.integration,
-    pytest.mark.skipif((BROKER, DATABASE) != ("tansu", "sqlite"),
-                       reason="one leg runs it: the durable broker is the embedded default's"),
+    *on_legs("tansu:sqlite", why="one leg runs it: the durable broker is the embedded "
+             "default's"),
     pytest.mark.skipif(not TANSU_DURABLE.exists(),
                        reason=f"no durable Tansu at {TANSU_DURABLE}: `make durable-broker`"),
 ]

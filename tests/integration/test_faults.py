@@ -24,13 +24,10 @@ import pytest
 
 from deploy.brokers import launch
 from tests.faultload import Faults, Load, Stack, Watch, revocation, table, verify
-from tests.rig import BROKER, DATABASE
+from tests.rig import BROKER, DATABASE, on_legs
 
-LEGS = {("tansu", "sqlite"), ("kafka", "postgres")}
-pytestmark = [pytest.mark.integration, pytest.mark.skipif(
-    (BROKER, DATABASE) not in LEGS,
-    reason="the fault-injection suite takes minutes: it runs on tansu:sqlite and "
-           "kafka:postgres only")]
+pytestmark = on_legs("tansu:sqlite", "kafka:postgres", why="the fault-injection suite takes "
+                     "minutes: it runs on tansu:sqlite and kafka:postgres only")
 UNITS, RATE = 100, 25.0  # reports a second: a few thousand over the run
 PAUSE = 3.0  # seconds of load between faults
 OUTAGE = 60.0  # seconds the broker stays stopped

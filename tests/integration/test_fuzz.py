@@ -31,13 +31,12 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from tests.integration.test_reporting import report, until
-from tests.rig import BROKER, DATABASE, ServiceProcess
+from tests.integration.test_reporting import report
+from tests.rig import ServiceProcess, on_legs, until
 
 # The documents and the code behind them are the same on every leg: one leg is enough.
-pytestmark = [pytest.mark.integration, pytest.mark.skipif(
-    (BROKER, DATABASE) != ("tansu", "sqlite"),
-    reason="fuzzing runs on the tansu:sqlite leg only: the API is the same on every leg")]
+pytestmark = on_legs("tansu:sqlite", why="fuzzing runs on the tansu:sqlite leg only: the "
+                     "API is the same on every leg")
 
 CAMPAIGN, PERIOD = "dai-hoi-xiv", "2026-W04"  # the campaign the registry seeds
 CHECKS: list[CheckFunction] = [schemathesis.checks.not_a_server_error, status_code_conformance,

@@ -12,15 +12,12 @@ import time
 from pathlib import Path
 
 import httpx
-import pytest
 
 from deploy.brokers import free_port
-from tests.rig import BROKER, DATABASE, alive, children_of
+from tests.rig import alive, children_of, on_legs
 
 pytestmark = [
-    pytest.mark.integration,
-    pytest.mark.skipif((BROKER, DATABASE) != ("tansu", "sqlite"),
-                       reason="the launcher runs the embedded broker and SQLite: one leg"),
+    *on_legs("tansu:sqlite", why="the launcher runs the embedded broker and SQLite: one leg"),
 ]
 
 UNITS = "kind,name\ncommune,Xã Đảo Thử\nward,Phường Bến Thử\nspecial_zone,Đặc khu Thử\n"

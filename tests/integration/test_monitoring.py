@@ -12,7 +12,7 @@ import shutil
 import subprocess
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -22,22 +22,14 @@ from deploy import dashboards
 from tests.contract.test_operations import alerts
 from tests.prometheus import PrometheusServer
 from tests.receivers import SmtpServer
-from tests.rig import BROKER, DATABASE, ServiceProcess, open_campaign
+from tests.rig import ServiceProcess, on_legs, open_campaign, until
 
-pytestmark = [pytest.mark.integration, pytest.mark.skipif(
-    (BROKER, DATABASE) != ("kafka", "sqlite"), reason="the live monitoring test runs on one "
-    "leg: kafka:sqlite")]
+pytestmark = on_legs("kafka:sqlite", why="the live monitoring test runs on one leg: "
+                     "kafka:sqlite")
 
 RATE_WINDOW = "30s"  # what Grafana's $__rate_interval stands for in this test
 
 
-def until(condition: Callable[[], object], timeout: float = 60,
-          what: str | Callable[[], str] = "") -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, \
-            f"not within {timeout} s: {what() if callable(what) else what}"
-        time.sleep(0.25)
 
 
 class Live:

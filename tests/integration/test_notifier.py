@@ -12,7 +12,7 @@ import signal
 import sqlite3
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -32,12 +32,11 @@ from services.webhooks import unit_secret
 from tests.integration.test_reporting import Stack
 from tests.notifier_wave import SEED, STEP, Wave
 from tests.receivers import SmtpServer, WebhookReceiver
-from tests.rig import BROKER, DATABASE, ServiceProcess, TopicReader
+from tests.rig import BROKER, ServiceProcess, TopicReader, on_legs, until
 
 pytestmark = [
-    pytest.mark.integration,
-    pytest.mark.skipif((BROKER, DATABASE) not in {("tansu", "sqlite"), ("kafka", "postgres")},
-                       reason="each broker once, and each database once: two legs of four"),
+    *on_legs("tansu:sqlite", "kafka:postgres",
+             why="each broker once, and each database once: two legs of four"),
 ]
 HP = ZoneInfo("Asia/Ho_Chi_Minh")
 DEPARTMENT = "lanh-dao-so@vhttdl.haiphong.gov.vn"
@@ -94,11 +93,6 @@ class World:
         asyncio.run(send())
 
 
-def until(condition: Callable[[], bool], timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "not within the time"
-        time.sleep(0.1)
 
 
 def daytime() -> datetime:

@@ -20,10 +20,9 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.rig import BROKER, DATABASE, ServiceProcess
+from tests.rig import ServiceProcess, on_legs
 
-pytestmark = [pytest.mark.integration, pytest.mark.skipif(
-    (BROKER, DATABASE) != ("tansu", "sqlite"), reason="browser tests run on tansu:sqlite")]
+pytestmark = on_legs("tansu:sqlite", why="browser tests run on tansu:sqlite")
 
 ROOT = Path(__file__).resolve().parents[2]
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"

@@ -7,8 +7,7 @@ import sqlalchemy as sa
 
 from deploy.brokers import launch
 from deploy.local import UNITS_CSV
-from tests.integration.test_reporting import until
-from tests.rig import BROKER, ServiceProcess, TopicReader, latest
+from tests.rig import BROKER, ServiceProcess, TopicReader, latest, until
 
 pytestmark = pytest.mark.integration
 

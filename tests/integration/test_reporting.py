@@ -8,7 +8,6 @@ import signal
 import socket
 import time
 import uuid
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -19,7 +18,7 @@ import pytest
 
 from deploy.brokers import launch
 from services.callers import new_token
-from tests.rig import BROKER, Record, ServiceProcess, TopicReader, alive
+from tests.rig import BROKER, Record, ServiceProcess, TopicReader, alive, until
 
 pytestmark = pytest.mark.integration
 REPORTS = "reporting.reports.v1"
@@ -69,11 +68,6 @@ class Stack:
         return [r for r in records if r.key == unit]
 
 
-def until(condition: Callable[[], bool], timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.1)
 
 
 def report(**fields: Any) -> dict[str, Any]:

@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 import sqlalchemy as sa
 from sqlmodel import Session
 
@@ -44,13 +43,11 @@ from services.aggregator.store import (
 )
 from services.database import hold_partitions
 from services.events import REPORTS
-from tests.integration.test_monitoring import until
 from tests.receivers import SmtpServer
-from tests.rig import BROKER, DATABASE, ServiceProcess, open_campaign
+from tests.rig import ServiceProcess, on_legs, open_campaign, until
 
-pytestmark = [pytest.mark.integration, pytest.mark.skipif(
-    (BROKER, DATABASE) != ("kafka", "postgres"),
-    reason="scale-out runs on the Apache Kafka and PostgreSQL leg")]
+pytestmark = on_legs("kafka:postgres", why="scale-out runs on the Apache Kafka and "
+                     "PostgreSQL leg")
 ROOT = Path(__file__).resolve().parents[2]
 UNITS = 60
 SESSION_MS = "6000"  # the broker's least: a killed member's partitions move after this
