@@ -21,7 +21,7 @@ from services.runtime import GRACEFUL_SECONDS
 
 DEPLOY = Path(__file__).parent
 KAFKA = "kafka:9092"
-KAFKA_DATA = "/var/lib/kafka/data"  # the image makes it, owned by its user; the volume's
+KAFKA_DATA = "/var/lib/kafka/data"  # made by the image for its user: a new volume keeps that
 KAFKA_CLUSTER_ID = "aGFpcGhvbmctY2FtcGFpZ24"  # KRaft's, fixed: the volume keeps its format
 POSTGRES_IMAGE = "postgres:15-bookworm"  # the major the tests run (Debian 12's)
 PROMETHEUS_IMAGE = "prom/prometheus:v2.42.0"  # the version of Debian's, which the tests run

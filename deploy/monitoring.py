@@ -19,11 +19,13 @@ SCRAPE_TIMEOUT = "10s"  # the ScrapeSlow alert warns at half of it
 
 
 def prometheus_config(jobs: Mapping[str, dict[str, Any]], *, interval: str = "15s",
+                      timeout: str = SCRAPE_TIMEOUT,
                       rules: Sequence[str] = (RULES,)) -> dict[str, Any]:
-    """`jobs`: each service's name and how Prometheus finds its processes."""
+    """`jobs`: each service's name and how Prometheus finds its processes. The timeout may
+    not exceed the interval (Prometheus refuses such a configuration)."""
     return {
         "global": {"scrape_interval": interval, "evaluation_interval": interval,
-                   "scrape_timeout": min(SCRAPE_TIMEOUT, interval, key=_seconds)},
+                   "scrape_timeout": timeout},
         "rule_files": list(rules),
         "scrape_configs": [{"job_name": name, "metrics_path": "/metrics"} | found
                            for name, found in jobs.items()],
@@ -42,14 +44,6 @@ def by_dns() -> dict[str, dict[str, Any]]:
     return {s.name: {"dns_sd_configs": [{
         "names": [s.name] + ([f"{s.name}-2"] if s.name in SCALED else []), "type": "A",
         "port": s.port, "refresh_interval": "30s"}]} for s in SERVICES}
-
-
-def _seconds(duration: str) -> float:
-    units = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}
-    for suffix in ("ms", "s", "m", "h"):
-        if duration.endswith(suffix):
-            return float(duration.removesuffix(suffix)) * units[suffix]
-    raise ValueError(f"a duration such as 15s, not {duration!r}")
 
 
 def render() -> str:

@@ -26,7 +26,7 @@ class PrometheusServer:
         shutil.copy(monitoring.FOLDER / monitoring.RULES, folder / monitoring.RULES)
         self.config = folder / "prometheus.yml"
         self.config.write_text(to_yaml(monitoring.prometheus_config(
-            monitoring.static(targets), interval=interval)))
+            monitoring.static(targets), interval=interval, timeout=interval)))
         self.url = f"http://127.0.0.1:{self.port}"
         self._process: subprocess.Popen[bytes] | None = None
 

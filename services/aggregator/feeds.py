@@ -379,8 +379,7 @@ class CampaignFigures:
     completeness: dict[str, float]  # by unit kind, latest due period
     timeliness: dict[str, float]
     missing: dict[str, int]
-    below_weekly: int
-    below_daily: int
+    below: tuple[int, int] | None  # below the weekly, the peak-day target; None: none due
     activities: dict[tuple[str, str, str], int]  # by kind, platform, language; whole campaign
     next_due: OpenPeriod | None  # None after the campaign's last deadline
 
@@ -396,7 +395,7 @@ def campaign_figures(session: Session, directory: Directory,
             continue
         due = service.due_periods(campaign, now)
         kinds: dict[str, RatioPublic] = {}
-        below = (0, 0)
+        below = None
         if due:
             latest = due[-1]
             view = progress(session, directory,
@@ -416,6 +415,6 @@ def campaign_figures(session: Session, directory: Directory,
                           if r.completeness is not None},
             timeliness={k: r.timeliness for k, r in kinds.items() if r.timeliness is not None},
             missing={k: r.expected - r.reported for k, r in kinds.items()},
-            below_weekly=below[0], below_daily=below[1],
+            below=below,
             activities=store.activity_totals(session, campaign.code), next_due=next_due))
     return figures

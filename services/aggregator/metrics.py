@@ -93,9 +93,9 @@ class CampaignCollector(Collector):
                 timely.add_metric([f.campaign, kind], share)
             for kind, count in f.missing.items():
                 missing.add_metric([f.campaign, kind], count)
-            if f.completeness:  # a period is due
-                below.add_metric([f.campaign, "weekly"], f.below_weekly)
-                below.add_metric([f.campaign, "peak_day"], f.below_daily)
+            if f.below is not None:
+                below.add_metric([f.campaign, "weekly"], f.below[0])
+                below.add_metric([f.campaign, "peak_day"], f.below[1])
             for (kind, platform, language), count in f.activities.items():
                 activities.add_metric([f.campaign, kind, platform, language], count)
             if (due := f.next_due) is not None:

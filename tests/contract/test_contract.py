@@ -25,7 +25,7 @@ SETTINGS: dict[str, type[HttpSettings]] = {
     "aggregator": AggregatorSettings, "notifier": NotifierSettings, "portal": PortalSettings}
 
 
-def _check(path: Path, current: str, how: str) -> None:
+def check_generated(path: Path, current: str, how: str) -> None:
     if UPDATE:
         path.write_text(current, encoding="utf-8")
     assert path.exists(), f"{path} is missing: {how}"
@@ -38,12 +38,13 @@ def test_message_schema_is_pinned(topic) -> None:
     a breaking one gets a new topic version (`.v2`) instead."""
     schema = json.dumps(topic.model.model_json_schema(), indent=2, sort_keys=True,
                         ensure_ascii=False) + "\n"
-    _check(PINNED / f"{topic.name}.json", schema, "UPDATE_CONTRACT=1 pytest tests/contract")
+    check_generated(PINNED / f"{topic.name}.json", schema,
+                    "UPDATE_CONTRACT=1 pytest tests/contract")
 
 
 def test_asyncapi_document_is_current() -> None:
     current = json.dumps(asyncapi.document(), indent=2, ensure_ascii=False, sort_keys=True)
-    _check(ROOT / "docs" / "asyncapi.json", current + "\n",
+    check_generated(ROOT / "docs" / "asyncapi.json", current + "\n",
            "python -m services.asyncapi > docs/asyncapi.json")
 
 
@@ -53,7 +54,7 @@ def test_topic_names_carry_their_version() -> None:
 
 
 def test_compose_file_is_generated_from_the_topology() -> None:
-    _check(ROOT / "docker-compose.yml", compose.render(),
+    check_generated(ROOT / "docker-compose.yml", compose.render(),
            "python -m deploy.compose > docker-compose.yml")
 
 

@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from deploy import dashboards, monitoring
-from tests.contract.test_contract import _check
+from tests.contract.test_contract import check_generated
 
 ROOT = Path(__file__).resolve().parents[2]
 PROMETHEUS = ROOT / "deploy" / "prometheus"
@@ -34,13 +34,13 @@ def promtool(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_prometheus_config_is_generated_from_the_topology() -> None:
-    _check(PROMETHEUS / "prometheus.yml", monitoring.render(),
+    check_generated(PROMETHEUS / "prometheus.yml", monitoring.render(),
            "python -m deploy.monitoring > deploy/prometheus/prometheus.yml")
 
 
 @pytest.mark.parametrize("name", dashboards.DASHBOARDS)
 def test_dashboard_files_are_current(name: str) -> None:
-    _check(dashboards.FOLDER / f"{name}.json", dashboards.render(name),
+    check_generated(dashboards.FOLDER / f"{name}.json", dashboards.render(name),
            "python -m deploy.dashboards")
 
 

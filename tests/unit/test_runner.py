@@ -9,11 +9,13 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+import structlog
+from aiokafka.errors import CommitFailedError
 from pydantic import BaseModel
 from sqlmodel import Session
 
 from services.aggregator.migrations import MIGRATIONS
-from services.bus.consumer import Batch, Consumer, MemorySource
+from services.bus.consumer import Batch, Consumer, MemorySource, Offsets
 from services.bus.directory import Directory, DirectoryHandler, follower
 from services.config import ServiceSettings
 from services.events import (
@@ -162,3 +164,37 @@ def test_the_registry_read_model_judges_no_token_until_read_to_the_end() -> None
         directory.caller("hpk_token")
     asyncio.run(asyncio.wait_for(consumer.drain(), timeout=30))
     assert directory.caller("hpk_token") is None  # read to the end: revoked
+
+
+class _Rebalanced(MemorySource):
+    """A source whose first offset commit is refused, as after a rebalance."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.refused = 0
+
+    async def commit(self, offsets: Offsets) -> None:
+        if not self.refused:
+            self.refused += 1
+            raise CommitFailedError("the group rebalanced")
+        await super().commit(offsets)
+
+
+def test_a_commit_refused_by_a_rebalance_is_told_and_the_runner_goes_on(engine) -> None:
+    """The batch is durable in the database; its partitions' new owner reads it again and
+    the handler skips it. The runner neither stops nor reconnects."""
+    source = _Rebalanced()
+    for n in range(3):
+        source.put(TOPIC, f"k{n}", b"x")
+    writer = Writer()
+    metrics = ServiceMetrics("test")
+    consumer = Consumer(writer, source, metrics, engine=engine, max_batch=1)
+    with structlog.testing.capture_logs() as logs:
+        asyncio.run(asyncio.wait_for(consumer.drain(), timeout=30))
+    assert rows(engine) == {"0-0", "0-1", "0-2"}
+    assert writer.committed_results == [1, 1, 1]  # the refused batch's work counted as done
+    assert source.committed == {(TOPIC.name, 0): 3}
+    assert [e["event"] for e in logs if e["log_level"] == "warning"] == [
+        "consumer.commit_refused"]
+    assert metrics.registry.get_sample_value(
+        "errors_total", {"kind": "consumer_writer_commit_refused"}) == 1
