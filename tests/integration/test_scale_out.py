@@ -158,7 +158,7 @@ def test_two_of_each_share_the_partitions_and_lose_one_without_a_trace(
         for notifier in notifiers:  # they know the last unit, its address and the campaign
             until(partial(knows_the_units, notifier), what="the notifiers know the units")
 
-        def reports_of(index: int, code: str) -> list[tuple[str, dict[str, Any]]]:
+        def reports_of(index: int) -> list[tuple[str, dict[str, Any]]]:
             sent = [(due, {"kind": "banner", "count": index + 1}),
                     (upcoming, {"kind": "social_post", "count": 1, "platform": "zalo",
                                 "format": "news"})]
@@ -178,16 +178,16 @@ def test_two_of_each_share_the_partitions_and_lose_one_without_a_trace(
             streams = [pool.submit(first_change, a.url, leader, campaign, opened)
                        for a in aggregators]
             until(lambda: len(opened) == 2, what="both streams open")
-            submit(codes[0], *reports_of(0, codes[0])[0])
+            submit(codes[0], *reports_of(0)[0])
             for stream in streams:
                 assert stream.result(timeout=30)["units"] == [codes[0]]
 
         submitted, lock = [1], threading.Lock()
-        total = sum(len(reports_of(i, c)) for i, c in enumerate(codes))
+        total = sum(len(reports_of(i)) for i in range(UNITS))
         half = threading.Event()
 
         def unit_reports(index: int, code: str) -> None:
-            for period, line in reports_of(index, code)[1 if index == 0 else 0:]:
+            for period, line in reports_of(index)[1 if index == 0 else 0:]:
                 submit(code, period, line)
                 with lock:
                     submitted[0] += 1
