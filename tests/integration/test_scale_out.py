@@ -267,7 +267,9 @@ def test_a_partition_held_by_one_transaction_waits_for_its_commit_in_another(
     engine = engine_of(database_url("aggregator"))
     with engine.begin() as connection:
         connection.execute(sa.text("CREATE TABLE folded (n integer)"))
-    held, committed, waited = threading.Event(), [0.0], [0.0]
+    # the moment the zombie commits: its lock goes with the commit, so the owner may take
+    # it before `commit()` has even returned here
+    held, committing, waited = threading.Event(), [0.0], [0.0]
 
     def zombie() -> None:
         with Session(engine) as session:
@@ -275,8 +277,8 @@ def test_a_partition_held_by_one_transaction_waits_for_its_commit_in_another(
             held.set()
             time.sleep(1.0)
             session.execute(sa.text("INSERT INTO folded VALUES (1)"))
+            committing[0] = time.monotonic()
             session.commit()
-            committed[0] = time.monotonic()
 
     def owner() -> int:
         held.wait(10)
@@ -298,7 +300,7 @@ def test_a_partition_held_by_one_transaction_waits_for_its_commit_in_another(
             first, second, third = pool.submit(zombie), pool.submit(owner), pool.submit(others)
             first.result()
             seen, free = second.result(), third.result()
-        assert waited[0] >= committed[0] and seen == 1
-        assert free < committed[0]
+        assert waited[0] >= committing[0] and seen == 1  # it waited, and then saw the row
+        assert free < committing[0]
     finally:
         engine.dispose()
