@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the tests need beyond Python packages: PostgreSQL, Prometheus (promtool),
-# kcat, wrk, and Chromium with its WebDriver (the portal's browser tests) from Debian's
+# kcat, wrk, Chromium with its WebDriver (the portal's browser tests), LibreOffice, poppler
+# and the Liberation fonts (the compiled report converted to PDF and PNG) from Debian's
 # packages, Java and Maven if missing, and Apache Kafka's jars from Maven Central. Safe to
 # run again: it installs only what is missing.
 set -euo pipefail
@@ -14,6 +15,9 @@ command -v wrk >/dev/null || need+=(wrk)
 command -v chromium >/dev/null || need+=(chromium)
 command -v chromedriver >/dev/null || need+=(chromium-driver)
 compgen -G "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf" >/dev/null || need+=(fonts-dejavu-core)
+command -v soffice >/dev/null || need+=(libreoffice-writer-nogui libreoffice-calc-nogui)
+command -v pdftoppm >/dev/null || need+=(poppler-utils)
+compgen -G "/usr/share/fonts/truetype/liberation*/LiberationSerif-Regular.ttf" >/dev/null || need+=(fonts-liberation2)
 command -v java >/dev/null || need+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null || need+=(maven)
 if ((${#need[@]})); then

@@ -19,7 +19,7 @@ from services.events.registry import (
     UnitContacts,
     UnitSnapshot,
 )
-from services.events.reports import Activity, ReportSubmitted
+from services.events.reports import Activity, EnteredBy, ReportSubmitted
 from services.events.topics import (
     AGGREGATOR_BREACHES,
     AGGREGATOR_DEAD_LETTERS,
@@ -53,6 +53,7 @@ __all__ = [
     "REGISTRY_TOPICS",
     "REPORTS",
     "Activity",
+    "EnteredBy",
     "ReportSubmitted",
     "COMMUNE_LEVEL",
     "PROVINCES",

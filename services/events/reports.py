@@ -117,6 +117,17 @@ Activity = Annotated[
 ]
 
 
+class EnteredBy(BaseModel):
+    """Who entered a report on its unit's behalf (received on paper or by email)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    credential_id: str = Field(description="The Department credential that entered it.")
+    label: str = Field(description="Its holder, as the registry names them.")
+    note: str = Field(description="How and when the report reached the Department, e.g. "
+                      "`Công văn số 12/UBND, nhận ngày 09/02/2026`.")
+
+
 class ReportSubmitted(BaseModel):
     """A report accepted at intake, whole. Key: `unit_code` (a unit's reports stay in order)."""
 
@@ -143,3 +154,7 @@ class ReportSubmitted(BaseModel):
         "equals `received_at` for version 1. Absent from messages written before it existed.")
     activities: list[Activity] = Field(description="What the unit did in the period.")
     note: str | None = Field(None, description="Free text from the unit.")
+    entered_by: EnteredBy | None = Field(
+        None, description="Set when the Department entered the report on the unit's behalf; "
+        "`received_at` is then the time the Department states it received it. Null (or "
+        "absent) for a report the unit sent itself.")
