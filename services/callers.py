@@ -7,7 +7,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
 
-Scope = Literal["admin", "leadership", "unit"]
+Scope = Literal["admin", "department", "leadership", "unit"]
+# A credential's scope (services.events.CredentialScope) as a caller's: the admin is no
+# credential, but the registry's own setting.
+OF_CREDENTIAL: dict[str, Scope] = {"unit": "unit", "leadership": "leadership",
+                                   "department": "department"}
 
 
 @dataclass(frozen=True)

@@ -22,14 +22,13 @@ from pydantic import ValidationError
 from sqlmodel import Session
 
 from services.bus.consumer import Batch, Consumer, KafkaSource, Source
-from services.callers import Caller, Scope, issued_at
+from services.callers import OF_CREDENTIAL, Caller, issued_at
 from services.config import ServiceSettings
 from services.events import (
     CAMPAIGNS,
     CREDENTIALS,
     UNITS,
     CampaignSnapshot,
-    CredentialScope,
     CredentialSnapshot,
     UnitSnapshot,
 )
@@ -92,7 +91,7 @@ class Directory:
         found = self.credential(token)
         if found is None:
             return None
-        scope: Scope = "unit" if found.scope is CredentialScope.unit else "leadership"
+        scope = OF_CREDENTIAL[found.scope]
         return Caller(scope=scope, unit_code=found.unit_code, credential_id=found.id)
 
     async def settle(self, token: str) -> Caller | None:

@@ -126,6 +126,8 @@ class EnteredBy(BaseModel):
     label: str = Field(description="Its holder, as the registry names them.")
     note: str = Field(description="How and when the report reached the Department, e.g. "
                       "`Công văn số 12/UBND, nhận ngày 09/02/2026`.")
+    entered_at: UtcDatetime = Field(description="When the Department entered it (UTC); "
+                                    "`received_at` is when it says the report arrived.")
 
 
 class ReportSubmitted(BaseModel):

@@ -64,6 +64,9 @@ class CredentialScope(StrEnum):
 
     unit = "unit"  # submit and read its own unit's reports
     leadership = "leadership"  # read every feed, never write
+    # the Department's staff: read every feed, and enter a unit's report received on
+    # paper or by email on its behalf
+    department = "department"
 
 
 PROVINCES: dict[str, str] = {

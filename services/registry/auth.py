@@ -9,6 +9,7 @@ import hmac
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from services.callers import OF_CREDENTIAL
 from services.registry import service
 from services.registry.settings import RegistrySettings
 from services.web.auth import Blocking, Caller, Identify
@@ -26,7 +27,7 @@ def identifier(settings: RegistrySettings, engine: Engine) -> Identify:
             credential = service.authenticate(session, token)
         if credential is None:
             return None
-        return Caller(scope="unit" if credential.scope == "unit" else "leadership",
+        return Caller(scope=OF_CREDENTIAL[credential.scope],
                       unit_code=credential.unit_code, credential_id=credential.id)
 
     return Blocking(identify)

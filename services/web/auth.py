@@ -101,4 +101,5 @@ def requiring(*scopes: Scope) -> Callable[..., Awaitable[Caller]]:
 
 CallerDep = Annotated[Caller, Depends(current_caller)]
 AdminDep = Annotated[Caller, Depends(requiring("admin"))]
-ReaderDep = Annotated[Caller, Depends(requiring("admin", "leadership"))]
+ReaderDep = Annotated[Caller, Depends(requiring("admin", "department", "leadership"))]
+DepartmentDep = Annotated[Caller, Depends(requiring("department"))]
