@@ -24,6 +24,11 @@ def local_day(moment: datetime) -> date:
     return moment.astimezone(LOCAL_ZONE).date()
 
 
+def local_moment(moment: datetime) -> datetime:
+    """A moment in Hai Phong time."""
+    return moment.astimezone(LOCAL_ZONE)
+
+
 def written_day(value: date) -> str:
     """A day as people here write it: 26/01/2026 (a moment: its day in Hai Phong)."""
     if isinstance(value, datetime):

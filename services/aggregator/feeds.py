@@ -85,12 +85,12 @@ def expected(directory: Directory, view: Period) -> Expected:
 def ratios(session: Session, directory: Directory, view: Period) -> service.Ratios:
     """Completeness and timeliness from the kept figures: per expected unit kind, and
     city-wide over those kinds; the reports of units the period does not expect taken out
-    (a unit the registry no longer has at all is not: `_ratio` keeps the ratios at most 1)."""
+    (a unit the registry no longer has at all is not: `ratio_of` keeps the ratios at most 1)."""
     found = expected(directory, view)
     kept = store.figures(session, view.campaign.code, view.name, view.parent)
     aside = store.figures_of(session, view.campaign.code, view.name, found.outside,
                              view.parent)
-    return _ratios(found.per_kind, _by_kind(kept), _by_kind(aside))
+    return ratios_of(found.per_kind, _by_kind(kept), _by_kind(aside))
 
 
 def _by_kind(figures: store.Figures, parent: str | None = None) -> dict[str, tuple[int, int]]:
@@ -103,19 +103,19 @@ def _by_kind(figures: store.Figures, parent: str | None = None) -> dict[str, tup
     return found
 
 
-def _ratios(per_kind: dict[str, int], kept: dict[str, tuple[int, int]],
+def ratios_of(per_kind: dict[str, int], kept: dict[str, tuple[int, int]],
             aside: dict[str, tuple[int, int]]) -> service.Ratios:
     """Ratios per expected unit kind and over them all, the reports `aside` taken out."""
-    by_kind = {kind: _ratio(n, *(k - a for k, a in zip(kept.get(kind, (0, 0)),
+    by_kind = {kind: ratio_of(n, *(k - a for k, a in zip(kept.get(kind, (0, 0)),
                                                        aside.get(kind, (0, 0)), strict=True)))
                for kind, n in sorted(per_kind.items())}
-    return service.Ratios(city=_ratio(sum(per_kind.values()),
+    return service.Ratios(city=ratio_of(sum(per_kind.values()),
                                       sum(r.reported for r in by_kind.values()),
                                       sum(r.on_time for r in by_kind.values())),
                           by_unit_kind=by_kind)
 
 
-def _ratio(expected_units: int, reported: int, on_time: int) -> RatioPublic:
+def ratio_of(expected_units: int, reported: int, on_time: int) -> RatioPublic:
     reported, on_time = min(reported, expected_units), min(on_time, expected_units)
     return RatioPublic(
         expected=expected_units, reported=reported, on_time=on_time,
@@ -229,7 +229,7 @@ def by_parent(session: Session, directory: Directory, view: Period, today: date
     below = store.below_counts(session, view.campaign.code, view.name, today, view.kind)
     items = []
     for parent in sorted(found.per_parent, key=lambda p: (p == "", p)):
-        figures = _ratios(found.per_parent[parent], _by_kind(kept, parent),
+        figures = ratios_of(found.per_parent[parent], _by_kind(kept, parent),
                           _by_kind(aside, parent))
         items.append(ParentProgressPublic(
             parent=parent or None, name=PROVINCES.get(parent), all=figures.city,
@@ -345,7 +345,7 @@ def changes(session: Session, directory: Directory,
     for (campaign_code, period), events in touched.items():
         campaign = directory.campaigns.get(campaign_code)
         first = events[0]
-        figures = service.Ratios(city=_ratio(0, 0, 0), by_unit_kind={}) if campaign is None \
+        figures = service.Ratios(city=ratio_of(0, 0, 0), by_unit_kind={}) if campaign is None \
             else ratios(session, directory,
                         Period(campaign, period, first.period_start, first.period_end))
         out.append(ProgressChanged(

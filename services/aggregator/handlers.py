@@ -13,18 +13,20 @@ An unreadable message is a dead letter."""
 import gc
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from functools import partial
-from typing import Annotated
+from typing import Annotated, Any, NotRequired
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from sqlmodel import Session
 from typing_extensions import TypedDict
 
-from services.aggregator import feeds, service
+from services.aggregator import feeds, service, store
 from services.aggregator.hub import ProgressHub
 from services.aggregator.metrics import AggregatorMetrics
 from services.bus.consumer import Batch, Message
 from services.bus.directory import Directory
+from services.database import raw_in
 from services.events import (
     AGGREGATOR_PROGRESS,
     REPORTS,
@@ -52,7 +54,9 @@ class ReportFold:
         assert session is not None
         with collector_paused():
             service.reparent(session, unit_records(batch))
-            applied = service.fold(session, arrivals(batch), self._directory.campaigns)
+            kept: list[tuple[Any, ...]] = []
+            applied = service.fold(session, arrivals(batch, kept), self._directory.campaigns)
+            store.keep_versions(raw_in(session), kept)
         if not applied or not self._announce:
             return applied, []
         changes = feeds.changes(session, self._directory, applied)
@@ -96,14 +100,21 @@ class ProgressTail:
             self._on_change()
 
 
+class _Entered(TypedDict):
+    entered_at: datetime
+
+
 class ReportHead(TypedDict):
-    """What ordering needs of a report message; the rest is read only if it can count.
-    A typed dict, not a model: read for every message, it costs a third less."""
+    """What ordering and the kept versions need of a report message; the rest is read
+    only if it can count. A typed dict, not a model: read for every message, it costs a
+    third less."""
 
     campaign_code: str
     period: str
     unit_code: str
     version: Annotated[int, Field(ge=1)]
+    received_at: datetime
+    entered_by: NotRequired[_Entered | None]
 
 
 _HEAD = TypeAdapter(ReportHead)
@@ -135,8 +146,11 @@ def unit_records(batch: Batch) -> list[service.UnitRecord]:
     return found
 
 
-def arrivals(batch: Batch) -> list[service.Arrival]:
-    """The batch's report messages as the fold sees them; the unreadable ones buried."""
+def arrivals(batch: Batch, kept: list[tuple[Any, ...]] | None = None
+             ) -> list[service.Arrival]:
+    """The batch's report messages as the fold sees them; the unreadable ones buried. Each
+    is also added to `kept`, if given, as a row of store.VERSION_COLUMNS: recorded when
+    received, or when entered on the unit's behalf."""
     found: list[service.Arrival] = []
     for message in batch.messages:
         if message.topic != REPORTS.name:
@@ -146,8 +160,13 @@ def arrivals(batch: Batch) -> list[service.Arrival]:
         except ValidationError as exc:
             batch.bury(message, str(exc))
             continue
-        found.append(((head["campaign_code"], head["period"], head["unit_code"]),
-                      head["version"], partial(_read, batch, message)))
+        key = (head["campaign_code"], head["period"], head["unit_code"])
+        found.append((key, head["version"], partial(_read, batch, message)))
+        if kept is not None:
+            entered = head.get("entered_by")
+            kept.append((*key, head["version"],
+                         entered["entered_at"] if entered else head["received_at"],
+                         (message.value or b"").decode()))
     return found
 
 

@@ -2,8 +2,8 @@
 
 from datetime import date, datetime
 
-from sqlalchemy import DateTime, Index
-from sqlmodel import Field, SQLModel
+from sqlalchemy import DateTime, Index, Text
+from sqlmodel import Column, Field, SQLModel
 
 
 class PeriodReport(SQLModel, table=True):
@@ -37,6 +37,9 @@ class PeriodReport(SQLModel, table=True):
     weekly_fails_on: date | None = None
     daily_fails_on: date | None = None
     judged_revision: int | None = None
+    # Who entered the standing version on the unit's behalf (the credential's label); null
+    # for a report the unit sent itself.
+    entered_by: str | None = Field(default=None, max_length=200)
 
 
 class PeriodFigures(SQLModel, table=True):
@@ -127,3 +130,21 @@ class DailyBroadcast(SQLModel, table=True):
     day: date = Field(primary_key=True)
     period: str = Field(max_length=16)
     count: int
+
+
+class ReportVersion(SQLModel, table=True):
+    """Every version of every report the fold has read, whole, with the moment the system
+    recorded it: the compiled report counts the versions recorded up to its stated time,
+    so that it says the same however many came after."""
+
+    __tablename__ = "report_versions"
+    __table_args__ = (Index("ix_report_versions_recorded", "campaign_code", "recorded_at"),)
+
+    campaign_code: str = Field(primary_key=True, max_length=64)
+    period: str = Field(primary_key=True, max_length=16)
+    unit_code: str = Field(primary_key=True, max_length=64)
+    version: int = Field(primary_key=True)
+    # `received_at`, or for a report entered on the unit's behalf `entered_at`: its stated
+    # reception may be days earlier than the moment it reached the system.
+    recorded_at: datetime = Field(sa_type=DateTime(timezone=True))
+    event: str = Field(sa_column=Column(Text, nullable=False))  # the ReportSubmitted JSON

@@ -213,7 +213,7 @@ def _rows(winners: Iterable[tuple[ReportSubmitted, Timeliness]],
     counts: list[tuple[Any, ...]] = []
     days: list[tuple[Any, ...]] = []
     for e, judged in winners:
-        daily = _daily(e)
+        daily = daily_of(e)
         campaign = campaigns.get(e.campaign_code)
         parent = parents.get(e.unit_code, "")
         found = None if campaign is None else verdict(campaign, e.unit_kind, daily,
@@ -222,9 +222,10 @@ def _rows(winners: Iterable[tuple[ReportSubmitted, Timeliness]],
                       e.report_id, e.version, judged.on_time, e.received_at,
                       judged.first_received_at, e.period_start, e.period_end,
                       sum(daily.values()), *(found or Verdict(None, None)),
-                      None if campaign is None else campaign.revision))
+                      None if campaign is None else campaign.revision,
+                      e.entered_by.label if e.entered_by else None))
         counts += [(e.campaign_code, e.period, e.unit_code, *key, e.unit_kind, parent,
-                    *figures) for key, figures in _counts(e).items()]
+                    *figures) for key, figures in counts_of(e).items()]
         days += [(e.campaign_code, e.unit_code, day, e.period, n) for day, n in daily.items()]
     return heads, counts, days
 
@@ -306,7 +307,7 @@ def rejudge(session: Session, campaigns: Iterable[CampaignSnapshot], limit: int 
     return judged
 
 
-def _counts(event: ReportSubmitted) -> dict[tuple[str, ...], tuple[int, int, int]]:
+def counts_of(event: ReportSubmitted) -> dict[tuple[str, ...], tuple[int, int, int]]:
     """Count, people mobilised and shares by kind, platform, format, language and channel."""
     totals: dict[tuple[str, ...], tuple[int, int, int]] = {}
     for activity in event.activities:
@@ -320,7 +321,7 @@ def _counts(event: ReportSubmitted) -> dict[tuple[str, ...], tuple[int, int, int
     return totals
 
 
-def _daily(event: ReportSubmitted) -> Counter[date]:
+def daily_of(event: ReportSubmitted) -> Counter[date]:
     days: Counter[date] = Counter()
     for activity in event.activities:
         if isinstance(activity, LoudspeakerBroadcast):

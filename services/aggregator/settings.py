@@ -1,6 +1,8 @@
 """Aggregator settings, read from AGGREGATOR_* variables."""
 
-from pydantic import Field
+from pathlib import Path
+
+from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from services.config import ServiceSettings
@@ -19,3 +21,13 @@ class AggregatorSettings(ServiceSettings):
                            "folded in one transaction.")
     gauge_refresh_seconds: float = Field(5, gt=0, description="How often the campaign "
                                          "gauges are recomputed after reports arrive.")
+    report_template: Path | None = Field(None, description="The Word template of the "
+                                         "compiled report, if not the one shipped "
+                                         "(services/aggregator/templates).")
+
+    @field_validator("report_template")
+    @classmethod
+    def _template_exists(cls, path: Path | None) -> Path | None:
+        if path is not None and not path.is_file():
+            raise ValueError(f"no such file: {path}")
+        return path

@@ -15,6 +15,7 @@ from services.aggregator.models import (
     PeriodFigures,
     PeriodReport,
     PeriodTotal,
+    ReportVersion,
     UnitParent,
 )
 from services.database import RawConnection
@@ -92,7 +93,7 @@ def _utc(moment: datetime | None) -> datetime | None:
 HEAD_COLUMNS = ("campaign_code", "period", "unit_code", "unit_kind", "unit_parent",
                 "report_id", "version", "on_time", "received_at", "first_received_at",
                 "period_start", "period_end", "loudspeaker_total", "weekly_fails_on",
-                "daily_fails_on", "judged_revision")
+                "daily_fails_on", "judged_revision", "entered_by")
 COUNT_COLUMNS = ("campaign_code", "period", "unit_code", "kind", "platform", "format",
                  "language", "channel", "unit_kind", "unit_parent", "count",
                  "people_mobilised", "shares")
@@ -113,6 +114,33 @@ def replace(db: RawConnection, heads: list[tuple[Any, ...]], counts: list[tuple[
             f"DO UPDATE SET {updates}", [_stamped(db, head) for head in heads])
     db.many(_insert(COUNTS, COUNT_COLUMNS), counts)
     db.many(_insert(DAYS, DAY_COLUMNS), days)
+
+
+VERSIONS: Table = ReportVersion.__table__  # type: ignore[attr-defined]
+VERSION_COLUMNS = ("campaign_code", "period", "unit_code", "version", "recorded_at", "event")
+
+
+def keep_versions(db: RawConnection, rows: list[tuple[Any, ...]]) -> None:
+    """Keep each report version once (rows in the order of VERSION_COLUMNS): a redelivery
+    adds nothing."""
+    db.many(f"{_insert(VERSIONS, VERSION_COLUMNS)} ON CONFLICT (campaign_code, period, "
+            "unit_code, version) DO NOTHING",
+            [(*row[:4], db.timestamp(row[4]), row[5]) for row in rows])
+
+
+def versions_as_of(session: Session, campaign: str, as_of: datetime
+                   ) -> list[tuple[str, str, str]]:
+    """The newest version of each (period, unit) of a campaign recorded by `as_of`, as
+    (period, unit, event JSON)."""
+    v = VERSIONS.c
+    newest = (sa.select(v.period, v.unit_code, sa.func.max(v.version).label("version"))
+              .where(v.campaign_code == campaign, v.recorded_at <= as_of)
+              .group_by(v.period, v.unit_code).subquery())
+    rows = session.connection().execute(
+        sa.select(v.period, v.unit_code, v.event).join(newest, sa.and_(
+            v.period == newest.c.period, v.unit_code == newest.c.unit_code,
+            v.version == newest.c.version)).where(v.campaign_code == campaign))
+    return [(period, unit, event) for period, unit, event in rows]
 
 
 def shift(db: RawConnection, figures: list[tuple[Any, ...]],
