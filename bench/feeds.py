@@ -83,11 +83,12 @@ def directory_of(count: int) -> Directory:
     return directory
 
 
-def reports(count: int, seed: int = 16) -> list[ReportSubmitted]:
+def reports(count: int, seed: int = 16, weeks: tuple[str, ...] = WEEKS
+            ) -> list[ReportSubmitted]:
     """Every version of every report the units send, in the order they arrive."""
     rng = random.Random(seed)
     found = []
-    for week in WEEKS:
+    for week in weeks:
         start, end = periods.bounds(week, ReportingPeriod.iso_week)
         deadline = datetime.combine(end + timedelta(days=1), clock(10), UTC)
         for n in range(count):

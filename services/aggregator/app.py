@@ -8,7 +8,7 @@ from fastapi import FastAPI
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from services.aggregator import service
+from services.aggregator import report_api, service
 from services.aggregator.api import router
 from services.aggregator.breaches import BreachWatch
 from services.aggregator.handlers import ProgressTail, ReportFold
@@ -55,8 +55,9 @@ def create_app(settings: AggregatorSettings) -> FastAPI:
                 _AfterCatchUp(state.follower.caught_up, watch), gauges]
 
     return build_app(Blueprint(
-        name="aggregator", title="Campaign progress", settings=settings, routers=[router],
-        migrations=MIGRATIONS, wire=wire, compress_from=COMPRESS_FROM,
+        name="aggregator", title="Campaign progress", settings=settings,
+        routers=[router, report_api.router], migrations=MIGRATIONS, wire=wire,
+        compress_from=COMPRESS_FROM,
         checks={"broker": lambda app: app.state.consumer.ready(),
                 "outbox relay": lambda app: app.state.relay.ready(),
                 "live stream": lambda app: app.state.tail.ready(),

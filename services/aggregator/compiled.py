@@ -175,7 +175,7 @@ def _period(directory: Directory, campaign: CampaignSnapshot, period: periods.Pe
     return PeriodFigures(
         period=period,
         state="upcoming" if period.start > today else
-              "due" if period.deadline <= as_of else "open",
+              "due" if period.deadline < as_of else "open",
         ratios=ratios, totals=service.totals(rows), coverage=service.coverage(rows),
         loudspeaker=LoudspeakerPublic(
             units_checked=sum(r.reported for kind, r in ratios.by_unit_kind.items()

@@ -277,6 +277,7 @@ def unit_rows(session: Session, view: Period, found: Expected, codes: list[str]
             code=code, name=unit.name, kind=unit.kind, parent=unit.parent,
             reported=head is not None,
             on_time=bool(head and head.on_time), version=head.version if head else None,
+            entered_by=head.entered_by if head else None,
             activities={kind: counts.by_kind.get(kind, 0) for kind in service.ACTIVITY_KINDS},
             loudspeaker_total=(head.loudspeaker_total if head else 0) if duty else None,
             peak_day_least=min(days.get(code, {}).get(d, 0) for d in peaks)
@@ -302,7 +303,8 @@ def unit_progress(session: Session, unit: UnitSnapshot, campaign: str) -> UnitPr
     rows = store.unit_counts(session, campaign, unit.code, [r.period for r in standing])
     reports = [UnitPeriodPublic(
         period=r.period, report_id=r.report_id, version=r.version, on_time=r.on_time,
-        received_at=r.received_at, totals=service.totals(x for x in rows if x.period == r.period))
+        received_at=r.received_at, entered_by=r.entered_by,
+        totals=service.totals(x for x in rows if x.period == r.period))
         for r in standing]
     return UnitProgressPublic(
         unit=UnitRefPublic(code=unit.code, name=unit.name, kind=unit.kind), campaign=campaign,

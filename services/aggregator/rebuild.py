@@ -5,6 +5,8 @@ database (AGGREGATOR_* settings), start the aggregator again. The aggregate tabl
 emptied (the kept figures too: the fold shifts them by differences), and the report and
 unit topics are read from their beginning until a fetch at their end returns nothing,
 through the same runner and handler as the live path, so the figures come out the same.
+The kept report versions (the compiled report's history) are not emptied: the fold adds
+only the versions it lacks, and keeps those the topics may no longer hold.
 """
 
 import asyncio

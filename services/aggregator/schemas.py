@@ -160,7 +160,11 @@ class UnitPeriodPublic(_Public):
     on_time: bool = Field(description="The unit's first report for the period arrived at or "
                           "before the deadline.")
     received_at: UtcDatetime = Field(description="When the standing version was received "
-                                     "(UTC).")
+                                     "(UTC): for one entered on the unit's behalf, when the "
+                                     "Department says it received it.")
+    entered_by: str | None = Field(None, description="Who entered the standing version on "
+                                   "the unit's behalf (received on paper or by email); null "
+                                   "when the unit sent it itself.")
     totals: TotalsPublic = Field(description="What the standing version counts.")
 
 
@@ -183,6 +187,8 @@ class UnitRowPublic(_Public):
     reported: bool = Field(description="Its report for the period is in.")
     on_time: bool = Field(description="Its first report arrived by the deadline.")
     version: int | None = Field(description="The standing version; null: no report.")
+    entered_by: str | None = Field(None, description="Who entered the standing version on "
+                                   "the unit's behalf; null when the unit sent it itself.")
     activities: dict[str, int] = Field(description="Count per activity kind, every kind.")
     loudspeaker_total: int | None = Field(description="Broadcasts over the period; null for a "
                                           "unit without the loudspeaker duty.")

@@ -350,6 +350,8 @@ class Head:
     on_time: bool
     version: int
     loudspeaker_total: int
+    entered_by: str | None  # who entered it on the unit's behalf
+
 
 
 def heads_of(session: Session, campaign: str, period: str, units: Sequence[str]
@@ -358,10 +360,11 @@ def heads_of(session: Session, campaign: str, period: str, units: Sequence[str]
     if not units:
         return {}
     c = HEADS.c
-    query = sa.select(c.unit_code, c.on_time, c.version, c.loudspeaker_total).where(
+    query = sa.select(c.unit_code, c.on_time, c.version, c.loudspeaker_total,
+                      c.entered_by).where(
         c.campaign_code == campaign, c.period == period, c.unit_code.in_(list(units)))
-    return {code: Head(bool(on_time), version, total or 0)
-            for code, on_time, version, total in session.execute(query)}
+    return {code: Head(bool(on_time), version, total or 0, entered_by)
+            for code, on_time, version, total, entered_by in session.execute(query)}
 
 
 class UnitCounts(NamedTuple):

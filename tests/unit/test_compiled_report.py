@@ -1,0 +1,177 @@
+"""The compiled report, fast: report events folded into a real migrated SQLite database by
+the aggregator's handler, compiled as of a stated time, written as Word and Excel files and
+read back with python-docx and openpyxl. Its figures are those of the feeds; the same
+`as_of` gives the same figures after later reports and revisions."""
+
+import io
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import docx
+import openpyxl
+import pytest
+from sqlmodel import Session
+
+from services import periods
+from services.aggregator import compiled, documents, feeds
+from services.aggregator.migrations import MIGRATIONS
+from services.events import EnteredBy, ReportSubmitted
+from services.refusals import Invalid
+from tests.unit.test_aggregator_rules import (
+    EVERY_DAY,
+    LATE,
+    ON_TIME,
+    Aggregates,
+    broadcasts,
+    campaign,
+    report,
+    unit,
+)
+
+W05_ON_TIME = datetime(2026, 2, 2, 3, 0, tzinfo=UTC)  # W05 is due 2 February, 10:00 UTC
+AS_OF = datetime(2026, 2, 3, 8, 30, tzinfo=UTC)
+LATER = AS_OF + timedelta(days=1)
+SPAN = (date(2026, 1, 19), date(2026, 2, 1))  # W04 and W05
+FORMULA_NAME = '=HYPERLINK("http://example.com","Xã")'
+
+
+def on_behalf(event: ReportSubmitted, entered_at: datetime) -> ReportSubmitted:
+    """The event as intake writes a report the Department entered for the unit."""
+    return event.model_copy(update={"entered_by": EnteredBy(
+        credential_id="cred-vp", label="Nguyễn Thị Hoa (Văn phòng Sở)",
+        note="Công văn số 12/UBND, nhận ngày 25/01/2026", entered_at=entered_at)})
+
+
+@pytest.fixture
+def aggregates(migrated) -> Aggregates:
+    found = Aggregates(migrated(MIGRATIONS))
+    found.add(unit("xa-1", parent="31"), unit("xa-2", active_until="2026-01-25"),
+              unit("xa-3", name=FORMULA_NAME), unit("ph-1", "ward"),
+              unit("so-1", "department"), unit("bao-1", "press"))
+    found.fold(
+        report("xa-1", activities=broadcasts(EVERY_DAY)),
+        report("xa-1", 2, at=LATE, first=ON_TIME, activities=[
+            *broadcasts(EVERY_DAY), {"kind": "social_post", "count": 4, "platform": "zalo",
+                                     "format": "video"}]),
+        report("xa-2", at=LATE, activities=broadcasts({19: 1})),  # late, below both targets
+        report("ph-1", kind="ward", activities=broadcasts(dict.fromkeys(range(19, 24), 1))),
+        report("so-1", kind="department", activities=[
+            {"kind": "foreign_language_item", "count": 2, "language": "ja",
+             "format": "bulletin"}]),
+        on_behalf(report("bao-1", kind="press", activities=[
+            {"kind": "article", "count": 6, "channel": "press"}]), LATE + timedelta(hours=1)),
+        report("xa-1", period="2026-W05", at=W05_ON_TIME, activities=broadcasts(
+            {26: 1, 27: 1, 28: 1, 29: 1, 30: 1, 31: 1})))
+    return found
+
+
+def compile_at(aggregates: Aggregates, as_of: datetime = AS_OF) -> compiled.Compiled:
+    with Session(aggregates.engine) as session:
+        return compiled.compile_report(session, aggregates.directory, campaign(), *SPAN, as_of)
+
+
+def test_each_period_has_the_figures_of_its_feed(aggregates) -> None:
+    report_ = compile_at(aggregates)
+    assert [p.period.name for p in report_.periods] == ["2026-W04", "2026-W05"]
+    for figures in report_.periods:
+        feed = aggregates.progress(figures.period.name, today=periods.local_day(AS_OF))
+        assert (figures.ratios.city, figures.ratios.by_unit_kind) == (feed.city,
+                                                                      feed.by_unit_kind)
+        assert (figures.totals, figures.coverage, figures.loudspeaker) == (
+            feed.totals, feed.coverage, feed.loudspeaker)
+        assert [u.code for u in figures.missing] == aggregates.missing(figures.period.name)
+    w04 = report_.periods[0]
+    assert w04.ratios.city.expected == 6 and w04.ratios.city.reported == 5
+    assert [u.code for u, _ in w04.late] == ["xa-2"]  # xa-1's late revision stays on time
+    assert [code for code, _ in w04.below] == ["ph-1", "xa-2"]
+    # the retired xa-2 is not expected in W05
+    assert [u.code for u in report_.periods[1].missing] == ["bao-1", "ph-1", "so-1", "xa-3"]
+
+
+def test_the_same_as_of_gives_the_same_figures_after_more_reports(aggregates) -> None:
+    before = compile_at(aggregates)
+    aggregates.fold(
+        report("xa-3", at=LATER, activities=broadcasts(EVERY_DAY)),
+        report("xa-1", 3, at=LATER, first=ON_TIME, activities=[{"kind": "banner", "count": 9}]),
+        on_behalf(report("ph-1", kind="ward", period="2026-W05", at=W05_ON_TIME,
+                         activities=broadcasts({26: 3})), LATER))  # back-dated, entered later
+    again = compile_at(aggregates)
+    assert again == before
+    assert documents.context(again, LATER.date()) == documents.context(before, LATER.date())
+    now = compile_at(aggregates, LATER + timedelta(hours=1))
+    assert now.periods[0].ratios.city.reported == 6
+    assert now.periods[0].totals.by_activity_kind["banner"] == 9
+    assert now.periods[1].ratios.by_unit_kind["ward"].on_time == 1  # its stated reception
+
+
+def test_the_span_must_lie_in_the_campaign(aggregates) -> None:
+    with Session(aggregates.engine) as session, pytest.raises(Invalid) as refused:
+        compiled.compile_report(session, aggregates.directory, campaign(), date(2026, 2, 1),
+                                date(2026, 1, 19), AS_OF)
+    assert refused.value.fields[0].field == "to"
+
+
+def table_after(document: Any, first_header: str) -> list[list[str]]:
+    """The rows of the document's first table whose header begins with `first_header`."""
+    for table in document.tables:
+        rows = [[cell.text.strip() for cell in row.cells] for row in table.rows]
+        if rows and rows[0][0] == first_header:
+            return rows
+    raise AssertionError(f"no table headed {first_header!r}")
+
+
+def test_the_word_document_holds_the_figures_and_states_its_time(aggregates) -> None:
+    report_ = compile_at(aggregates)
+    document = docx.Document(io.BytesIO(documents.docx(report_, issued_on=date(2026, 2, 4))))
+    text = "\n".join(p.text for p in document.paragraphs)
+    assert "Số liệu tính đến 15:30:00 ngày 03/02/2026" in text
+    assert "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM" in document.tables[0].rows[0].cells[1].text
+    assert "Hải Phòng, ngày 04 tháng 02 năm 2026" in document.tables[0].rows[0].cells[1].text
+    kinds = table_after(document, "Loại đơn vị")
+    feeds_ = [aggregates.progress(p, today=periods.local_day(AS_OF)).city
+              for p in ("2026-W04", "2026-W05")]
+    city = kinds[-1]
+    assert city[0] == "Toàn thành phố"
+    assert [int(c) for c in city[1:4]] == [sum(f.expected for f in feeds_),
+                                           sum(f.reported for f in feeds_),
+                                           sum(f.on_time for f in feeds_)]
+    by_code = {row[1]: row for row in _annex(document)}
+    assert by_code["xa-3"][2] == FORMULA_NAME
+    assert by_code["bao-1"][-1] == "Nguyễn Thị Hoa (Văn phòng Sở)"
+    assert by_code["xa-1"][4:8] == ["2", "2", "2", "0"]  # expected, reported, on time, late
+
+
+def _annex(document: Any) -> list[list[str]]:
+    for table in document.tables:
+        rows = [[cell.text.strip() for cell in row.cells] for row in table.rows]
+        if rows and rows[0][:2] == ["STT", "Mã"]:
+            return rows[1:]
+    raise AssertionError("no annex table")
+
+
+def test_the_workbook_holds_the_same_tables_with_text_left_as_text(aggregates) -> None:
+    report_ = compile_at(aggregates)
+    book = openpyxl.load_workbook(io.BytesIO(documents.workbook(report_)))
+    assert "Phụ lục theo đơn vị" in book.sheetnames
+    annex = book["Phụ lục theo đơn vị"]
+    rows = list(annex.iter_rows(values_only=True))
+    header = next(i for i, row in enumerate(rows) if row[0] == "code")
+    lines = {row[0]: row for row in rows[header + 1:]}
+    named = lines["xa-3"]
+    assert named[1] == FORMULA_NAME
+    cell = next(c for row in annex.iter_rows() for c in row if c.value == FORMULA_NAME)
+    assert cell.data_type == "s"
+    assert lines["xa-1"][4:8] == (2, 2, 2, 0)
+    situation = list(book["Tình hình báo cáo"].iter_rows(values_only=True))
+    city = next(row for row in situation if row[0] == "Toàn thành phố")
+    assert city[1:4] == (report_.city.expected, report_.city.reported, report_.city.on_time)
+
+
+def test_a_period_before_its_deadline_is_open_and_counts_only_what_was_recorded(
+        aggregates) -> None:
+    early = datetime(2026, 2, 1, 12, 0, tzinfo=UTC)  # xa-1's W05 report came a day later
+    report_ = compile_at(aggregates, early)
+    assert [p.state for p in report_.periods] == ["due", "open"]
+    assert report_.periods[1].ratios.city.reported == 0
+    assert feeds.expected(aggregates.directory, aggregates.view("2026-W05")).per_kind == {
+        kind: r.expected for kind, r in report_.periods[1].ratios.by_unit_kind.items()}
