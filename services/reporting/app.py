@@ -12,6 +12,7 @@ from services.reporting.api import router, submit_report
 from services.reporting.intake import IntakeWriter
 from services.reporting.metrics import IntakeMetrics
 from services.reporting.migrations import MIGRATIONS
+from services.reporting.on_behalf import router as on_behalf_router
 from services.reporting.settings import ReportingSettings
 from services.web.app import Blueprint, Worker, build_app
 from services.web.auth import Settling
@@ -30,8 +31,8 @@ def create_app(settings: ReportingSettings) -> FastAPI:
         return [state.relay, state.follower, state.writer]
 
     return build_app(Blueprint(
-        name="reporting", title="Report intake", settings=settings, routers=[router],
-        migrations=MIGRATIONS, wire=wire,
+        name="reporting", title="Report intake", settings=settings,
+        routers=[router, on_behalf_router], migrations=MIGRATIONS, wire=wire,
         checks={"broker": lambda app: app.state.relay.ready(),
                 "registry": lambda app: app.state.follower.caught_up_ready()},
         identify=lambda app: Settling(directory.caller, directory.settle),

@@ -1,12 +1,13 @@
 """Request and response bodies of the reporting HTTP API."""
 
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated, Literal
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, StringConstraints
 
 from services.events import Activity, ReportSubmitted
 from services.events.registry import UtcDatetime
+from services.events.reports import EnteredBy
 from services.refusals import MAX_LISTED, MORE_PROBLEMS
 
 ReportId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")]
@@ -45,6 +46,10 @@ class Receipt(BaseModel):
     first_received_at: UtcDatetime | None = Field(
         None, description="When the unit's first report for the period arrived; null only "
         "for reports stored before it was kept.")
+    entered_by: EnteredBy | None = Field(
+        None, description="Who entered the report on the unit's behalf (received on paper "
+        "or by email), with their note; `received_at` is then the time they stated. Null "
+        "for a report the unit sent itself.")
 
 
 class ReportOut(Receipt):
@@ -54,6 +59,34 @@ class ReportOut(Receipt):
     period_end: date
     activities: list[Activity]
     note: str | None
+
+
+class ReportOnBehalfIn(BaseModel):
+    """A unit's report that reached the Department on paper or by email, entered by its
+    staff: the report's fields, the unit, when it was received and how."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    report_id: ReportId | None = Field(None, description="Client-chosen id, as for the "
+                                       "unit's own reports.")
+    unit: str = Field(max_length=64, description="Code of the unit whose report this is.")
+    campaign: str = Field(max_length=64, description="Campaign code, e.g. dai-hoi-xiv.")
+    period: str = Field(max_length=16, description="Period, e.g. 2026-W04 (ISO week).")
+    activities: list[Activity] = Field(max_length=500, description="What was done.")
+    report_note: str | None = Field(None, max_length=4000, description="Free text the unit "
+                                    "wrote in its report.")
+    received_at: datetime | date = Field(
+        description="When the report reached the Department: a date (its first moment) or a "
+        "date and time; Hai Phong time unless it names an offset. Not in the future, not "
+        "before the period began; timeliness is judged by it.")
+    note: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
+                                           max_length=500)] = Field(
+        description="How it arrived, e.g. `Nhận bản giấy ngày 09/02, công văn số 12/UBND`.")
+
+    def report(self) -> ReportIn:
+        """The report itself, as the unit would have sent it."""
+        return ReportIn(report_id=self.report_id, unit=self.unit, campaign=self.campaign,
+                        period=self.period, activities=self.activities, note=self.report_note)
 
 
 class RowProblem(BaseModel):
@@ -92,7 +125,7 @@ def receipt_of(event: ReportSubmitted) -> Receipt:
         report_id=event.report_id, unit=event.unit_code, campaign=event.campaign_code,
         period=event.period, version=event.version, supersedes=event.supersedes,
         received_at=event.received_at, deadline=event.deadline, on_time=event.on_time,
-        first_received_at=event.first_received_at)
+        first_received_at=event.first_received_at, entered_by=event.entered_by)
 
 
 def report_of(event: ReportSubmitted) -> ReportOut:

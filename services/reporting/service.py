@@ -5,8 +5,8 @@ Refusals are domain refusals (services.refusals); the HTTP edge gives them their
 
 import hashlib
 import os
-from dataclasses import dataclass
-from datetime import date, datetime
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, time
 
 from sqlalchemy import Engine
 
@@ -16,10 +16,10 @@ from services.bus.outbox import enqueue_raw
 from services.callers import Caller
 from services.database import RawConnection, raw_transaction, write_lock
 from services.events import REPORTS, CampaignSnapshot, ReportSubmitted, UnitSnapshot
-from services.events.reports import LoudspeakerBroadcast
+from services.events.reports import EnteredBy, LoudspeakerBroadcast
 from services.refusals import Conflict, Forbidden, Invalid, Refusal, TooLarge
 from services.reporting import store
-from services.reporting.schemas import Receipt, ReportIn, receipt_of
+from services.reporting.schemas import Receipt, ReportIn, ReportOnBehalfIn, receipt_of
 
 
 @dataclass(frozen=True)
@@ -35,6 +35,7 @@ class Draft:
     body: ReportIn
     content_sha256: str
     received_at: datetime
+    entered_by: EnteredBy | None = None  # the Department entered it on the unit's behalf
 
 
 def reporting_unit(directory: Directory, caller: Caller) -> UnitSnapshot:
@@ -106,6 +107,67 @@ def _check_days(body: ReportIn, start: date, end: date) -> None:
                                  f"{outside[0]} is not in the period ({start} to {end})")
 
 
+def prepare_on_behalf(directory: Directory, caller: Caller, body: ReportOnBehalfIn,
+                      idempotency_key: str | None, now: datetime) -> Draft:
+    """Check a report the Department enters for a unit (received on paper or by email) as
+    the unit's own would be, judged at the stated reception: neither in the future nor
+    before the period began."""
+    received = stated_moment(body.received_at)
+    if received > now:
+        raise Invalid.on("received_at", "received_in_future", f"thời điểm nhận "
+                         f"{periods.written_moment(received)} chưa tới / the stated reception "
+                         "is in the future")
+    unit = directory.units.get(body.unit)
+    if unit is None:
+        raise Invalid.on("unit", "unit_unknown", f"không có đơn vị mang mã {body.unit!r} / "
+                         f"no unit has the code {body.unit!r}")
+    _check_received_in_period(directory, body, received)
+    # The Department's keys are its own: one of them never replays a unit's own report.
+    key = None if idempotency_key is None else \
+        f"on-behalf\n{caller.credential_id}\n{idempotency_key}"
+    draft = prepare(directory, unit, body.report(), key, received)
+    entered = EnteredBy(credential_id=caller.credential_id or caller.scope,
+                        label=_holder(directory, caller), note=body.note, entered_at=now)
+    # Sent again with another reception or note, it is another entry, not a replay.
+    digest = hashlib.sha256(f"{draft.content_sha256}\n{received.isoformat()}\n"
+                            f"{body.note}".encode()).hexdigest()
+    return replace(draft, entered_by=entered, content_sha256=digest)
+
+
+def stated_moment(value: datetime | date) -> datetime:
+    """A stated reception as a UTC moment: a date alone is its first moment, a time without
+    an offset is Hai Phong's."""
+    if not isinstance(value, datetime):
+        value = datetime.combine(value, time())
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=periods.LOCAL_ZONE)
+    return value.astimezone(UTC)
+
+
+def _check_received_in_period(directory: Directory, body: ReportOnBehalfIn,
+                              received: datetime) -> None:
+    """A period's report cannot have arrived before the period began. (An unknown campaign
+    or period is left to `prepare`, which names it.)"""
+    campaign = directory.campaigns.get(body.campaign)
+    if campaign is None:
+        return
+    try:
+        start, _ = periods.bounds(body.period, campaign.reporting_period)
+    except periods.PeriodError:
+        return
+    if periods.local_day(received) < start:
+        raise Invalid.on("received_at", "received_before_period", f"kỳ {body.period} bắt "
+                         f"đầu ngày {periods.written_day(start)}, sau thời điểm nhận / "
+                         f"{body.period} began on {start}, after the stated reception")
+
+
+def _holder(directory: Directory, caller: Caller) -> str:
+    """The caller's name as the registry labels its credential; its id if it has none."""
+    found = next((c.label for c in directory.credentials.values()
+                  if c.id == caller.credential_id), None)
+    return found or caller.credential_id or caller.scope
+
+
 def _id_from_key(unit_code: str, key: str | None) -> str | None:
     if key is None:
         return None
@@ -145,7 +207,8 @@ def accept_batch(db: RawConnection, drafts: list[Draft]) -> list[Outcome]:
             fresh.append((outcome, draft.content_sha256, payload))
             stored = store.Stored(outcome.report_id, outcome.unit_code, outcome.version,
                                   draft.content_sha256,
-                                  first_received_at=outcome.first_received_at)
+                                  first_received_at=outcome.first_received_at,
+                                  received_at=outcome.received_at)
             key = (outcome.unit_code, outcome.report_id)
             known[key] = latest[_key(draft)] = stored
             batch[key] = receipt_of(outcome)
@@ -174,7 +237,27 @@ def _decide(db: RawConnection, draft: Draft, known: dict[store.ReportKey, store.
     if previous is not None and draft.report_id is None and \
             previous.content_sha256 == draft.content_sha256:
         return _receipt(db, previous, batch), True
+    if draft.entered_by is not None and previous is not None:
+        refused = _received_before(db, draft, previous)
+        if refused is not None:
+            return refused
     return new_event(draft, previous)
+
+
+def _received_before(db: RawConnection, draft: Draft, previous: store.Stored) -> Refusal | None:
+    """A report entered on a unit's behalf may not be stated as received before the version
+    it would replace: versions stand in their order, so an earlier reception would replace
+    a later report, and the stated time would say nothing of when the period was first
+    reported (the first version's reception)."""
+    latest = previous.received_at or store.received_at(db, previous.unit_code, previous.id)
+    if draft.received_at >= latest:
+        return None
+    return Conflict.on("received_at", "received_before_latest", f"lần {previous.version} "
+                       f"của báo cáo đã nhận lúc {periods.written_moment(latest)}, sau thời "
+                       f"điểm nhận đã nêu: bản nhận trước không thay được bản nhận sau / "
+                       f"version {previous.version} was received at {latest.isoformat()}, "
+                       "after the stated reception: an earlier report cannot replace a "
+                       "later one")
 
 
 def _receipt(db: RawConnection, report: store.Stored,
@@ -196,7 +279,7 @@ def new_event(draft: Draft, latest: store.Stored | None) -> ReportSubmitted:
         period_end=draft.end, version=latest.version + 1 if latest else 1,
         supersedes=latest.id if latest else None, received_at=draft.received_at,
         deadline=deadline, on_time=first <= deadline, first_received_at=first,
-        activities=draft.body.activities, note=draft.body.note)
+        activities=draft.body.activities, note=draft.body.note, entered_by=draft.entered_by)
 
 
 def republish_all(engine: Engine) -> int:

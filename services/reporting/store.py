@@ -24,6 +24,7 @@ class Stored:
     content_sha256: str
     event: str | None = None  # the JSON of its event, where the query read it
     first_received_at: datetime | None = None  # of its key's version 1, where it was read
+    received_at: datetime | None = None  # its own, where known without another query
 
 
 # The writer's queries run on a raw connection: see database.RawConnection.
@@ -65,6 +66,13 @@ def latest_versions(db: RawConnection, keys: set[tuple[str, str, str]]
 def _utc(db: RawConnection, value: Any) -> datetime:
     moment = db.moment(value)  # naive UTC from SQLite, aware in the session's zone elsewhere
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def received_at(db: RawConnection, unit_code: str, report_id: str) -> datetime:
+    """When a stored report was received (UTC)."""
+    [(moment,)] = db.select("SELECT received_at FROM reports WHERE unit_code = ? AND id = ?",
+                            [unit_code, report_id])
+    return _utc(db, moment)
 
 
 def receipt(db: RawConnection, report: Stored) -> Receipt:
