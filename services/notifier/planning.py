@@ -58,6 +58,8 @@ def receipt(event: ReportSubmitted, unit: UnitSnapshot, campaign: CampaignSnapsh
                "period": event.period, "version": event.version, "on_time": event.on_time,
                "received_at": event.received_at.isoformat(),
                "deadline": event.deadline.isoformat(),
+               "entered_by": event.entered_by.model_dump(mode="json") if event.entered_by
+               else None,
                "counted": {line.label_en: line.count for line in texts.counted(event)}}
     return _rows(f"receipt:{campaign.code}:{event.period}:{unit.code}:v{event.version}", unit,
                  kind="receipt", campaign=campaign.code, period=event.period, step=f"v"

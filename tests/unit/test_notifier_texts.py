@@ -1,6 +1,7 @@
 """The texts units and leadership receive: Vietnamese first, the English below it, naming
 the unit, the period, the figures, the deadline and what to do."""
 
+import json
 from datetime import UTC, date, datetime
 from types import SimpleNamespace
 
@@ -9,6 +10,9 @@ from jinja2 import UndefinedError
 
 from services import periods
 from services.events import BreachDetected
+from services.events.reports import EnteredBy
+from services.notifier import planning
+from services.notifier.schedule import NotificationRules
 from services.notifier.texts import completeness, counted, message, render
 from tests.unit.test_aggregator_rules import campaign, report, unit
 
@@ -111,3 +115,53 @@ def test_a_variable_left_out_is_an_error_not_a_blank() -> None:
     del context["counted"]
     with pytest.raises(UndefinedError):
         render("receipt", "vi", context)
+
+
+ENTERED = {"credential_id": "cred-so", "label": "Trần Thị B, Phòng Báo chí - Xuất bản",
+           "note": "Nhận bản giấy ngày 23/01, công văn số 12/UBND",
+           "entered_at": datetime(2026, 1, 27, 2, 30, tzinfo=UTC)}
+
+
+def entered_context() -> dict:
+    """A receipt of a report the Department entered: received on paper at 09:00 23/01/2026."""
+    context = receipt_context()
+    context["receipt"] = context["receipt"].model_copy(update={
+        "entered_by": EnteredBy(**ENTERED),
+        "received_at": datetime(2026, 1, 23, 2, 0, tzinfo=UTC)})
+    return context
+
+
+def test_a_receipt_of_a_report_entered_on_the_units_behalf_says_by_whom_when_and_why() -> None:
+    text = render("receipt", "vi", entered_context())
+    assert ("Báo cáo này do Trần Thị B, Phòng Báo chí - Xuất bản nhập thay đơn vị vào hệ "
+            "thống lúc 09:30 27/01/2026") in text.body
+    assert "Ghi chú: Nhận bản giấy ngày 23/01, công văn số 12/UBND" in text.body
+    assert ("- Nhận lúc: 09:00 23/01/2026 (thời điểm Sở nhận được báo cáo, dùng để đánh giá "
+            "đúng hạn)\n- Hạn nộp: 17:00 26/01/2026\n") in text.body
+
+
+def test_the_english_text_of_an_entered_report_says_the_same() -> None:
+    sent = message("receipt", entered_context())
+    _, _, english = sent.body.partition("English below")
+    assert ("entered on your unit's behalf by Trần Thị B, Phòng Báo chí - Xuất bản at 09:30 "
+            "27/01/2026") in english
+    assert "Note: Nhận bản giấy ngày 23/01, công văn số 12/UBND" in english
+    assert "- Received: 09:00 23/01/2026 (when the Department received it; timeliness is " \
+           "judged by it)\n" in english
+
+
+def test_a_units_own_receipt_names_no_one_entering_it() -> None:
+    sent = message("receipt", receipt_context())
+    assert "nhập thay" not in sent.body and "behalf" not in sent.body
+    [received] = [line for line in sent.body.splitlines() if line.startswith("- Nhận lúc:")]
+    assert "(" not in received
+
+
+def test_the_receipts_webhook_data_says_who_entered_the_report() -> None:
+    context = entered_context()
+    [sent] = planning.receipt(context["receipt"], unit("xa-an-hung", contacts={
+        "webhook_url": "https://xa-an-hung.example/hook"}), CAMPAIGN, PERIOD,
+        NotificationRules(), datetime(2026, 1, 27, 3, 0, tzinfo=UTC))
+    data = json.loads(sent.payload)
+    assert data["entered_by"]["label"] == "Trần Thị B, Phòng Báo chí - Xuất bản"
+    assert data["received_at"] == "2026-01-23T02:00:00+00:00"
