@@ -1,0 +1,85 @@
+"""Reports received on paper or by email, end to end: a real registry, reporting service and
+aggregator on the leg's broker and database. Weeks after a period's deadline, the
+Department's staff enter two units' paper reports: one stated as received before the
+deadline counts on time in the aggregator's feeds, the other late, and each unit's row
+names who entered it.
+"""
+
+import uuid
+from datetime import date, timedelta
+from typing import Any
+
+import pytest
+
+from services import periods
+from services.events import ReportingPeriod
+from tests.rig import ServiceProcess, until
+
+pytestmark = pytest.mark.integration
+LABEL = "Trần Thị B, Phòng Báo chí - Xuất bản"
+
+
+@pytest.fixture(scope="module")
+def stack(module_services) -> dict[str, Any]:
+    """The three services, a campaign whose first week is three weeks past, two communes
+    and a Department credential."""
+    registry: ServiceProcess = module_services("registry")
+    reporting, aggregator = module_services("reporting"), module_services("aggregator")
+    code = f"giay-{uuid.uuid4().hex[:6]}"
+    today = periods.today()
+    monday = today - timedelta(days=today.weekday() + 21)
+    registry.admin().post("/v1/campaigns", json={
+        "code": code, "name": "Chiến dịch thử (bản giấy)", "starts_on": str(monday),
+        "ends_on": str(today + timedelta(days=28)), "peak_windows": [],
+        "targets": {"commune": {}}}).raise_for_status()
+    units = [f"xa-{uuid.uuid4().hex[:6]}" for _ in range(2)]
+    for unit in units:
+        registry.admin().post("/v1/units", json={
+            "code": unit, "name": f"Xã {unit}", "kind": "commune",
+            "active_from": "2025-07-01"}).raise_for_status()
+    token = registry.admin().post("/v1/credentials", json={
+        "scope": "department", "label": LABEL}).json()["token"]
+    return {"reporting": reporting, "aggregator": aggregator, "campaign": code,
+            "units": units, "token": token, "period": periods.name_of(
+                monday, ReportingPeriod.iso_week), "monday": monday}
+
+
+def enter(stack: dict[str, Any], unit: str, received_at: str) -> dict[str, Any]:
+    """Enter a unit's paper report, once the reporting service knows the unit and token."""
+    answers: list[Any] = []
+
+    def sent() -> bool:
+        answer = stack["reporting"].client(stack["token"]).post("/v1/reports/on-behalf", json={
+            "unit": unit, "campaign": stack["campaign"], "period": stack["period"],
+            "activities": [{"kind": "banner", "count": 2}], "received_at": received_at,
+            "note": "Nhận bản giấy, công văn số 12/UBND"})
+        assert answer.status_code in (201, 401, 422), answer.text
+        answers.append(answer)
+        return answer.status_code == 201
+
+    until(sent, what=lambda: f"{unit}'s paper report: {answers[-1].text}")
+    return dict(answers[-1].json())
+
+
+def feed(stack: dict[str, Any], path: str = "") -> Any:
+    answer = stack["aggregator"].client(stack["token"]).get(f"/v1/progress{path}", params={
+        "campaign": stack["campaign"], "period": stack["period"]})
+    return answer.json() if answer.status_code == 200 else None
+
+
+def test_paper_reports_count_by_their_stated_reception_and_name_who_entered_them(
+        stack) -> None:
+    sunday: date = stack["monday"] + timedelta(days=6)
+    on_time, late = stack["units"]
+    # The deadline, 17:00 on the Monday after the week, passed two weeks ago.
+    assert enter(stack, on_time, f"{sunday}T10:00")["on_time"] is True
+    receipt = enter(stack, late, f"{sunday + timedelta(days=1)}T17:30")
+    assert receipt["on_time"] is False and receipt["entered_by"]["label"] == LABEL
+
+    until(lambda: (feed(stack) or {}).get("city", {}).get("reported") == 2,
+          what=lambda: f"the period's progress: {feed(stack)}")
+    city = feed(stack)["city"]
+    assert (city["expected"], city["reported"], city["on_time"]) == (2, 2, 1)
+    rows = {row["code"]: row for row in feed(stack, "/units")["items"]}
+    assert (rows[on_time]["on_time"], rows[late]["on_time"]) == (True, False)
+    assert rows[on_time]["entered_by"] == rows[late]["entered_by"] == LABEL
