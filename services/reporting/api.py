@@ -8,6 +8,7 @@ import structlog
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
 
 from services.events import ReportSubmitted, UnitSnapshot
 from services.refusals import (
@@ -193,24 +194,40 @@ def list_reports(session: SessionDep, who: CallerDep, unit: str | None = None,
              responses=documented(400, 401, 403, 413, 415, 503) | {422: {
                  "model": BulkResult | ErrorBody, "description": "Every period refused (a "
                  "result per row), or a file that cannot be read (an error)"}},
-             openapi_extra={"requestBody": {"content": {"text/csv": {}}}})
+             openapi_extra={"requestBody": {"content": {
+                 bulk.CSV: {"schema": {"type": "string"}},
+                 bulk.XLSX: {"schema": {"type": "string", "format": "binary"}}}}})
 async def submit_bulk(request: Request, who: CallerDep,
                       campaign: Annotated[str, Query(max_length=64)]) -> JSONResponse:
-    """Submit several periods' reports as CSV; answers with a result per row."""
+    """Submit several periods' reports as a CSV file or an Excel workbook (the template of
+    GET /v1/reports/bulk/template.xlsx); answers with a result per row."""
     state = request.app.state
     given = _headers(request)
-    _require_media_type(given.get(b"content-type"), b"text/csv")
+    media = _bulk_media(given.get(b"content-type"))
     raw = await _body(request, state.settings.max_bulk_bytes, given.get(b"content-length"))
     unit = service.reporting_unit(state.directory, who)
     rows: list[RowResult] = []
     counts = {"accepted": 0, "replayed": 0, "rejected": 0}
-    for group in bulk.read(raw, campaign):
+    # a workbook takes a while to unpack and read: not on the event loop
+    for group in await run_in_threadpool(bulk.read, raw, campaign, media):
         outcome = await _submit_group(request, unit, group)
         rows += outcome
         counts[outcome[0].status] += 1
     result = BulkResult(**counts, rows=bulk.listed(rows))
     ok = counts["accepted"] + counts["replayed"] > 0
     return JSONResponse(result.model_dump(mode="json"), status_code=200 if ok else 422)
+
+
+_BULK_MEDIA = {bulk.CSV.encode(): bulk.CSV, bulk.XLSX.encode(): bulk.XLSX}
+
+
+def _bulk_media(header: bytes | None) -> str:
+    """The bulk file's format, as its content type declares it (parameters aside)."""
+    declared = (header or b"").split(b";", 1)[0].strip().lower()
+    if declared not in _BULK_MEDIA:
+        raise UnsupportedMediaType.on("header.content-type", "unsupported_media_type",
+                                      f"the body must be {bulk.CSV} or {bulk.XLSX}")
+    return _BULK_MEDIA[declared]
 
 
 async def _submit_group(request: Request, unit: UnitSnapshot,

@@ -94,12 +94,19 @@ class RowProblem(BaseModel):
                        "whole period.")
     rule: str = Field(description="The rule broken, a stable code.")
     message: str
+    column: str = Field("", description="The column's Vietnamese header, as the template "
+                        "shows it; empty when the problem is not one column's.")
+    column_code: str = Field("", description="The column's code (the template's second "
+                             "header row); empty when the problem is not one column's.")
+    explanation: str = Field("", description="The line, the column and the rule in words, "
+                             "Vietnamese first, English beside.")
 
 
 class RowResult(BaseModel):
     """What became of one row of a bulk file."""
 
-    line: int = Field(description="Line of the CSV file, the header being line 1.")
+    line: int = Field(description="The row number a person sees: the CSV file's line (the "
+                      "first being 1) or the workbook sheet's row, header rows counted.")
     period: str
     status: Literal["accepted", "replayed", "rejected"]
     report_id: str | None = None

@@ -71,11 +71,10 @@ def test_a_loudspeaker_row_without_a_day_is_refused_on_its_line() -> None:
 
 def test_a_loudspeaker_row_with_a_bad_day_or_count_is_refused_on_its_line() -> None:
     group = read("2026-W03,loudspeaker_broadcast,2,2026-01-13,,,,,\n"
-                 "2026-W03,loudspeaker_broadcast,1,13/01/2026,,,,,\n"
+                 "2026-W03,loudspeaker_broadcast,1,01/13/2026,,,,,\n"  # month first: no
                  "2026-W03,loudspeaker_broadcast,hai,2026-01-14,,,,,\n")["2026-W03"]
     assert group.body is None
-    assert list(problems(group)) == [3, 4]
-    assert problems(group)[3][0][0] == "day" and problems(group)[4] == [("count", "whole_number")]
+    assert problems(group) == {3: [("day", "day_format")], 4: [("count", "whole_number")]}
 
 
 def test_two_report_ids_in_one_period_are_refused_on_the_row_that_differs() -> None:
