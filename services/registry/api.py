@@ -4,20 +4,24 @@
 import asyncio
 from collections.abc import Callable
 from datetime import UTC, date, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, BackgroundTasks, Header, Query, Request, Response
+from fastapi import APIRouter, BackgroundTasks, Depends, Header, Query, Request, Response
 from fastapi import Path as PathParam
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
+from pydantic import AwareDatetime
 
 from services import periods, webhooks
 from services.callers import Caller
 from services.events import UnitKind
-from services.refusals import Forbidden, Unavailable
-from services.registry import importing, service, store
+from services.refusals import Forbidden, Invalid, Unavailable
+from services.registry import audit, importing, service, store
+from services.registry.audit import Actor
 from services.registry.models import Unit
 from services.registry.schemas import (
+    AuditEntity,
+    AuditEntryPublic,
     CallerPublic,
     CampaignBody,
     CampaignCreate,
@@ -37,17 +41,27 @@ from services.registry.schemas import (
     UnitUpdate,
     WebhookSecret,
 )
+from services.web import downloads
 from services.web.auth import AdminDep, CallerDep, ReaderDep
 from services.web.db import SessionDep
-from services.web.downloads import csv_download
+from services.web.downloads import HeaderRows, table_download
 from services.web.errors import ErrorBody, documented
 from services.web.schemas import OffsetQuery, Page
+from services.web.spreadsheets import MEDIA_TYPE, Column, Sheet
 
 # An import streams to disk and runs in chunks (see importing), so memory does not bound the
 # file; the limit is 64 MiB, about half a million rows, a few minutes of work.
 MAX_IMPORT_BYTES = 64 * 1024 * 1024
 DIRECT_BYTES = 1024 * 1024  # files up to this (some 8,000 rows) are answered when imported
 router = APIRouter(prefix="/v1")
+
+
+async def _admin_actor(caller: AdminDep) -> Actor:
+    """The administrator, as the audit trail names who made a change."""
+    return audit.actor_of(caller)
+
+
+AdminActorDep = Annotated[Actor, Depends(_admin_actor)]
 
 
 @router.get("/units", tags=["units"], responses=documented(401, 403, 422))
@@ -65,9 +79,9 @@ def list_units(session: SessionDep, _: ReaderDep, kind: UnitKind | None = None,
 
 @router.post("/units", status_code=201, tags=["units"],
              responses=documented(401, 403, 409, 422))
-def create_unit(data: UnitCreate, session: SessionDep, _: AdminDep) -> UnitPublic:
+def create_unit(data: UnitCreate, session: SessionDep, by: AdminActorDep) -> UnitPublic:
     """Register a unit."""
-    return service.unit_public(service.create_unit(session, data))
+    return service.unit_public(service.create_unit(session, data, by=by))
 
 
 @router.post("/units/import", tags=["units"], response_model=ImportReport,
@@ -78,7 +92,7 @@ def create_unit(data: UnitCreate, session: SessionDep, _: AdminDep) -> UnitPubli
                  422: {"model": ImportReport | ErrorBody, "description": "Bad rows, and "
                        "nothing imported (a report per row), or a bad query (an error)"}},
              openapi_extra={"requestBody": {"content": {"text/csv": {}}}})
-async def import_units(request: Request, background: BackgroundTasks, _: AdminDep,
+async def import_units(request: Request, background: BackgroundTasks, by: AdminActorDep,
                        good_rows: bool = False, active_from: date | None = None,
                        prefer: Annotated[str | None, Header(
                            description="`respond-async`: run as a job (202) whatever the "
@@ -93,13 +107,13 @@ async def import_units(request: Request, background: BackgroundTasks, _: AdminDe
                                   active_from=active_from or periods.today())
     location, asked = f"/v1/units/imports/{job.id}", _asks_async(prefer)
     if asked or upload.size > DIRECT_BYTES:
-        background.add_task(importing.run_detached, engine, job.id, upload,
+        background.add_task(importing.run_detached, engine, job.id, upload, by=by,
                             committed=committed, stopping=stopping)
         applied = {"preference-applied": "respond-async"} if asked else {}
         return JSONResponse(importing.public(job).model_dump(mode="json"), status_code=202,
                             headers={"location": location} | applied)
-    job = await run_in_threadpool(importing.run, engine, job.id, upload, committed=committed,
-                                  stopping=stopping)
+    job = await run_in_threadpool(importing.run, engine, job.id, upload, by=by,
+                                  committed=committed, stopping=stopping)
     return JSONResponse(importing.report(job).model_dump(mode="json"),
                         status_code=200 if job.state == UnitImportState.done else 422,
                         headers={"content-location": location})
@@ -139,16 +153,18 @@ def get_unit(code: str, session: SessionDep, caller: CallerDep) -> UnitPublic:
 
 @router.patch("/units/{code}", tags=["units"],
               responses=documented(401, 403, 404, 409, 422))
-def update_unit(code: str, data: UnitUpdate, session: SessionDep, _: AdminDep) -> UnitPublic:
+def update_unit(code: str, data: UnitUpdate, session: SessionDep,
+                by: AdminActorDep) -> UnitPublic:
     """Change a unit's fields."""
-    return service.unit_public(service.update_unit(session, code, data))
+    return service.unit_public(service.update_unit(session, code, data, by=by))
 
 
 @router.post("/units/{code}/retire", tags=["units"],
              responses=documented(401, 403, 404, 409, 422))
-def retire_unit(code: str, data: UnitRetire, session: SessionDep, _: AdminDep) -> UnitPublic:
+def retire_unit(code: str, data: UnitRetire, session: SessionDep,
+                by: AdminActorDep) -> UnitPublic:
     """Set the last day a unit is expected to report."""
-    return service.unit_public(service.retire_unit(session, code, data.active_until))
+    return service.unit_public(service.retire_unit(session, code, data.active_until, by=by))
 
 
 @router.get("/units/{code}/webhook-secret", tags=["units"],
@@ -171,7 +187,7 @@ def rotate_webhook_secret(code: str, session: SessionDep, caller: CallerDep,
     verifying once the notifier has read the change."""
     _own_unit(caller, code)
     _signing_key(request)  # refuse before changing anything
-    unit = service.rotate_webhook_secret(session, code)
+    unit = service.rotate_webhook_secret(session, code, by=service.actor_of(session, caller))
     response.headers["cache-control"] = "no-store"
     return _secret_of(request, unit)
 
@@ -200,9 +216,9 @@ def _secret_of(request: Request, unit: Unit) -> WebhookSecret:
 
 @router.delete("/units/{code}", status_code=204, tags=["units"],
                responses=documented(401, 403, 404, 422))
-def delete_unit(code: str, session: SessionDep, _: AdminDep) -> Response:
+def delete_unit(code: str, session: SessionDep, by: AdminActorDep) -> Response:
     """Delete a unit entered by mistake (publishes a tombstone)."""
-    service.delete_unit(session, code)
+    service.delete_unit(session, code, by=by)
     return Response(status_code=204)
 
 
@@ -215,9 +231,10 @@ def list_campaigns(session: SessionDep, _: CallerDep) -> Page[CampaignPublic]:
 
 @router.post("/campaigns", status_code=201, tags=["campaigns"],
              responses=documented(401, 403, 409, 422))
-def create_campaign(data: CampaignCreate, session: SessionDep, _: AdminDep) -> CampaignPublic:
+def create_campaign(data: CampaignCreate, session: SessionDep,
+                    by: AdminActorDep) -> CampaignPublic:
     """Register a campaign."""
-    return service.campaign_public(service.create_campaign(session, data))
+    return service.campaign_public(service.create_campaign(session, data, by=by))
 
 
 @router.get("/campaigns/{code}", tags=["campaigns"], responses=documented(401, 404, 422))
@@ -237,38 +254,53 @@ def campaign_periods(code: str, session: SessionDep, _: CallerDep) -> CampaignPe
 @router.put("/campaigns/{code}", tags=["campaigns"],
             responses=documented(401, 403, 404, 409, 422))
 def replace_campaign(code: str, data: CampaignBody, session: SessionDep,
-                     _: AdminDep) -> CampaignPublic:
+                     by: AdminActorDep) -> CampaignPublic:
     """Replace a campaign's calendar and targets."""
-    return service.campaign_public(service.replace_campaign(session, code, data))
+    return service.campaign_public(service.replace_campaign(session, code, data, by=by))
 
 
 @router.post("/credentials", status_code=201, tags=["credentials"],
              responses=documented(401, 403, 404, 409, 422))
-def issue_credential(data: CredentialCreate, session: SessionDep, _: AdminDep,
+def issue_credential(data: CredentialCreate, session: SessionDep, by: AdminActorDep,
                      response: Response) -> CredentialIssued:
     """Issue a unit or leadership token; the token is shown only in this response."""
     response.headers["cache-control"] = "no-store"
-    return service.issue_credential(session, data)
+    return service.issue_credential(session, data, by=by)
+
+
+TOKEN_COLUMNS = (Column("code", "Mã đơn vị", width=16), Column("name", "Tên đơn vị", width=36),
+                 Column("credential_id", "Số hiệu mã truy cập", width=28),
+                 Column("token", "Mã truy cập (chỉ hiện một lần)", width=60))
 
 
 @router.post("/credentials/batch", status_code=201, tags=["credentials"],
              response_model=CredentialsIssued,
              responses=documented(401, 403, 409, 422) | {201: {
-                 "content": {"text/csv": {}}, "description": "The tokens, shown only in this "
-                 "answer: JSON, or with `Accept: text/csv` a file of `code,name,credential_id,"
-                 "token` (UTF-8 with a byte-order mark) to hand out."}})
-def issue_credentials(data: CredentialBatchCreate, session: SessionDep, _: AdminDep,
-                      request: Request, response: Response) -> Any:
+                 "content": {"text/csv": {}, MEDIA_TYPE: {}}, "description": "The tokens, "
+                 "shown only in this answer, to hand out: JSON; with `Accept: text/csv` a CSV "
+                 "file (UTF-8 with a byte-order mark, a row of Vietnamese headers then the "
+                 "codes `code,name,credential_id,token`; `header=code`: the codes alone); "
+                 f"with `Accept: {MEDIA_TYPE}` the same table as XLSX."}})
+def issue_credentials(data: CredentialBatchCreate, session: SessionDep, by: AdminActorDep,
+                      request: Request, response: Response,
+                      header: Annotated[HeaderRows, Query(description=(
+                          "The CSV's header rows: vi, the Vietnamese headers then the codes; "
+                          "code, the codes alone (for scripts)."))] = "vi") -> Any:
     """Issue a unit token for each unit named, in one transaction (none if a code is
     unknown); `replace` revokes their earlier unit tokens in it."""
     response.headers["cache-control"] = "no-store"
-    issued = service.issue_unit_credentials(session, data)
-    if "text/csv" not in request.headers.get("accept", ""):
+    issued = service.issue_unit_credentials(session, data, by=by)
+    accept = request.headers.get("accept", "")
+    form = "xlsx" if MEDIA_TYPE in accept else "csv" if "text/csv" in accept else None
+    if form is None:
         return issued
     names = {u.code: u.name for u in store.units_by_code(session, data.unit_codes).values()}
-    answer = csv_download("credentials", ("code", "name", "credential_id", "token"),
-                          ((c.unit_code, names.get(c.unit_code or ""), c.id, c.token)
-                           for c in issued.items), response)
+    answer = table_download(form, "credentials", Sheet(
+        "Mã truy cập", TOKEN_COLUMNS, [(c.unit_code, names.get(c.unit_code or ""), c.id,
+                                        c.token) for c in issued.items],
+        heading=f"Mã truy cập cấp cho {len(issued.items)} đơn vị ({data.label}), lúc "
+        f"{periods.written_moment(datetime.now(UTC))}. Mỗi mã chỉ hiện một lần: giao cho "
+        "đúng đơn vị."), response, header=header)
     answer.status_code = 201
     return answer
 
@@ -290,12 +322,48 @@ def who_am_i(session: SessionDep, caller: CallerDep, response: Response) -> Call
 @router.post("/credentials/{credential_id}/revoke", tags=["credentials"],
              responses=documented(401, 403, 404, 422))
 def revoke_credential(credential_id: str, session: SessionDep,
-                      _: AdminDep) -> CredentialPublic:
+                      by: AdminActorDep) -> CredentialPublic:
     """Revoke a credential."""
-    return service.credential_public(service.revoke_credential(session, credential_id))
+    return service.credential_public(service.revoke_credential(session, credential_id, by=by))
 
 
 @router.post("/admin/republish", tags=["operations"], responses=documented(401, 403, 409))
 def republish(session: SessionDep, _: AdminDep) -> dict[str, int]:
     """Publish every snapshot again (after the broker lost its topics)."""
     return service.republish_all(session)
+
+
+@router.get("/audit", tags=["audit"], response_model=Page[AuditEntryPublic],
+            responses=downloads.documented("with `format=csv` or `format=xlsx` every entry "
+                                           "the filters keep (not a page)")
+            | documented(401, 403, 422))
+def list_audit(session: SessionDep, _: AdminDep, response: Response,
+               entity: AuditEntity | None = None,
+               entity_id: Annotated[str | None, Query(max_length=200, description=(
+                   "A unit's or campaign's code, a credential's id, or for a report "
+                   "`campaign/period/unit`."))] = None,
+               actor: Annotated[str | None, Query(max_length=64, description=(
+                   "`admin`, `system` or a credential id."))] = None,
+               since: Annotated[AwareDatetime | None, Query(alias="from", description=(
+                   "Entries at or after this instant (ISO 8601 with its offset, e.g. "
+                   "`2026-02-09T00:00:00+07:00` or `...Z`)."))] = None,
+               until: Annotated[AwareDatetime | None, Query(alias="to", description=(
+                   "Entries before this instant (ISO 8601 with its offset)."))] = None,
+               limit: Annotated[int, Query(ge=1, le=1000)] = 100, offset: OffsetQuery = 0,
+               format: Annotated[Literal["json", "csv", "xlsx"], Query(
+                   description="json; csv or xlsx: every entry kept, for Excel.")] = "json",
+               header: Annotated[HeaderRows, Query(description=(
+                   "The CSV's header rows: vi, the Vietnamese headers then the codes; code, "
+                   "the codes alone (for scripts)."))] = "vi") -> Any:
+    """The audit trail, newest first: every change in the registry (units, campaigns,
+    credentials) and every report entered on a unit's behalf, with who, when and what
+    changed; filtered by entity, entity id, actor and time."""
+    if since is not None and until is not None and until <= since:
+        raise Invalid.on("query.to", "after_from", "`to` must be later than `from`")
+    filters = audit.Filters(entity=entity, entity_id=entity_id, actor=actor, since=since,
+                            until=until)
+    if format != "json":
+        return table_download(format, "nhat-ky-thay-doi",
+                              audit.sheet(audit.every(session, filters)), response, header=header)
+    items, total = audit.listing(session, filters, limit=limit, offset=offset)
+    return Page(items=[audit.public(entry) for entry in items], total=total)

@@ -5,28 +5,38 @@ from fastapi import FastAPI
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from services.bus.consumer import Consumer, KafkaSource
 from services.bus.relay_process import RelayProcess
 from services.registry import auth, service
 from services.registry.api import router
+from services.registry.handlers import OnBehalfReports
 from services.registry.migrations import MIGRATIONS
 from services.registry.settings import RegistrySettings
 from services.web.app import Blueprint, Worker, build_app
 
 
 def create_app(settings: RegistrySettings) -> FastAPI:
-    """The registry: HTTP API, database, and the relay that publishes snapshots."""
+    """The registry: HTTP API, database, the relay that publishes snapshots, and the reader
+    of reports entered on a unit's behalf (for the audit trail)."""
 
     def wire(app: FastAPI, engine: Engine) -> list[Worker]:
-        app.state.relay = RelayProcess("services.registry.relay", settings, app.state.metrics)
+        state = app.state
+        state.relay = RelayProcess("services.registry.relay", settings, state.metrics)
         key = settings.webhook_signing_key
-        app.state.webhook_signing_key = key.get_secret_value().encode() if key else None
-        return [app.state.relay]
+        state.webhook_signing_key = key.get_secret_value().encode() if key else None
+        reports = OnBehalfReports()
+        state.consumer = Consumer(
+            reports, KafkaSource(settings, reports.topics, group=reports.name,
+                                 session_timeout_ms=settings.kafka_session_timeout_ms),
+            state.metrics, engine=engine)
+        return [state.relay, state.consumer]
 
     return build_app(Blueprint(
         name="registry", title="Registry of reporting units", settings=settings,
         routers=[router], migrations=MIGRATIONS, wire=wire,
         prepare=lambda engine: _prepare(engine, settings),
-        checks={"broker": lambda app: app.state.relay.ready()},
+        checks={"broker": lambda app: app.state.relay.ready(),
+                "audit consumer": lambda app: app.state.consumer.ready()},
         identify=lambda app: auth.identifier(settings, app.state.engine)))
 
 

@@ -70,8 +70,9 @@ from services.bus.outbox import enqueue_raw
 from services.database import raw_in, write_lock
 from services.events import UNITS, UnitChannels, UnitContacts, UnitSnapshot
 from services.refusals import MAX_LISTED, NotFound, TooLarge, left_off
-from services.registry import service
-from services.registry.models import Unit, UnitImport, UnitImportRow
+from services.registry import audit, service
+from services.registry.audit import Actor
+from services.registry.models import AuditEntry, Unit, UnitImport, UnitImportRow
 from services.registry.names import name_key, slug
 from services.registry.schemas import (
     ImportProblem,
@@ -177,16 +178,17 @@ def start(engine: Engine, upload: Upload, *, good_rows: bool, active_from: date)
     return job
 
 
-def run(engine: Engine, import_id: str, upload: Upload, *,
+def run(engine: Engine, import_id: str, upload: Upload, *, by: Actor,
         committed: Callable[[], object] = lambda: None,
         stopping: Callable[[], bool] = lambda: False, chunk: int = CHUNK) -> UnitImport:
     """Check the received file, then write it unless it is refused; the job as it ended.
+    Each unit it creates or changes is recorded in the audit trail as made by `by`.
     `committed` is called after each transaction that queued events (to wake the relay);
     `stopping`, before each chunk: once true, the job ends there, interrupted."""
     with Session(engine, expire_on_commit=False) as session:
         job = session.get(UnitImport, import_id)
     assert job is not None
-    job_run = _Run(engine, job, committed, stopping, chunk)
+    job_run = _Run(engine, job, committed, stopping, chunk, by)
     try:
         job_run.check(upload)
         if job_run.refuses():
@@ -205,12 +207,12 @@ def run(engine: Engine, import_id: str, upload: Upload, *,
     return job_run.job
 
 
-def run_detached(engine: Engine, import_id: str, upload: Upload, *,
+def run_detached(engine: Engine, import_id: str, upload: Upload, *, by: Actor,
                  committed: Callable[[], object] = lambda: None,
                  stopping: Callable[[], bool] = lambda: False) -> None:
     """`run`, for a job nobody waits for: a failure is logged and kept on the job."""
     try:
-        run(engine, import_id, upload, committed=committed, stopping=stopping)
+        run(engine, import_id, upload, by=by, committed=committed, stopping=stopping)
     except Exception:
         pass  # logged, and the job's state says failed
 
@@ -303,9 +305,9 @@ class _Run:
     """One run of a job: its two passes, each transaction advancing the job's row."""
 
     def __init__(self, engine: Engine, job: UnitImport, committed: Callable[[], object],
-                 stopping: Callable[[], bool], chunk: int) -> None:
+                 stopping: Callable[[], bool], chunk: int, by: Actor) -> None:
         self.engine, self.job, self.committed, self.chunk = engine, job, committed, chunk
-        self.stopping = stopping
+        self.stopping, self.by = stopping, by
         self.fatal = False  # the header, the encoding or the CSV itself is wrong
         self.to_write = 0
 
@@ -399,7 +401,7 @@ class _Run:
 
     def _write_rows(self, rows: list["_Staged"], *, clashed: bool = False) -> None:
         outcome = _Outcome()
-        writer = _Writer(rows, self.job.active_from, outcome)
+        writer = _Writer(rows, self.job.active_from, outcome, self.by, self.job.id)
         with write_lock(self.engine), Session(self.engine) as session:
             if clashed:
                 outcome.refuse(rows[0].line, "name", "conflicts with a unit stored meanwhile")
@@ -750,14 +752,19 @@ def _where_in(session: Session, query: Any, column: Any, values: Iterable[Any]) 
 # --- writing a chunk ---------------------------------------------------------------------
 
 
+_NOT_AUDITED = frozenset({"code", "webhook_secret_generation"})  # as service.unit_values
+
+
 class _Writer:
     """Writes a chunk of staged rows. What can be made before taking the write lock is made
     then (the columns and snapshots of the units it expects to create); under the lock,
     each row is checked again against the units as they are now, since another writer may
     have changed them after the checking pass."""
 
-    def __init__(self, rows: list[_Staged], active_from: date, outcome: _Outcome) -> None:
+    def __init__(self, rows: list[_Staged], active_from: date, outcome: _Outcome,
+                 by: Actor, import_id: str) -> None:
         self.rows, self.active_from, self.outcome = rows, active_from, outcome
+        self.by, self.note = by, f"import {import_id}"
         self.changes = [_loaded(row.changes or "{}") for row in rows]
         now = _now()
         self.new = {row.code: self._columns(row.code, changes, now)
@@ -788,6 +795,10 @@ class _Writer:
             session.execute(_insert(Unit), self.created)
             enqueue_raw(raw_in(session), UNITS, [(c["code"], self.snapshots.get(c["code"])
                                                   or _snapshot(c)) for c in self.created])
+            session.execute(_insert(AuditEntry), [audit.row(
+                self.by, "unit", c["code"], "imported", audit.values(
+                    {k: v for k, v in c.items() if k not in _NOT_AUDITED}), note=self.note)
+                | {"event_key": None} for c in self.created])
 
     def _look_up(self, session: Session) -> None:
         self.units = {u.code: u for u in _units(session, col(Unit.code),
@@ -824,8 +835,10 @@ class _Writer:
     def _update(self, session: Session, unit: Unit, changes: dict[str, Any]) -> None:
         if changes.get("name_key") == unit.name_key:  # the other tone placement: no change
             changes = {k: v for k, v in changes.items() if k not in ("name", "name_key")}
-        if service.apply_changes(unit, changes):
+        if before := service.apply_changes(unit, changes):
             service.stage_unit(session, unit, new=False)
+            audit.record(session, self.by, "unit", unit.code, "updated",
+                         service.changed(before, changes), note=self.note)
             self.outcome.updated += 1
         else:
             self.outcome.unchanged += 1

@@ -3,7 +3,7 @@
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Text, UniqueConstraint
+from sqlalchemy import JSON, DateTime, Index, Text, UniqueConstraint
 from sqlmodel import Column, Field, SQLModel
 
 
@@ -126,3 +126,26 @@ class UnitImportRow(SQLModel, table=True):
     admin_code: str | None = Field(default=None, max_length=32)
     matched: bool = False  # the row named a unit that existed when it was checked
     changes: str | None = Field(default=None, sa_type=Text)  # JSON columns; None if refused
+
+
+class AuditEntry(SQLModel, table=True):
+    """One change in the registry, or a report entered on a unit's behalf: who, when, what
+    (see services.registry.audit). Written in the change's own transaction; never updated."""
+
+    __tablename__ = "audit_entries"
+    __table_args__ = (Index("ix_audit_entries_entity", "entity", "entity_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True), index=True)
+    actor: str = Field(max_length=64, index=True)  # "admin", "system" or a credential id
+    actor_scope: str | None = Field(default=None, max_length=16)
+    actor_label: str | None = Field(default=None, max_length=200)
+    entity: str = Field(max_length=16)
+    entity_id: str = Field(max_length=200)
+    action: str = Field(max_length=32)
+    changes: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    request_id: str | None = Field(default=None, max_length=200)
+    note: str | None = Field(default=None, sa_type=Text)
+    # what a consumed event is recorded under (a report's campaign/period/unit/version), so a
+    # redelivery adds nothing; null for the registry's own changes
+    event_key: str | None = Field(default=None, max_length=300, unique=True)

@@ -407,3 +407,45 @@ class CredentialsIssued(BaseModel):
 
 def as_dict(model: BaseModel | None) -> dict[str, Any]:
     return model.model_dump(mode="json") if model is not None else {}
+
+
+class AuditEntity(StrEnum):
+    """What an audit entry is about."""
+
+    unit = "unit"
+    campaign = "campaign"
+    credential = "credential"
+    report = "report"
+
+
+class AuditActorPublic(BaseModel):
+    """Who made a change."""
+
+    id: str = Field(description="`admin` (the registry's admin token), `system` (the "
+                    "registry itself, e.g. seeding campaigns at start) or a credential id.")
+    scope: str | None = Field(description="The credential's scope (`admin` for the admin "
+                              "token).")
+    label: str | None = Field(description="Who holds the credential, as the registry names "
+                              "them.")
+
+
+class AuditEntryPublic(BaseModel):
+    """One change in the registry, or a report entered on a unit's behalf."""
+
+    id: int = Field(description="Order of recording; a later entry has a larger id.")
+    at: UtcDatetime = Field(description="When the change was made (UTC); for a report "
+                            "entered on a unit's behalf, when the Department entered it.")
+    actor: AuditActorPublic
+    entity: AuditEntity
+    entity_id: str = Field(description="The unit's or campaign's code, the credential's id, "
+                           "or for a report `campaign/period/unit`.")
+    action: str = Field(description="`created`, `updated`, `retired`, `deleted`, "
+                        "`secret_rotated`, `imported`, `issued`, `revoked` or "
+                        "`entered_on_behalf`.")
+    changes: dict[str, Any] = Field(description="For an update, each changed field as "
+                                    "`{before, after}`; for a creation, the values. Tokens, "
+                                    "secrets and their hashes never appear.")
+    request_id: str | None = Field(description="The HTTP request's `X-Request-Id`, to find "
+                                   "it in the logs.")
+    note: str | None = Field(description="For a report entered on a unit's behalf, how it "
+                             "reached the Department; for an import, the import's id.")

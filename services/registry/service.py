@@ -1,7 +1,8 @@
 """The registry's decisions. Each public function is one transaction: decide, then commit.
 
 Every change adds the entity's full snapshot to the outbox in the same transaction, so the
-compacted topics always catch up with the database.
+compacted topics always catch up with the database, and its entry to the audit trail
+(services.registry.audit), made by `by`, so the trail holds every change that committed.
 """
 
 import hashlib
@@ -37,7 +38,8 @@ from services.refusals import (
     capped,
     left_off,
 )
-from services.registry import store
+from services.registry import audit, store
+from services.registry.audit import Actor
 from services.registry.models import Campaign, Credential, Unit
 from services.registry.names import name_key, slug, tone_slug
 from services.registry.schemas import (
@@ -97,7 +99,7 @@ def get_unit_or_raise(session: Session, code: str, *, for_update: bool = False) 
     return unit
 
 
-def create_unit(session: Session, data: UnitCreate) -> Unit:
+def create_unit(session: Session, data: UnitCreate, *, by: Actor) -> Unit:
     """Register a new unit and publish its snapshot."""
     code = data.code or derive_code(session, data.name, taken=set())
     if store.get_unit(session, code) is not None:
@@ -108,50 +110,58 @@ def create_unit(session: Session, data: UnitCreate) -> Unit:
     unit = Unit(code=code, **fields)
     check_unique_name(session, unit)
     stage_unit(session, unit, new=True)
+    audit.record(session, by, "unit", code, "created", unit_values(unit))
     commit(session)
     log.info("unit.created", unit=code, kind=unit.kind)
     return unit
 
 
-def update_unit(session: Session, code: str, data: UnitUpdate) -> Unit:
-    """Change some of a unit's fields; publish only if something changed."""
+def update_unit(session: Session, code: str, data: UnitUpdate, *, by: Actor,
+                action: str = "updated") -> Unit:
+    """Change some of a unit's fields; publish (and record) only if something changed."""
     unit = get_unit_or_raise(session, code, for_update=True)
     changes = unit_fields(data, partial=True)
     if "contacts" in data.model_fields_set and data.contacts is None:
         changes |= dict.fromkeys(CONTACT_FIELDS)
     if "channels" in data.model_fields_set and data.channels is None:
         changes |= dict.fromkeys(CHANNEL_FIELDS)
-    if apply_changes(unit, changes):
+    if before := apply_changes(unit, changes):
         check_span(unit)
         check_unique_name(session, unit)
         stage_unit(session, unit, new=False)
+        audit.record(session, by, "unit", code, action, changed(before, changes))
         commit(session)
         log.info("unit.updated", unit=code, fields=sorted(changes))
     return unit
 
 
-def retire_unit(session: Session, code: str, active_until: date) -> Unit:
+def retire_unit(session: Session, code: str, active_until: date, *, by: Actor) -> Unit:
     """Set the last day a unit is expected to report."""
-    return update_unit(session, code, UnitUpdate(active_until=active_until))
+    return update_unit(session, code, UnitUpdate(active_until=active_until), by=by,
+                       action="retired")
 
 
-def rotate_webhook_secret(session: Session, code: str) -> Unit:
+def rotate_webhook_secret(session: Session, code: str, *, by: Actor) -> Unit:
     """A new webhook secret for the unit: the old one stops verifying once the notifier has
     read the unit's new snapshot."""
     unit = get_unit_or_raise(session, code, for_update=True)
     unit.webhook_secret_generation += 1
     stage_unit(session, unit, new=False)
+    generation = unit.webhook_secret_generation
+    audit.record(session, by, "unit", code, "secret_rotated", {"webhook_secret_generation": {
+        "before": generation - 1, "after": generation}})
     commit(session)
     log.info("unit.webhook_secret_rotated", unit=code,
              generation=unit.webhook_secret_generation)
     return unit
 
 
-def delete_unit(session: Session, code: str) -> None:
+def delete_unit(session: Session, code: str, *, by: Actor) -> None:
     """Remove a unit entered by mistake: tombstone its snapshot, revoke its credentials."""
     unit = get_unit_or_raise(session, code)
     for credential in store.credentials_of_unit(session, code):
-        _revoke(session, credential)
+        _revoke(session, credential, by=by, note=f"unit {code} deleted")
+    audit.record(session, by, "unit", code, "deleted", unit_values(unit))
     session.delete(unit)
     enqueue(session, UNITS, code, None)
     commit(session)
@@ -181,14 +191,23 @@ def unit_fields(data: UnitCreate | UnitUpdate, *, partial: bool = False) -> dict
     return given
 
 
-def apply_changes(unit: Unit, changes: dict[str, Any]) -> bool:
-    """Set the changed fields; whether anything changed."""
-    changed = False
-    for field, value in changes.items():
-        if getattr(unit, field) != value:
-            setattr(unit, field, value)
-            changed = True
-    return changed
+def apply_changes(unit: Unit, changes: dict[str, Any]) -> dict[str, Any]:
+    """Set the changed fields; the values they had (empty when nothing changed)."""
+    before = {field: getattr(unit, field) for field, value in changes.items()
+              if getattr(unit, field) != value}
+    for field in before:
+        setattr(unit, field, changes[field])
+    return before
+
+
+def changed(before: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+    """What the audit trail keeps of a change: the fields that moved, before and after."""
+    return audit.diff(before, {field: changes[field] for field in before})
+
+
+def unit_values(unit: Unit) -> dict[str, Any]:
+    """What the audit trail keeps of a unit created or deleted: its fields."""
+    return audit.values(unit.model_dump(exclude={"code", "webhook_secret_generation"}))
 
 
 def check_span(unit: Unit) -> None:
@@ -265,23 +284,29 @@ def get_campaign_or_raise(session: Session, code: str, *,
     return campaign
 
 
-def create_campaign(session: Session, data: CampaignCreate) -> Campaign:
+def create_campaign(session: Session, data: CampaignCreate, *, by: Actor) -> Campaign:
     """Register a campaign and publish its snapshot."""
     if store.get_campaign(session, data.code) is not None:
         raise Conflict("code_taken", f"a campaign with code {data.code!r} exists",
                        [FieldProblem("code", "unique", "code already used")])
     campaign = Campaign(code=data.code, **_campaign_fields(data))
+    audit.record(session, by, "campaign", data.code, "created",
+                 audit.values(_campaign_values(campaign)))
     _save_campaign(session, campaign)
     log.info("campaign.created", campaign=data.code)
     return campaign
 
 
-def replace_campaign(session: Session, code: str, data: CampaignBody) -> Campaign:
+def replace_campaign(session: Session, code: str, data: CampaignBody, *,
+                     by: Actor) -> Campaign:
     """Replace a campaign's calendar and targets."""
     campaign = get_campaign_or_raise(session, code, for_update=True)
+    before = _campaign_values(campaign)
     for field, value in _campaign_fields(data).items():
         setattr(campaign, field, value)
     campaign.revision += 1
+    audit.record(session, by, "campaign", code, "updated",
+                 audit.diff(before, _campaign_values(campaign)))
     _save_campaign(session, campaign)
     log.info("campaign.updated", campaign=code, revision=campaign.revision)
     return campaign
@@ -294,6 +319,10 @@ def _campaign_fields(data: CampaignBody) -> dict[str, Any]:
     return data.model_dump(exclude={"code", *parts}) | nested
 
 
+def _campaign_values(campaign: Campaign) -> dict[str, Any]:
+    return campaign.model_dump(exclude={"code"})
+
+
 def _save_campaign(session: Session, campaign: Campaign) -> None:
     campaign.updated_at = datetime.now(UTC)
     session.add(campaign)
@@ -301,13 +330,13 @@ def _save_campaign(session: Session, campaign: Campaign) -> None:
     commit(session)
 
 
-def seed_campaigns(session: Session, folder: Path) -> list[str]:
+def seed_campaigns(session: Session, folder: Path, *, by: Actor = audit.SEED) -> list[str]:
     """Create each campaign of `folder` that does not exist yet; never overwrite one."""
     created = []
     for path in sorted(folder.glob("*.json")):
         data = CampaignCreate.model_validate(json.loads(path.read_text(encoding="utf-8")))
         if store.get_campaign(session, data.code) is None:
-            create_campaign(session, data)
+            create_campaign(session, data, by=by)
             created.append(data.code)
     return created
 
@@ -330,18 +359,19 @@ def credential_snapshot(credential: Credential) -> CredentialSnapshot:
     return CredentialSnapshot(**credential.model_dump(exclude={"token_prefix"}))
 
 
-def issue_credential(session: Session, data: CredentialCreate) -> CredentialIssued:
+def issue_credential(session: Session, data: CredentialCreate, *,
+                     by: Actor) -> CredentialIssued:
     """Issue a token; it is returned once and only its hash is stored."""
     if data.unit_code is not None:
         get_unit_or_raise(session, data.unit_code)
-    issued = _issue(session, data.scope, data.unit_code, data.label)
+    issued = _issue(session, data.scope, data.unit_code, data.label, by=by)
     commit(session)
     log.info("credential.issued", credential=issued.id, scope=data.scope, unit=data.unit_code)
     return issued
 
 
-def issue_unit_credentials(session: Session, data: CredentialBatchCreate
-                           ) -> CredentialsIssued:
+def issue_unit_credentials(session: Session, data: CredentialBatchCreate, *,
+                           by: Actor) -> CredentialsIssued:
     """A unit token for each unit named, in one transaction: all of them or, if a code is
     unknown, none. With `replace`, the units' earlier unit tokens are revoked in it too."""
     found = store.units_by_code(session, data.unit_codes)
@@ -354,9 +384,9 @@ def issue_unit_credentials(session: Session, data: CredentialBatchCreate
     if data.replace:
         for credential in store.unit_credentials_of(session, data.unit_codes):
             if credential.revoked_at is None:
-                _revoke(session, credential)
+                _revoke(session, credential, by=by, note="replaced by a new hand-out")
                 revoked += 1
-    issued = [_issue(session, CredentialScope.unit, code, data.label)
+    issued = [_issue(session, CredentialScope.unit, code, data.label, by=by)
               for code in data.unit_codes]
     commit(session)
     log.info("credential.issued_many", count=len(issued), revoked=revoked)
@@ -368,33 +398,49 @@ def _more(rest: Sequence[FieldProblem]) -> FieldProblem:
 
 
 def _issue(session: Session, scope: CredentialScope, unit_code: str | None,
-           label: str) -> CredentialIssued:
-    """A new credential and its snapshot in the outbox, in the caller's transaction."""
+           label: str, *, by: Actor) -> CredentialIssued:
+    """A new credential, its snapshot in the outbox and its audit entry (never the token),
+    in the caller's transaction."""
     token = new_token(datetime.now(UTC))
     credential = Credential(id=f"cred_{secrets.token_hex(8)}", scope=scope,
                             unit_code=unit_code, label=label,
                             token_sha256=hash_token(token), token_prefix=token[:10])
     session.add(credential)
+    audit.record(session, by, "credential", credential.id, "issued", audit.values(
+        credential.model_dump(include={"scope", "unit_code", "label"})))
     enqueue(session, CREDENTIALS, credential.id, credential_snapshot(credential))
     return CredentialIssued(**credential_public(credential).model_dump(), token=token)
 
 
-def revoke_credential(session: Session, credential_id: str) -> Credential:
+def revoke_credential(session: Session, credential_id: str, *, by: Actor) -> Credential:
     """Revoke a credential at once; revoking twice changes nothing."""
     credential = store.get_credential(session, credential_id)
     if credential is None:
         raise not_found("credential", credential_id)
     if credential.revoked_at is None:
-        _revoke(session, credential)
+        _revoke(session, credential, by=by)
         commit(session)
         log.info("credential.revoked", credential=credential_id)
     return credential
 
 
-def _revoke(session: Session, credential: Credential) -> None:
-    credential.revoked_at = datetime.now(UTC)
+def _revoke(session: Session, credential: Credential, *, by: Actor,
+            note: str | None = None) -> None:
+    """Revoke in the caller's transaction; recorded if it was in force."""
+    now = datetime.now(UTC)
+    if credential.revoked_at is None:
+        audit.record(session, by, "credential", credential.id, "revoked",
+                     audit.diff({"revoked_at": None}, {"revoked_at": now}), note=note)
+    credential.revoked_at = now
     session.add(credential)
     enqueue(session, CREDENTIALS, credential.id, credential_snapshot(credential))
+
+
+def actor_of(session: Session, caller: Caller) -> Actor:
+    """The audit trail's actor for a caller, named by its credential's label."""
+    credential = store.get_credential(session, caller.credential_id) \
+        if caller.credential_id else None
+    return audit.actor_of(caller, credential.label if credential else None)
 
 
 def caller_public(session: Session, caller: Caller) -> CallerPublic:

@@ -20,6 +20,9 @@ class RegistrySettings(ServiceSettings):
     seed_folder: Path | None = Field(SEED_FOLDER, description="Campaigns created at start "
                                      "when missing; empty to seed nothing.")
     republish_on_start: bool = Field(True, description="Publish every snapshot at start.")
+    kafka_session_timeout_ms: int = Field(10_000, ge=1000, description="Consumer group "
+                                          "session timeout (the audit trail's reader of "
+                                          "reports entered on a unit's behalf).")
     webhook_signing_key: webhooks.SigningKey | None = Field(
         None, description="The notifier's key (the same value): units' webhook secrets "
         "derive from it; none shown without it.")

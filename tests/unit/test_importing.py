@@ -19,6 +19,7 @@ from services.bus.outbox import OutboxMessage
 from services.database import write_lock
 from services.registry import api, importing, service
 from services.registry.api import router
+from services.registry.audit import SEED
 from services.registry.migrations import MIGRATIONS
 from services.registry.models import Unit, UnitImport, UnitImportRow
 from services.registry.names import tone_slug
@@ -49,7 +50,7 @@ def run(engine: Engine, text: str | bytes, *, good_rows: bool = False,
     raw = text.encode() if isinstance(text, str) else text
     received = upload(raw)
     job = importing.start(engine, received, good_rows=good_rows, active_from=START)
-    return importing.report(importing.run(engine, job.id, received, chunk=chunk,
+    return importing.report(importing.run(engine, job.id, received, by=SEED, chunk=chunk,
                                           committed=committed))
 
 
@@ -263,7 +264,7 @@ class TestChunks:
             if "Xã Cuối" not in units(engine):
                 with write_lock(engine), Session(engine) as session:
                     service.create_unit(session, UnitCreate(name="Xã Cuối", kind="commune",
-                                                            code="xa-cuoi-khac"))
+                                                            code="xa-cuoi-khac"), by=SEED)
 
         report = run(engine, csv_of(["Xã A", "Xã B", "Xã Cuối"]), chunk=2,
                      committed=committed)
@@ -281,7 +282,7 @@ class TestChunks:
             if not renamed:
                 with write_lock(engine), Session(engine) as session:
                     renamed.append(service.update_unit(session, "xa-b",
-                                                       UnitUpdate(name="Xã Bê")).name)
+                                                       UnitUpdate(name="Xã Bê"), by=SEED).name)
 
         report = run(engine, "code,kind,name\nxa-a,commune,Xã A\nxa-b,commune,Xã B\n",
                      chunk=1, committed=committed)
@@ -294,7 +295,7 @@ class TestInterruptions:
         received = upload(csv_of([f"Xã Số {n}" for n in range(5)]).encode())
         job = importing.start(engine, received, good_rows=False, active_from=START)
         written: list[int] = []
-        ended = importing.run(engine, job.id, received, chunk=2,
+        ended = importing.run(engine, job.id, received, by=SEED, chunk=2,
                               committed=lambda: written.append(1),
                               stopping=lambda: len(written) == 2)
         assert ended.state == "interrupted" and ended.finished_at is not None
@@ -311,7 +312,7 @@ class TestInterruptions:
                 monkeypatch.setattr(importing._Writer, "_clash", lambda *_: None)
                 with write_lock(engine), Session(engine) as session:
                     service.create_unit(session, UnitCreate(name="Xã Cuối", kind="commune",
-                                                            code="xa-cuoi-khac"))
+                                                            code="xa-cuoi-khac"), by=SEED)
 
         report = run(engine, csv_of(["Xã A", "Xã B", "Xã C", "Xã Cuối"]), chunk=2,
                      committed=committed)
@@ -333,7 +334,7 @@ class TestInterruptions:
             monkeypatch.setattr(importing._Writer, "write", broken)
 
         with pytest.raises(RuntimeError):
-            importing.run(engine, job.id, received, chunk=2, committed=committed)
+            importing.run(engine, job.id, received, by=SEED, chunk=2, committed=committed)
         with Session(engine) as session:
             failed = importing.public(session.get(UnitImport, job.id))  # type: ignore[arg-type]
         assert failed.state == "failed" and "disk gone" in (failed.error or "")
