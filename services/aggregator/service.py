@@ -5,10 +5,11 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from functools import lru_cache
+from functools import cache, lru_cache
 from operator import itemgetter
 from typing import Any, NamedTuple, Protocol, cast
 
+from pydantic import BaseModel
 from sqlmodel import Session
 
 from services import periods
@@ -311,14 +312,20 @@ def counts_of(event: ReportSubmitted) -> dict[tuple[str, ...], tuple[int, int, i
     """Count, people mobilised and shares by kind, platform, format, language and channel."""
     totals: dict[tuple[str, ...], tuple[int, int, int]] = {}
     for activity in event.activities:
-        fields = type(activity).model_fields
-        key = (activity.kind, *(str(getattr(activity, name) or "") if name in fields else ""
-                                for name in DETAILS))
+        key = (activity.kind, *(str(getattr(activity, name) or "") if name else ""
+                                for name in _details(type(activity))))
         people, shares = ((activity.people_mobilised, activity.shares)
                           if isinstance(activity, Mobilisation) else (0, 0))
         count, people_before, shares_before = totals.get(key, (0, 0, 0))
         totals[key] = (count + activity.count, people_before + people, shares_before + shares)
     return totals
+
+
+@cache
+def _details(kind: type[BaseModel]) -> tuple[str | None, ...]:
+    """Which of DETAILS an activity kind has (None where it has not): asked once a kind, not
+    for every line of every report (pydantic answers a missing attribute slowly)."""
+    return tuple(name if name in kind.model_fields else None for name in DETAILS)
 
 
 def daily_of(event: ReportSubmitted) -> Counter[date]:
