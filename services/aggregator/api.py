@@ -12,7 +12,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
-from services import periods
+from services import labels, periods
 from services.aggregator import feeds, service, store
 from services.aggregator.hub import ProgressHub
 from services.aggregator.schemas import (
@@ -29,11 +29,13 @@ from services.aggregator.schemas import (
 from services.bus.directory import Directory
 from services.events import CampaignSnapshot, UnitKind, UnitSnapshot
 from services.refusals import Forbidden, NotFound
+from services.web import downloads
 from services.web.auth import Caller, CallerDep, ReaderDep
 from services.web.caching import Answers, etag, not_modified
-from services.web.downloads import csv_download
+from services.web.downloads import HeaderRows, table_download
 from services.web.errors import documented
 from services.web.schemas import CursorQuery, LimitQuery, Province
+from services.web.spreadsheets import Column, Sheet
 
 router = APIRouter(prefix="/v1/progress", tags=["progress"])
 
@@ -49,12 +51,14 @@ PeriodQuery = Annotated[str, Query(max_length=16, description="Period, e.g. 2026
 KindQuery = Annotated[UnitKind | None, Query(description="Only units of this kind.")]
 ParentQuery = Annotated[Province | None, Query(description="Only units of this parent: a "
                                              "province code of Decision 19/2025/QĐ-TTg.")]
-FormatQuery = Annotated[Literal["json", "csv"], Query(description="json, or csv for Excel")]
+FormatQuery = Annotated[Literal["json", "csv", "xlsx"], Query(
+    description="json; csv or xlsx: the whole table for Excel.")]
+HeaderQuery = Annotated[HeaderRows, Query(description="The CSV's header rows: vi, the "
+                                          "Vietnamese headers then the codes; code, the "
+                                          "codes alone (for scripts).")]
 NOT_MODIFIED: dict[str, Any] = {"description": "Not modified: the `ETag` given in "
                                 "`If-None-Match` still stands."}
-CSV: dict[int | str, dict[str, Any]] = {200: {
-    "content": {"text/csv": {}}, "description": "JSON, or with `format=csv` UTF-8 CSV with a "
-    "byte-order mark (Excel shows Vietnamese names correctly)."}}
+CSV = downloads.documented("with `format=csv` or `format=xlsx`")
 
 
 def _tag(session: Session, directory: Directory, campaign: str, period: str | None = None,
@@ -95,19 +99,22 @@ async def _feed(request: Request, response: Response, campaign: str, period: str
 async def progress(_: ReaderDep, request: Request, response: Response,
                    directory: DirectoryDep, campaign: CampaignQuery, period: PeriodQuery,
                    kind: KindQuery = None, parent: ParentQuery = None,
-                   format: FormatQuery = "json") -> Any:
+                   format: FormatQuery = "json", header: HeaderQuery = "vi") -> Any:
     """The period's summary: completeness, timeliness, totals, coverage and loudspeaker
-    compliance (counts). As CSV, the whole period table, one row per expected unit."""
+    compliance (counts). As CSV or XLSX, the whole period table, one row per expected
+    unit."""
     view = service.period_or_raise(directory.campaigns, campaign, period, kind, parent)
 
     def table() -> Response:
         pages = feeds.table_pages(request.app.state.engine, directory, view)
-        return csv_download(f"progress-{campaign}-{period}", UNIT_TABLE,
-                            (row for page in pages for row in map(_unit_line, page)), response)
+        return table_download(format, f"progress-{campaign}-{period}", Sheet(
+            "Tiến độ theo đơn vị", UNIT_TABLE,
+            (row for page in pages for row in map(_unit_line, page)),
+            heading=_heading("Tiến độ báo cáo theo đơn vị", view)), response, header=header)
 
     return await _feed(request, response, campaign, period, lambda session: feeds.progress(
         session, directory, view, today=periods.today()),
-        download=table if format == "csv" else None)
+        download=table if format != "json" else None, also=f"{format}-{header}")
 
 
 @router.get("/units", response_model=UnitTablePagePublic,
@@ -130,18 +137,20 @@ async def missing(_: ReaderDep, request: Request, response: Response,
                   directory: DirectoryDep, campaign: CampaignQuery, period: PeriodQuery,
                   kind: KindQuery = None, parent: ParentQuery = None,
                   cursor: CursorQuery = None, limit: LimitQuery = 100,
-                  format: FormatQuery = "json") -> Any:
+                  format: FormatQuery = "json", header: HeaderQuery = "vi") -> Any:
     """The units still expected to report for a period, by code, a page at a time (as
-    CSV, all of them)."""
+    CSV or XLSX, all of them)."""
     view = service.period_or_raise(directory.campaigns, campaign, period, kind, parent)
 
     def every() -> Response:
-        return csv_download(f"missing-{campaign}-{period}", ("code", "name", "kind", "parent"),
-                            _all_missing(request.app.state.engine, directory, view), response)
+        return table_download(format, f"missing-{campaign}-{period}", Sheet(
+            "Đơn vị chưa báo cáo", MISSING_TABLE,
+            _all_missing(request.app.state.engine, directory, view),
+            heading=_heading("Đơn vị chưa gửi báo cáo", view)), response, header=header)
 
     return await _feed(request, response, campaign, period, lambda session: feeds.missing(
         session, directory, view, after=cursor, limit=limit),
-        download=every if format == "csv" else None)
+        download=every if format != "json" else None, also=f"{format}-{header}")
 
 
 @router.get("/below-target", response_model=BelowTargetPagePublic,
@@ -254,9 +263,29 @@ async def stream(request: Request, _: ReaderDep,
                              headers={"cache-control": "no-cache"})
 
 
-UNIT_TABLE = ("code", "name", "kind", "parent", "reported", "on_time", "version",
-              *service.ACTIVITY_KINDS, "loudspeaker_total", "peak_day_least", "platforms",
-              "languages")
+UNIT = (Column("code", "Mã đơn vị", width=16), Column("name", "Tên đơn vị", width=36),
+        Column("kind", "Loại đơn vị (mã)", width=14),
+        Column("parent", "Mã tỉnh, thành phố", width=12))
+UNIT_TABLE = (*UNIT, Column("reported", "Đã báo cáo", "bool"),
+              Column("on_time", "Đúng hạn", "bool"),
+              Column("version", "Phiên bản báo cáo", "int"),
+              *(Column(kind, labels.vietnamese(labels.ACTIVITY_KINDS, kind), "int", 18)
+                for kind in service.ACTIVITY_KINDS),
+              Column("loudspeaker_total", "Tổng số buổi phát thanh trên loa", "int", 18),
+              Column("peak_day_least", "Số buổi ít nhất trong một ngày cao điểm", "int", 18),
+              Column("platforms", "Nền tảng đã đăng (mã)", width=20),
+              Column("languages", "Tiếng nước ngoài (mã)", width=16))
+MISSING_TABLE = UNIT
+
+
+def _heading(table: str, view: service.Period) -> str:
+    """What a downloaded table is and as of when: the campaign, the period, the filter."""
+    narrowed = "".join((
+        f", loại đơn vị: {labels.vietnamese(labels.UNIT_KINDS, view.kind)}" if view.kind
+        else "", f", tỉnh, thành phố mã {view.parent}" if view.parent else ""))
+    return (f"{table}: {view.campaign.name} ({view.campaign.code}), kỳ {view.name} "
+            f"({periods.written_day(view.start)} – {periods.written_day(view.end)})"
+            f"{narrowed}. Số liệu lúc {periods.written_moment(datetime.now(UTC))}.")
 
 
 def _unit_line(row: UnitRowPublic) -> tuple[Any, ...]:

@@ -37,7 +37,8 @@ from services.portal.texts import (
     rule_message,
     text,
 )
-from services.web.downloads import csv_download
+from services.web.downloads import CSV_TYPE, table_download
+from services.web.spreadsheets import MEDIA_TYPE, Column, Sheet
 
 SESSION_COOKIE, LANGUAGE_COOKIE, SIGN_IN_COOKIE = "hp_session", "hp_lang", "hp_sign_in"
 TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")
@@ -391,25 +392,66 @@ async def overview(request: Request) -> Response:
                   local=_local, day=_day)
 
 
-@router.get("/lanh-dao/tong-quan.csv")
-async def overview_csv(request: Request) -> Response:
-    session = need(request, "leadership")
+FILES = {"csv": CSV_TYPE, "xlsx": MEDIA_TYPE}  # the tables' files, by extension
+TREND = (Column("period", "Kỳ báo cáo", width=12), Column("period_start", "Từ ngày", "date"),
+         Column("period_end", "Đến ngày", "date"),
+         Column("deadline", "Hạn báo cáo", "datetime", 18),
+         Column("state", "Trạng thái (mã)", width=12),
+         Column("expected", "Số đơn vị phải báo cáo", "int"),
+         Column("reported", "Số đơn vị đã báo cáo", "int"),
+         Column("on_time", "Số đơn vị đúng hạn", "int"),
+         Column("completeness", "Tỉ lệ đã báo cáo", "ratio"),
+         Column("timeliness", "Tỉ lệ đúng hạn", "ratio"),
+         Column("missing", "Số đơn vị chưa báo cáo", "int"),
+         Column("loudspeaker_units_failing", "Số đơn vị dưới chỉ tiêu phát thanh", "int"))
+RATIOS = (("completeness", "tỉ lệ đã báo cáo"), ("timeliness", "tỉ lệ đúng hạn"))
+KINDS_TABLE = (Column("unit_kind", "Loại đơn vị (mã)", width=14),
+               Column("unit_kind_name", "Loại đơn vị", width=24),
+               *TREND[5:8], *TREND[8:10])
+
+
+def _file(ext: str) -> str:
+    """A table's file type from its extension: csv or xlsx; any other is not found."""
+    if ext not in FILES:
+        raise PageRefused(404, "not_found")
+    return ext
+
+
+def _as_of(what: str) -> str:
+    return f"{what} Số liệu lúc {periods.written_moment(datetime.now(periods.LOCAL_ZONE))}."
+
+
+@router.get("/lanh-dao/tong-quan.{ext}")
+async def overview_csv(request: Request, ext: str) -> Response:
+    """The overview's table of every period, as CSV or XLSX."""
+    session, ext = need(request, "leadership"), _file(ext)
     _, backends, settings = _state(request)
     found = _must(await backends.get("aggregator", "/v1/progress/overview",
                                            session.token, campaign=settings.campaign,
                                            kind=_kind(request)))
     kinds = sorted({k for p in found["items"] for k in p["by_unit_kind"]})
-    header = ["period", "period_start", "period_end", "deadline", "state", "expected",
-              "reported", "on_time", "completeness", "timeliness", "missing",
-              "loudspeaker_units_failing",
-              *(f"{k}_{m}" for k in kinds for m in ("completeness", "timeliness"))]
-    rows = ([p["period"], p["period_start"], p["period_end"], p["deadline"], p["state"],
-             p["city"]["expected"], p["city"]["reported"], p["city"]["on_time"],
+    columns = (*TREND, *(Column(f"{k}_{m}", f"{pick(KINDS[k], 'vi') if k in KINDS else k}: "
+                                f"{name}", "ratio") for k in kinds for m, name in RATIOS))
+    rows = ([p["period"], date.fromisoformat(p["period_start"]),
+             date.fromisoformat(p["period_end"]), datetime.fromisoformat(p["deadline"]),
+             p["state"], p["city"]["expected"], p["city"]["reported"], p["city"]["on_time"],
              p["city"]["completeness"], p["city"]["timeliness"], p["missing"],
              p["loudspeaker"]["units_failing"],
-             *(p["by_unit_kind"].get(k, {}).get(m) for k in kinds
-               for m in ("completeness", "timeliness"))] for p in found["items"])
-    return csv_download(f"tong-quan-{settings.campaign}", header, rows)
+             *(p["by_unit_kind"].get(k, {}).get(m) for k in kinds for m, _ in RATIOS)]
+            for p in found["items"])
+    return table_download(ext, f"tong-quan-{settings.campaign}", Sheet(
+        "Tổng quan theo kỳ", columns, rows, heading=_as_of(
+            f"Tổng quan đợt {settings.campaign} theo kỳ báo cáo{_narrowed(request)}.")),
+        header=_header(request))
+
+
+def _narrowed(request: Request) -> str:
+    kind = _kind(request)
+    return f", loại đơn vị: {pick(KINDS[kind], 'vi')}" if kind else ""
+
+
+def _header(request: Request) -> Any:
+    return "code" if request.query_params.get("header") == "code" else "vi"
 
 
 def _kind(request: Request) -> str | None:
@@ -417,38 +459,43 @@ def _kind(request: Request) -> str | None:
     return kind if kind in KINDS else None
 
 
-@router.get("/lanh-dao/ky/{period}/{table}.csv")
-async def period_csv(request: Request, period: str, table: str) -> Response:
-    """The period's tables for Excel, as the aggregator makes them."""
-    session = need(request, "leadership")
+@router.get("/lanh-dao/ky/{period}/{table}.{ext}")
+async def period_csv(request: Request, period: str, table: str, ext: str) -> Response:
+    """The period's tables for Excel, as CSV or XLSX, as the aggregator makes them."""
+    session, ext = need(request, "leadership"), _file(ext)
     _, backends, settings = _state(request)
     if table == "loai-don-vi":
-        return await _kinds_csv(backends, session, settings.campaign, period, _kind(request))
+        return await _kinds_csv(request, session, settings.campaign, period, ext)
     path = {"don-vi": "/v1/progress", "chua-nop": "/v1/progress/missing"}.get(table)
     if path is None:
         raise PageRefused(404, "not_found")
     download = await backends.download(session.token, path, campaign=settings.campaign,
-                                       period=period, kind=_kind(request), format="csv")
+                                       period=period, kind=_kind(request), format=ext,
+                                       header=_header(request))
     if download.status != 200:
         await download.close()
         raise PageRefused(404 if download.status in (404, 422) else 503,
                           "not_found" if download.status in (404, 422) else "services_down")
-    return StreamingResponse(download.chunks(), media_type="text/csv; charset=utf-8",
+    return StreamingResponse(download.chunks(), media_type=FILES[ext],
                              headers={"content-disposition": f'attachment; filename='
-                                      f'"{table}-{settings.campaign}-{period}.csv"'})
+                                      f'"{table}-{settings.campaign}-{period}.{ext}"'})
 
 
-async def _kinds_csv(backends: Backends, session: PortalSession, campaign: str, period: str,
-                     kind: str | None) -> Response:
+async def _kinds_csv(request: Request, session: PortalSession, campaign: str, period: str,
+                     ext: str) -> Response:
     """The period page's table per unit kind, city-wide last."""
-    summary = _must(await backends.get("aggregator", "/v1/progress", session.token,
-                                             campaign=campaign, period=period, kind=kind))
+    summary = _must(await _state(request)[1].get(
+        "aggregator", "/v1/progress", session.token, campaign=campaign, period=period,
+        kind=_kind(request)))
     lines = [*summary["by_unit_kind"].items(), ("city", summary["city"])]
-    return csv_download(f"loai-don-vi-{campaign}-{period}",
-                        ("unit_kind", "expected", "reported", "on_time", "completeness",
-                         "timeliness"),
-                        ((name, r["expected"], r["reported"], r["on_time"], r["completeness"],
-                          r["timeliness"]) for name, r in lines))
+    rows = ((name, pick(KINDS[name], "vi") if name in KINDS else "Toàn thành phố",
+             r["expected"], r["reported"], r["on_time"], r["completeness"], r["timeliness"])
+            for name, r in lines)
+    return table_download(ext, f"loai-don-vi-{campaign}-{period}", Sheet(
+        "Theo loại đơn vị", KINDS_TABLE, rows, heading=_as_of(
+            f"Tiến độ theo loại đơn vị: đợt {campaign}, kỳ {period} "
+            f"({_day(summary['period_start'])} – {_day(summary['period_end'])})"
+            f"{_narrowed(request)}.")), header=_header(request))
 
 
 @router.get("/lanh-dao/ky/{period}", response_class=HTMLResponse)
@@ -689,14 +736,15 @@ async def admin_issue_many(request: Request) -> Response:
     form = await request.form()
     _check_csrf(session, form)
     codes = [c.strip() for c in str(form.get("unit_codes") or "").split() if c.strip()]
+    ext = "xlsx" if form.get("file") == "xlsx" else "csv"  # the button pressed
     download = await _state(request)[1].post(
         "registry", "/v1/credentials/batch", session.token,
         {"unit_codes": codes, "label": str(form.get("label") or "").strip(),
-         "replace": form.get("replace") == "on"}, headers={"accept": "text/csv"},
+         "replace": form.get("replace") == "on"}, headers={"accept": FILES[ext]},
         raw=True)
     if download.status == 201:
-        return Response(download.body, media_type="text/csv; charset=utf-8", headers={
-            "content-disposition": 'attachment; filename="ma-truy-cap.csv"'})
+        return Response(download.body, media_type=FILES[ext], headers={
+            "content-disposition": f'attachment; filename="ma-truy-cap.{ext}"'})
     return await _credentials_page(request, session, None, _inputs(download, {
         "unit_codes": "unit_codes", "label": "many_label"}), status=422)
 

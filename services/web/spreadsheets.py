@@ -71,8 +71,12 @@ def xlsx(sheets: Sequence[Sheet]) -> bytes:
 
 
 def _title(title: str) -> str:
-    """A sheet's name as Excel allows it: 31 characters, none of []:*?/\\."""
-    return re.sub(r"[\[\]:*?/\\]", "-", title)[:31]
+    """A sheet's name as Excel allows it: 31 characters, none of []:*?/\\, no `'` at
+    either end, not empty, not `History` (Excel's own); openpyxl numbers a repeated one."""
+    shown = re.sub(r"[\[\]:*?/\\]", "-", _clean(title))[:31].strip("'").strip()
+    if shown.casefold() == "history":
+        return f"{shown} (1)"
+    return shown or "Bảng"
 
 
 def _write(target: Worksheet, sheet: Sheet) -> None:

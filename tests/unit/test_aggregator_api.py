@@ -16,9 +16,13 @@ from services.aggregator.migrations import MIGRATIONS
 from services.events import CredentialSnapshot
 from services.web.auth import Caller
 from services.web.errors import install_error_handlers
+from services.web.spreadsheets import MEDIA_TYPE
 from tests.unit.test_aggregator_rules import Aggregates, broadcasts, report, unit
+from tests.unit.test_spreadsheets import records_of, sheet_of
 
 PERIOD = {"campaign": "dai-hoi-xiv", "period": "2026-W04"}
+UNIT_CODES = {"code", "name", "kind", "parent", "version", "loudspeaker_total",
+              "peak_day_least"}
 
 
 def credential(token: str, scope: str, unit_code: str | None = None) -> CredentialSnapshot:
@@ -113,8 +117,12 @@ def test_missing_units_as_a_page_and_as_csv(client) -> None:
         "total": 2,
         "next_cursor": None}
     table = get(client, "/missing", format="csv", kind="ward")
-    assert table.content.decode("utf-8-sig").splitlines() == ["code,name,kind,parent",
-                                                              "ph-1,Đơn vị ph-1,ward,01"]
+    assert table.content.decode("utf-8-sig").splitlines() == [
+        "Mã đơn vị,Tên đơn vị,Loại đơn vị (mã),"
+        "\"Mã tỉnh, thành phố\"", "code,name,kind,parent", "ph-1,Đơn vị ph-1,ward,01"]
+    for_scripts = get(client, "/missing", format="csv", kind="ward", header="code")
+    assert for_scripts.content.decode("utf-8-sig").splitlines() == [
+        "code,name,kind,parent", "ph-1,Đơn vị ph-1,ward,01"]
 
 
 def test_the_period_table_for_excel(client) -> None:
@@ -123,14 +131,58 @@ def test_the_period_table_for_excel(client) -> None:
     assert 'filename="progress-dai-hoi-xiv-2026-W04.csv"' in \
         response.headers["content-disposition"]
     assert response.content.startswith("\ufeff".encode())
-    header, *rows = response.content.decode("utf-8-sig").splitlines()
-    assert header == ("code,name,kind,parent,reported,on_time,version,banner,portal_column,"
-                      "document_publication,article,social_post,foreign_language_item,"
-                      "multimedia_product,loudspeaker_broadcast,mobilisation,"
-                      "loudspeaker_total,peak_day_least,platforms,languages")
-    assert rows == ["xa-1,Đơn vị xa-1,commune,31,True,True,1,0,0,0,0,3,0,0,7,0,7,1,zalo,",
-                    "xa-2,Đơn vị xa-2,commune,,False,False,,0,0,0,0,0,0,0,0,0,0,0,,",
-                    "ph-1,Đơn vị ph-1,ward,01,False,False,,0,0,0,0,0,0,0,0,0,0,0,,"]
+    header, codes, *rows = response.content.decode("utf-8-sig").splitlines()
+    assert header.startswith("Mã đơn vị,Tên đơn vị,Loại đơn vị (mã),\"Mã tỉnh, thành phố\","
+                             "Đã báo cáo,Đúng hạn,Phiên bản báo cáo,"
+                             "\"Băng rôn, khẩu hiệu, pano, áp phích\",")
+    assert codes == ("code,name,kind,parent,reported,on_time,version,banner,portal_column,"
+                     "document_publication,article,social_post,foreign_language_item,"
+                     "multimedia_product,loudspeaker_broadcast,mobilisation,"
+                     "loudspeaker_total,peak_day_least,platforms,languages")
+    assert rows == ["xa-1,Đơn vị xa-1,commune,31,Có,Có,1,0,0,0,0,3,0,0,7,0,7,1,zalo,",
+                    "xa-2,Đơn vị xa-2,commune,,Không,Không,,0,0,0,0,0,0,0,0,0,0,0,,",
+                    "ph-1,Đơn vị ph-1,ward,01,Không,Không,,0,0,0,0,0,0,0,0,0,0,0,,"]
+    for_scripts = get(client, "", format="csv", header="code")
+    assert for_scripts.content.decode("utf-8-sig").splitlines() == [codes, *rows]
+
+
+def test_the_period_table_as_xlsx_holds_the_figures_of_the_json_table(client) -> None:
+    response = get(client, "", format="xlsx")
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == MEDIA_TYPE
+    assert 'filename="progress-dai-hoi-xiv-2026-W04.xlsx"' in \
+        response.headers["content-disposition"]
+    sheet = sheet_of(response.content)
+    assert sheet.title == "Tiến độ theo đơn vị" and sheet.freeze_panes == "A4"
+    heading = str(sheet["A1"].value)
+    assert heading.startswith("Tiến độ báo cáo theo đơn vị: ")
+    assert "kỳ 2026-W04 (19/01/2026 – 25/01/2026)" in heading and "Số liệu lúc " in heading
+    assert sheet.auto_filter.ref == "A3:T6"
+    json_rows = get(client, "/units").json()["items"]
+    yes_no = {True: "Có", False: "Không"}
+    assert records_of(response.content) == [
+        {**{k: v for k, v in row.items() if k in UNIT_CODES}, **row["activities"],
+         "reported": yes_no[row["reported"]], "on_time": yes_no[row["on_time"]],
+         "platforms": " ".join(row["platforms"]) or None,
+         "languages": " ".join(row["languages"]) or None} for row in json_rows]
+
+
+def test_missing_units_as_xlsx_are_the_json_list(client) -> None:
+    response = get(client, "/missing", format="xlsx")
+    sheet = sheet_of(response.content)
+    assert sheet.title == "Đơn vị chưa báo cáo"
+    assert str(sheet["A1"].value).startswith("Đơn vị chưa gửi báo cáo: ")
+    assert records_of(response.content) == get(client, "/missing").json()["items"]
+    ward = get(client, "/missing", format="xlsx", kind="ward")
+    assert "loại đơn vị: Phường" in str(sheet_of(ward.content)["A1"].value)
+    assert [r["code"] for r in records_of(ward.content)] == ["ph-1"]
+
+
+def test_the_tables_for_excel_are_documented_as_csv_and_xlsx(client) -> None:
+    paths = client.get("/openapi.json").json()["paths"]
+    for path in ("/v1/progress", "/v1/progress/missing"):
+        answers = paths[path]["get"]["responses"]["200"]["content"]
+        assert {"application/json", "text/csv", MEDIA_TYPE} <= set(answers), path
 
 
 def test_one_units_standing_reports(client) -> None:

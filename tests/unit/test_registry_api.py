@@ -19,8 +19,10 @@ from services.events import CAMPAIGNS, CREDENTIALS, UNITS, CampaignSnapshot, Uni
 from services.registry.api import router
 from services.registry.migrations import MIGRATIONS
 from services.registry.names import name_key
+from services.web.spreadsheets import MEDIA_TYPE
 from services.webhooks import unit_secret
 from tests.unit.apps import bearer, client
+from tests.unit.test_spreadsheets import records_of, sheet_of, table_of
 
 ADMIN = bearer("admin")
 LOOK_ALIKES = {"zero-width space": "Xã An\u200b Hưng", "NUL": "Xã An\x00 Hưng",
@@ -377,17 +379,50 @@ class TestCredentialBatch:
                                headers=ADMIN | {"accept": "text/csv"})
         assert answer.status_code == 201, answer.text
         assert answer.headers["cache-control"] == "no-store"
-        rows = list(csv.reader(io.StringIO(answer.content.decode("utf-8-sig"))))
+        headers, *rows = list(csv.reader(io.StringIO(answer.content.decode("utf-8-sig"))))
+        assert headers[:2] == ["Mã đơn vị", "Tên đơn vị"]
         assert rows[0] == ["code", "name", "credential_id", "token"]
-        assert [r[:2] for r in rows[1:]] == [[c, f"Xã Số {n}"] for n, c in enumerate(codes)]
-        assert all(r[3].startswith("hpk_") for r in rows[1:])
+        rows = rows[1:]
+        assert [r[:2] for r in rows] == [[c, f"Xã Số {n}"] for n, c in enumerate(codes)]
+        assert all(r[3].startswith("hpk_") for r in rows)
         listed = registry.get("/v1/credentials", headers=ADMIN).json()
         assert sorted(c["unit_code"] for c in listed["items"]) == sorted(codes)
         assert "token" not in listed["items"][0]
         with Session(engine) as session:
             published = session.exec(select(OutboxMessage).where(
                 OutboxMessage.topic == CREDENTIALS.name)).all()
-        assert sorted(m.key for m in published) == sorted(r[2] for r in rows[1:])
+        assert sorted(m.key for m in published) == sorted(r[2] for r in rows)
+
+    def test_the_file_for_scripts_has_the_codes_alone(self, registry) -> None:
+        code = create(registry, "Xã An Hưng").json()["code"]
+        answer = registry.post("/v1/credentials/batch", params={"header": "code"},
+                               json={"unit_codes": [code], "label": "Đợt 1"},
+                               headers=ADMIN | {"accept": "text/csv"})
+        rows = list(csv.DictReader(io.StringIO(answer.content.decode("utf-8-sig"))))
+        assert [(r["code"], r["name"]) for r in rows] == [(code, "Xã An Hưng")]
+
+    def test_the_tokens_as_xlsx_keep_a_formula_like_name_as_text(self, registry) -> None:
+        codes = [create(registry, name).json()["code"]
+                 for name in ("=1+2", '=HYPERLINK("http://x","y")', "Xã An Hưng")]
+        answer = registry.post("/v1/credentials/batch", json={"unit_codes": codes,
+                                                              "label": "Đợt 1"},
+                               headers=ADMIN | {"accept": MEDIA_TYPE})
+        assert answer.status_code == 201, answer.text
+        assert answer.headers["content-type"] == MEDIA_TYPE
+        assert answer.headers["cache-control"] == "no-store"
+        assert 'filename="credentials.xlsx"' in answer.headers["content-disposition"]
+        sheet = sheet_of(answer.content)
+        assert sheet.title == "Mã truy cập" and "Đợt 1" in str(sheet["A1"].value)
+        names = [row[1] for row in table_of(answer.content)[1]]
+        assert [(c.value, c.data_type) for c in names] == [
+            ("=1+2", "s"), ('=HYPERLINK("http://x","y")', "s"), ("Xã An Hưng", "s")]
+        tokens = records_of(answer.content)
+        listed = registry.get("/v1/credentials", headers=ADMIN).json()["items"]
+        assert sorted(t["credential_id"] for t in tokens) == sorted(c["id"] for c in listed)
+        assert all(str(t["token"]).startswith("hpk_") for t in tokens)
+        documented = registry.get("/openapi.json").json()["paths"]["/v1/credentials/batch"]
+        assert {"text/csv", MEDIA_TYPE} <= set(
+            documented["post"]["responses"]["201"]["content"])
 
     def test_one_unknown_code_issues_nothing_and_names_its_place(self, registry) -> None:
         code = create(registry, "Xã An Hưng").json()["code"]
