@@ -14,6 +14,7 @@ from services.reporting.metrics import IntakeMetrics
 from services.reporting.migrations import MIGRATIONS
 from services.reporting.on_behalf import router as on_behalf_router
 from services.reporting.settings import ReportingSettings
+from services.reporting.template import router as template_router
 from services.web.app import Blueprint, Worker, build_app
 from services.web.auth import Settling
 
@@ -32,7 +33,7 @@ def create_app(settings: ReportingSettings) -> FastAPI:
 
     return build_app(Blueprint(
         name="reporting", title="Report intake", settings=settings,
-        routers=[router, on_behalf_router], migrations=MIGRATIONS, wire=wire,
+        routers=[router, on_behalf_router, template_router], migrations=MIGRATIONS, wire=wire,
         checks={"broker": lambda app: app.state.relay.ready(),
                 "registry": lambda app: app.state.follower.caught_up_ready()},
         identify=lambda app: Settling(directory.caller, directory.settle),

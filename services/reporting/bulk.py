@@ -322,6 +322,8 @@ def _report(group: Group, campaign: str) -> ReportIn | None:
     daily: dict[str, int] = {}
     loudspeaker_lines: list[int] = []
     for line, cells in zip(group.lines, group.rows, strict=True):
+        if line in group.errors:  # its cells could not be read: its rules would say no more
+            continue
         if cells.get("kind") == "loudspeaker_broadcast":
             _add_day(group, line, cells, daily)
             loudspeaker_lines.append(line)
