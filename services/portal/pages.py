@@ -190,7 +190,7 @@ async def sign_in(request: Request) -> Response:
 
 @router.post("/dang-xuat")
 async def sign_out(request: Request) -> Response:
-    session = need(request, "unit", "leadership", "admin")
+    session = need(request, "unit", "leadership", "admin", "department")
     _check_csrf(session, await request.form())
     request.app.state.sessions.close(session.id)
     answer = RedirectResponse("/dang-nhap", 303)
@@ -222,9 +222,11 @@ async def switch_language(request: Request, lang: str) -> Response:
 
 @router.get("/")
 async def home(request: Request) -> Response:
-    session = need(request, "unit", "leadership", "admin")
+    session = need(request, "unit", "leadership", "admin", "department")
     if session.scope == "unit":
         return RedirectResponse(f"/don-vi/{session.unit_code}", 303)
+    if session.scope == "department":
+        return RedirectResponse("/so/nhap-thay", 303)
     return RedirectResponse("/quan-tri" if session.scope == "admin" else "/lanh-dao", 303)
 
 
@@ -312,7 +314,7 @@ async def report_form(request: Request, code: str, period: str) -> Response:
 async def _form(request: Request, session: PortalSession, period: dict[str, Any],
                 values: dict[str, str], errors: dict[str, str], general: list[str],
                 revision: bool = False, status: int = 200,
-                notices: list[str] | None = None) -> Response:
+                notices: list[str] | None = None, **extra: Any) -> Response:
     _, backends, settings = _state(request)
     campaign = _must(await _campaign(backends, session, settings.campaign))
     lang = language(request)
@@ -326,7 +328,7 @@ async def _form(request: Request, session: PortalSession, period: dict[str, Any]
         targets=targets, platforms=PLATFORMS, languages=LANGUAGE_NAMES,
         social_formats=SOCIAL_FORMATS, foreign_formats=FOREIGN_FORMATS,
         other_kinds=OTHER_KINDS, channels=CHANNELS, day=_day, local=_local,
-        attempt=uuid.uuid4().hex)
+        attempt=uuid.uuid4().hex, **extra)
 
 
 @router.post("/don-vi/{code}/bao-cao/{period}", response_class=HTMLResponse)

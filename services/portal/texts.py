@@ -169,6 +169,20 @@ TEXTS: dict[str, tuple[str, str]] = {
                     "without them."),
     "running": ("kỳ chưa kết thúc", "period still running"),
     "details": ("Hình thức, đường dẫn minh chứng", "Form, evidence links"),
+    "on_behalf": ("Nhập báo cáo thay đơn vị", "Enter a report for a unit"),
+    "on_behalf_help": ("Báo cáo đơn vị gửi Sở bằng bản giấy hoặc thư điện tử: nhập số liệu, "
+                       "mã đơn vị, ngày (và giờ, nếu biết) Sở nhận được, cách nhận. Đúng hạn "
+                       "hay muộn hạn tính theo thời điểm nhận này.",
+                       "A report a unit sent the Department on paper or by email: enter its "
+                       "figures, the unit's code, the day (and time, if known) it arrived and "
+                       "how. It is on time or late by that moment."),
+    "on_behalf_unit": ("Mã đơn vị", "Unit code"),
+    "on_behalf_day": ("Ngày Sở nhận được", "Day it reached the Department"),
+    "on_behalf_time": ("Giờ nhận (nếu biết)", "Time it arrived (if known)"),
+    "on_behalf_note": ("Cách nhận, số công văn", "How it arrived, dispatch number"),
+    "on_behalf_enter": ("Nhập báo cáo", "Enter a report"),
+    "on_behalf_again": ("Nhập báo cáo khác cho kỳ này", "Enter another report for this period"),
+    "entered_by": ("Người nhập thay", "Entered by"),
 }
 
 KINDS: dict[str, tuple[str, str]] = {
@@ -244,6 +258,15 @@ RULES: dict[str, tuple[str, str]] = {
                        "API."),
     "bad_header": ("Dòng tiêu đề của tệp không đúng mẫu.", "The file's header row is wrong."),
     "empty_file": ("Tệp trống.", "The file is empty."),
+    "datetime_from_date_parsing": ("Ngày không hợp lệ.", "Not a valid date."),
+    "unit_unknown": ("Không có đơn vị mang mã này.", "No unit has this code."),
+    "received_in_future": ("Thời điểm nhận chưa tới.", "That moment is still to come."),
+    "received_before_period": ("Thời điểm nhận trước ngày bắt đầu kỳ báo cáo.",
+                               "That moment is before the period began."),
+    "received_before_latest": ("Đơn vị đã có báo cáo kỳ này nhận sau thời điểm này: bản nhận "
+                               "trước không thay được bản nhận sau.",
+                               "The unit has a report for this period received after that "
+                               "moment: an earlier report cannot replace a later one."),
 }
 UNKNOWN_RULE = ("Giá trị không hợp lệ ({rule}).", "Not a valid value ({rule}).")
 

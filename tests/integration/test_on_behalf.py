@@ -5,10 +5,12 @@ deadline counts on time in the aggregator's feeds, the other late, and each unit
 names who entered it.
 """
 
+import re
 import uuid
 from datetime import date, timedelta
 from typing import Any
 
+import httpx
 import pytest
 
 from services import periods
@@ -39,9 +41,9 @@ def stack(module_services) -> dict[str, Any]:
             "active_from": "2025-07-01"}).raise_for_status()
     token = registry.admin().post("/v1/credentials", json={
         "scope": "department", "label": LABEL}).json()["token"]
-    return {"reporting": reporting, "aggregator": aggregator, "campaign": code,
-            "units": units, "token": token, "period": periods.name_of(
-                monday, ReportingPeriod.iso_week), "monday": monday}
+    return {"registry": registry, "reporting": reporting, "aggregator": aggregator,
+            "campaign": code, "units": units, "token": token, "monday": monday,
+            "period": periods.name_of(monday, ReportingPeriod.iso_week)}
 
 
 def enter(stack: dict[str, Any], unit: str, received_at: str) -> dict[str, Any]:
@@ -83,3 +85,62 @@ def test_paper_reports_count_by_their_stated_reception_and_name_who_entered_them
     rows = {row["code"]: row for row in feed(stack, "/units")["items"]}
     assert (rows[on_time]["on_time"], rows[late]["on_time"]) == (True, False)
     assert rows[on_time]["entered_by"] == rows[late]["entered_by"] == LABEL
+
+
+def hidden(page: str, name: str) -> str:
+    found = re.search(rf'name="{name}" value="([^"]*)"', page)
+    assert found, f"no {name} in the page"
+    return found[1]
+
+
+@pytest.fixture(scope="module")
+def staff(module_services, stack) -> httpx.Client:
+    """A Department staff member signed in to the portal (dai-hoi-xiv, its default campaign,
+    whose weeks are all past)."""
+    portal = module_services("portal", registry_url=stack["registry"].url,
+                             reporting_url=stack["reporting"].url,
+                             aggregator_url=stack["aggregator"].url)
+    browser = httpx.Client(base_url=portal.url, timeout=30, follow_redirects=True)
+    page = browser.get("/dang-nhap").text
+    signed = browser.post("/dang-nhap", data={"csrf": hidden(page, "csrf"),
+                                              "token": stack["token"]})
+    assert signed.status_code == 200 and str(signed.url).endswith("/so/nhap-thay")
+    assert "2026-W04" in signed.text
+    return browser
+
+
+def post_form(staff: httpx.Client, **inputs: str) -> httpx.Response:
+    page = staff.get("/so/nhap-thay/2026-W04").text
+    return staff.post("/so/nhap-thay/2026-W04", data={
+        "csrf": hidden(page, "csrf"), "lan-gui": hidden(page, "lan-gui"),
+        "article-so": "3", "article-kenh": "radio"} | inputs)
+
+
+def test_the_portal_form_enters_a_paper_report_and_shows_its_receipt(stack, staff) -> None:
+    unit = stack["units"][0]
+    answer = post_form(staff, **{"don-vi": unit, "ngay-nhan": "2026-01-26",
+                                 "gio-nhan": "16:30", "ghi-chu-nhan": "Công văn số 7/UBND"})
+    assert answer.status_code == 200, answer.text
+    assert LABEL in answer.text and "Công văn số 7/UBND" in answer.text
+    assert "16:30 26/01/2026" in answer.text  # the stated reception, on time
+    report_id = re.search(r'id="report-id">([^<]+)<', answer.text)
+    assert report_id is not None
+    stored = stack["reporting"].client(stack["token"]).get(
+        f"/v1/reports/{report_id[1]}", params={"unit": unit}).json()
+    assert (stored["on_time"], stored["entered_by"]["note"]) == (True, "Công văn số 7/UBND")
+    assert stored["activities"] == [{"kind": "article", "count": 3, "channel": "radio",
+                                     "evidence_urls": []}]
+
+
+def test_the_portal_form_shows_each_refusal_beside_its_input(stack, staff) -> None:
+    unit = stack["units"][1]
+    missing = post_form(staff, **{"don-vi": unit, "ngay-nhan": "2026-01-26"})
+    assert missing.status_code == 422
+    assert re.search(r'id="ghi-chu-nhan-error" class="error">Cần điền mục này', missing.text)
+    future = post_form(staff, **{"don-vi": unit, "ngay-nhan": "2099-01-26",
+                                 "ghi-chu-nhan": "Thư điện tử"})
+    assert future.status_code == 422
+    assert 'id="ngay-nhan-error" class="error">Thời điểm nhận chưa tới' in future.text
+    unknown = post_form(staff, **{"don-vi": "xa-khong-co", "ngay-nhan": "2026-01-26",
+                                  "ghi-chu-nhan": "Thư điện tử"})
+    assert 'id="don-vi-error" class="error">Không có đơn vị mang mã này' in unknown.text
