@@ -31,7 +31,9 @@ from services.events import (
     REPORTS,
     ReportSubmitted,
 )
+from services.web.spreadsheets import MEDIA_TYPE
 from tests.rig import BROKER, ServiceProcess, TopicReader, until
+from tests.unit.test_spreadsheets import records_of
 
 pytestmark = pytest.mark.integration
 PERIOD = {"period": "2026-W04", "period_start": "2026-01-19", "period_end": "2026-01-25",
@@ -300,10 +302,16 @@ def test_coverage_and_the_csv_table_for_excel(world) -> None:
     assert response.headers["content-type"].startswith("text/csv")
     assert response.content.startswith("\ufeff".encode())
     lines = response.content.decode("utf-8-sig").splitlines()
-    header, row = lines[0].split(","), lines[1].split(",")
+    assert lines[0].startswith("Mã đơn vị,Tên đơn vị,")  # the Vietnamese headers, then codes
+    header, row = lines[1].split(","), lines[2].split(",")
     record = dict(zip(header, row, strict=True))
     assert (record["code"], record["name"], record["social_post"], record["reported"]) == (
-        press_like, f"Đơn vị {press_like}", "3", "True")
+        press_like, f"Đơn vị {press_like}", "3", "Có")
+    workbook = world.aggregator.client(world.leader).get("/v1/progress", params={
+        "campaign": world.campaign, "period": "2026-W04", "format": "xlsx"})
+    assert workbook.headers["content-type"] == MEDIA_TYPE
+    cells = {r["code"]: r for r in records_of(workbook.content)}
+    assert (cells[press_like]["social_post"], cells[press_like]["reported"]) == (3, "Có")
 
 
 def test_a_repeat_is_304_until_a_report_changes_the_figures_and_feeds_go_compressed(
@@ -326,7 +334,7 @@ def test_a_repeat_is_304_until_a_report_changes_the_figures_and_feeds_go_compres
     table = client.get("/v1/progress", params=params | {"format": "csv"},
                        headers={"accept-encoding": "gzip"})
     assert table.headers["content-encoding"] == "gzip"  # httpx has decoded it
-    assert table.text.lstrip("\ufeff").startswith("code,name,kind")
+    assert table.text.lstrip("\ufeff").startswith("Mã đơn vị,Tên đơn vị,")
     plain = client.get("/v1/progress", params=params | {"format": "csv"},
                        headers={"accept-encoding": "identity"})
     assert "content-encoding" not in plain.headers and plain.text == table.text

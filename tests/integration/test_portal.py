@@ -20,7 +20,9 @@ from typing import Any
 import httpx
 import pytest
 
+from services.web.spreadsheets import MEDIA_TYPE
 from tests.rig import ServiceProcess, on_legs
+from tests.unit.test_spreadsheets import sheet_of
 
 pytestmark = on_legs("tansu:sqlite", why="browser tests run on tansu:sqlite")
 
@@ -238,15 +240,22 @@ def test_the_overview_shows_every_period_and_downloads_for_excel(stack, browser)
     screenshot(browser, "overview")
     cookies = {c["name"]: c["value"] for c in browser.get_cookies()}
     session = httpx.Client(base_url=stack.portal.url, cookies=cookies, timeout=30)
-    trend = session.get("/lanh-dao/tong-quan.csv")
-    assert trend.status_code == 200 and trend.text.startswith("\ufeffperiod,")
+    trend = session.get("/lanh-dao/tong-quan.csv").text.splitlines()
+    assert trend[0].startswith("\ufeffKỳ báo cáo,") and trend[1].startswith("period,")
     table = session.get(f"/lanh-dao/ky/{PERIOD}/don-vi.csv")
-    assert table.status_code == 200 and table.text.startswith("\ufeffcode,name,kind")
-    missing = session.get(f"/lanh-dao/ky/{PERIOD}/chua-nop.csv")
+    assert table.status_code == 200 and table.text.splitlines()[1].startswith("code,name,kind")
+    missing = session.get(f"/lanh-dao/ky/{PERIOD}/chua-nop.csv", params={"header": "code"})
     assert missing.status_code == 200 and missing.text.startswith("\ufeffcode,name")
     kinds = session.get(f"/lanh-dao/ky/{PERIOD}/loai-don-vi.csv").text.splitlines()
-    assert kinds[0] == "\ufeffunit_kind,expected,reported,on_time,completeness,timeliness"
+    assert kinds[1] == ("unit_kind,unit_kind_name,expected,reported,on_time,completeness,"
+                        "timeliness")
     assert kinds[-1].startswith("city,") and any(k.startswith("commune,") for k in kinds)
+    for path in ("/lanh-dao/tong-quan.xlsx", f"/lanh-dao/ky/{PERIOD}/don-vi.xlsx",
+                 f"/lanh-dao/ky/{PERIOD}/chua-nop.xlsx",
+                 f"/lanh-dao/ky/{PERIOD}/loai-don-vi.xlsx"):
+        workbook = session.get(path)
+        assert workbook.headers["content-type"] == MEDIA_TYPE, path
+        assert sheet_of(workbook.content).freeze_panes == "A4", path
 
 
 def test_a_unit_session_opens_only_its_own_pages(stack, browser) -> None:
