@@ -86,6 +86,14 @@ def test_paper_reports_count_by_their_stated_reception_and_name_who_entered_them
     assert (rows[on_time]["on_time"], rows[late]["on_time"]) == (True, False)
     assert rows[on_time]["entered_by"] == rows[late]["entered_by"] == LABEL
 
+    # a paper report stated as received before the one standing cannot replace it
+    earlier = stack["reporting"].client(stack["token"]).post("/v1/reports/on-behalf", json={
+        "unit": on_time, "campaign": stack["campaign"], "period": stack["period"],
+        "activities": [], "received_at": f"{sunday}T09:00", "note": "Bản fax"})
+    assert earlier.status_code == 409, earlier.text
+    assert earlier.json()["error"]["fields"][0] == earlier.json()["error"]["fields"][0] | {
+        "field": "received_at", "rule": "received_before_latest"}
+
 
 def hidden(page: str, name: str) -> str:
     found = re.search(rf'name="{name}" value="([^"]*)"', page)
