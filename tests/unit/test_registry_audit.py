@@ -8,6 +8,7 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import openpyxl
 import pytest
 from fastapi.testclient import TestClient
 
@@ -219,6 +220,23 @@ class TestReading:
                              "Tạo mới (created)"]
         assert json.loads(line[5])["name"] == "=HYPERLINK(\"http://x\")"
         assert datetime.fromisoformat(line[0]).utcoffset() == timedelta(hours=7)
+
+    def test_the_xlsx_keeps_a_formula_like_name_as_text(self, registry) -> None:
+        new_unit(registry, name="=HYPERLINK(\"http://x\")")
+        registry.patch("/v1/units/xa-an-hung", headers=ADMIN,
+                       json={"name": "=1+1"}).raise_for_status()
+        answer = registry.get("/v1/audit", headers=ADMIN, params={"format": "xlsx"})
+        assert answer.status_code == 200, answer.text
+        sheet = openpyxl.load_workbook(io.BytesIO(answer.content)).active
+        rows = [[cell.value for cell in row] for row in sheet.iter_rows()]
+        header = rows.index(["Thời điểm", "Người thực hiện", "Đối tượng", "Mã", "Thao tác",
+                             "Thay đổi", "Ghi chú"])
+        assert rows[header + 1][4] == "action"
+        updated = rows[header + 2]
+        assert updated[4] == "Cập nhật (updated)"
+        assert json.loads(updated[5]) == {"name": {"before": "=HYPERLINK(\"http://x\")",
+                                                   "after": "=1+1"}}
+        assert all(c.data_type != "f" for row in sheet.iter_rows() for c in row)
 
 
 def on_behalf(version: int = 1, *, entered: bool = True) -> bytes:
