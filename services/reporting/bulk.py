@@ -415,12 +415,16 @@ def problem_of(line: int, problem: FieldProblem) -> RowProblem:
 
 
 def column_of(field_name: str, rule: str) -> str:
-    """The column a problem's field is read from (`banner.count`: count), if any."""
-    for part in reversed(field_name.split(".")):
-        if part in HEADERS:
-            return part
-        if part in ("evidence_urls", "daily_counts"):
-            return "evidence_url" if part == "evidence_urls" else "day"
+    """The column a problem's field is read from (`banner.count`: count), if any: a day's
+    count (`daily_counts.2026-01-20`) is the count column's, the days themselves the day's."""
+    parts = field_name.split(".")
+    for index in range(len(parts) - 1, -1, -1):
+        if parts[index] in HEADERS:
+            return parts[index]
+        if parts[index] == "evidence_urls":
+            return "evidence_url"
+        if parts[index] == "daily_counts":
+            return "day" if index == len(parts) - 1 else "count"
     return "kind" if rule.startswith("union_tag") else ""
 
 

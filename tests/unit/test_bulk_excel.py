@@ -269,6 +269,14 @@ class TestCsv:
         assert vietnamese < message.index("“CSV UTF-8 (Comma delimited)”")
         assert ".xlsx" in message and "dòng 1" in message
 
+    @pytest.mark.parametrize(("field", "column"), [
+        ("banner.count", "count"), ("social_post.evidence_urls.0", "evidence_url"),
+        ("activities.0.daily_counts", "day"),
+        ("loudspeaker_broadcast.daily_counts.2026-01-20", "count"), ("period", "period"),
+        ("", "kind"), ("row", "")])
+    def test_a_problem_is_placed_in_the_column_it_was_read_from(self, field, column) -> None:
+        assert bulk.column_of(field, "union_tag_invalid" if not field else "x") == column
+
     @pytest.mark.parametrize(("written", "day"), [
         ("2026-01-20", "2026-01-20"), ("20/01/2026", "2026-01-20"), ("20/1/2026", "2026-01-20"),
         ("1/2/2026", "2026-02-01"), ("20.01.2026", "2026-01-20"), ("46042", "2026-01-20")])
