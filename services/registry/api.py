@@ -10,7 +10,8 @@ from fastapi import APIRouter, BackgroundTasks, Depends, Header, Query, Request,
 from fastapi import Path as PathParam
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
-from pydantic import AwareDatetime
+from pydantic import AfterValidator, AwareDatetime
+from pydantic_core import PydanticCustomError
 
 from services import periods, webhooks
 from services.callers import Caller
@@ -333,6 +334,19 @@ def republish(session: SessionDep, _: AdminDep) -> dict[str, int]:
     return service.republish_all(session)
 
 
+def _in_utc(moment: datetime) -> datetime:
+    """An instant in UTC, as the trail stores it; one that UTC cannot hold (year 9999 at
+    -23:59) is refused rather than overflow."""
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        raise PydanticCustomError("datetime_out_of_range", "the instant is out of range "
+                                  "once in UTC") from None
+
+
+Instant = Annotated[AwareDatetime, AfterValidator(_in_utc)]
+
+
 @router.get("/audit", tags=["audit"], response_model=Page[AuditEntryPublic],
             responses=downloads.documented("with `format=csv` or `format=xlsx` every entry "
                                            "the filters keep (not a page)")
@@ -344,10 +358,10 @@ def list_audit(session: SessionDep, _: AdminDep, response: Response,
                    "`campaign/period/unit`."))] = None,
                actor: Annotated[str | None, Query(max_length=64, description=(
                    "`admin`, `system` or a credential id."))] = None,
-               since: Annotated[AwareDatetime | None, Query(alias="from", description=(
+               since: Annotated[Instant | None, Query(alias="from", description=(
                    "Entries at or after this instant (ISO 8601 with its offset, e.g. "
                    "`2026-02-09T00:00:00+07:00` or `...Z`)."))] = None,
-               until: Annotated[AwareDatetime | None, Query(alias="to", description=(
+               until: Annotated[Instant | None, Query(alias="to", description=(
                    "Entries before this instant (ISO 8601 with its offset)."))] = None,
                limit: Annotated[int, Query(ge=1, le=1000)] = 100, offset: OffsetQuery = 0,
                format: Annotated[Literal["json", "csv", "xlsx"], Query(

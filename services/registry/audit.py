@@ -154,7 +154,7 @@ def _report_changes(event: ReportSubmitted) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class Filters:
-    """What a listing of the trail keeps: `since` inclusive, `until` exclusive."""
+    """What a listing of the trail keeps: `since` inclusive, `until` exclusive (UTC)."""
 
     entity: str | None = None
     entity_id: str | None = None
@@ -187,9 +187,9 @@ def _filtered(filters: Filters) -> Any:
         if wanted is not None:
             query = query.where(column == wanted)
     if filters.since is not None:  # in UTC, as stored (SQLite keeps no offset)
-        query = query.where(col(AuditEntry.at) >= filters.since.astimezone(UTC))
+        query = query.where(col(AuditEntry.at) >= filters.since)
     if filters.until is not None:
-        query = query.where(col(AuditEntry.at) < filters.until.astimezone(UTC))
+        query = query.where(col(AuditEntry.at) < filters.until)
     return query.order_by(col(AuditEntry.at).desc(), col(AuditEntry.id).desc())
 
 

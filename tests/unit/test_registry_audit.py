@@ -192,6 +192,10 @@ class TestReading:
         assert backwards.status_code == 422
         assert [(f["field"], f["rule"]) for f in backwards.json()["error"]["fields"]] == [
             ("query.to", "after_from")]
+        beyond = registry.get("/v1/audit", headers=ADMIN,
+                              params={"from": "9999-12-31T23:59:59-23:59"})
+        assert [(f["field"], f["rule"]) for f in beyond.json()["error"]["fields"]] == [
+            ("query.from", "datetime_out_of_range")]
         unknown = registry.get("/v1/audit", headers=ADMIN, params={"entity": "planet"})
         assert [f["field"] for f in unknown.json()["error"]["fields"]] == ["query.entity"]
 
