@@ -269,6 +269,7 @@ UNIT = (Column("code", "Mã đơn vị", width=16), Column("name", "Tên đơn v
 UNIT_TABLE = (*UNIT, Column("reported", "Đã báo cáo", "bool"),
               Column("on_time", "Đúng hạn", "bool"),
               Column("version", "Phiên bản báo cáo", "int"),
+              Column("entered_by", "Người nhập thay đơn vị", width=20),
               *(Column(kind, labels.vietnamese(labels.ACTIVITY_KINDS, kind), "int", 18)
                 for kind in service.ACTIVITY_KINDS),
               Column("loudspeaker_total", "Tổng số buổi phát thanh trên loa", "int", 18),
@@ -291,8 +292,9 @@ def _heading(table: str, view: service.Period) -> str:
 def _unit_line(row: UnitRowPublic) -> tuple[Any, ...]:
     """A period table line (None: an empty cell; platforms and languages space-separated)."""
     return (row.code, row.name, row.kind, row.parent, row.reported, row.on_time, row.version,
-            *(row.activities[kind] for kind in service.ACTIVITY_KINDS), row.loudspeaker_total,
-            row.peak_day_least, " ".join(row.platforms), " ".join(row.languages))
+            row.entered_by, *(row.activities[kind] for kind in service.ACTIVITY_KINDS),
+            row.loudspeaker_total, row.peak_day_least, " ".join(row.platforms),
+            " ".join(row.languages))
 
 
 def _all_missing(engine: Engine, directory: Directory, view: service.Period

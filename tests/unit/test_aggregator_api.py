@@ -21,7 +21,7 @@ from tests.unit.test_aggregator_rules import Aggregates, broadcasts, report, uni
 from tests.unit.test_spreadsheets import records_of, sheet_of
 
 PERIOD = {"campaign": "dai-hoi-xiv", "period": "2026-W04"}
-UNIT_CODES = {"code", "name", "kind", "parent", "version", "loudspeaker_total",
+UNIT_CODES = {"code", "name", "kind", "parent", "version", "entered_by", "loudspeaker_total",
               "peak_day_least"}
 
 
@@ -133,15 +133,16 @@ def test_the_period_table_for_excel(client) -> None:
     assert response.content.startswith("\ufeff".encode())
     header, codes, *rows = response.content.decode("utf-8-sig").splitlines()
     assert header.startswith("Mã đơn vị,Tên đơn vị,Loại đơn vị (mã),\"Mã tỉnh, thành phố\","
-                             "Đã báo cáo,Đúng hạn,Phiên bản báo cáo,"
+                             "Đã báo cáo,Đúng hạn,Phiên bản báo cáo,Người nhập thay đơn vị,"
                              "\"Băng rôn, khẩu hiệu, pano, áp phích\",")
-    assert codes == ("code,name,kind,parent,reported,on_time,version,banner,portal_column,"
+    assert codes == ("code,name,kind,parent,reported,on_time,version,entered_by,banner,"
+                     "portal_column,"
                      "document_publication,article,social_post,foreign_language_item,"
                      "multimedia_product,loudspeaker_broadcast,mobilisation,"
                      "loudspeaker_total,peak_day_least,platforms,languages")
-    assert rows == ["xa-1,Đơn vị xa-1,commune,31,Có,Có,1,0,0,0,0,3,0,0,7,0,7,1,zalo,",
-                    "xa-2,Đơn vị xa-2,commune,,Không,Không,,0,0,0,0,0,0,0,0,0,0,0,,",
-                    "ph-1,Đơn vị ph-1,ward,01,Không,Không,,0,0,0,0,0,0,0,0,0,0,0,,"]
+    assert rows == ["xa-1,Đơn vị xa-1,commune,31,Có,Có,1,,0,0,0,0,3,0,0,7,0,7,1,zalo,",
+                    "xa-2,Đơn vị xa-2,commune,,Không,Không,,,0,0,0,0,0,0,0,0,0,0,0,,",
+                    "ph-1,Đơn vị ph-1,ward,01,Không,Không,,,0,0,0,0,0,0,0,0,0,0,0,,"]
     for_scripts = get(client, "", format="csv", header="code")
     assert for_scripts.content.decode("utf-8-sig").splitlines() == [codes, *rows]
 
@@ -157,7 +158,7 @@ def test_the_period_table_as_xlsx_holds_the_figures_of_the_json_table(client) ->
     heading = str(sheet["A1"].value)
     assert heading.startswith("Tiến độ báo cáo theo đơn vị: ")
     assert "kỳ 2026-W04 (19/01/2026 – 25/01/2026)" in heading and "Số liệu lúc " in heading
-    assert sheet.auto_filter.ref == "A3:T6"
+    assert sheet.auto_filter.ref == "A3:U6"
     json_rows = get(client, "/units").json()["items"]
     yes_no = {True: "Có", False: "Không"}
     assert records_of(response.content) == [
