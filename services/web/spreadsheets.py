@@ -21,7 +21,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 from services import periods
 
 Kind = Literal["text", "int", "number", "ratio", "bool", "date", "datetime"]
-FORMATS: dict[str, str] = {"int": "#,##0", "number": "#,##0.##", "ratio": "0.0%",
+FORMATS: dict[str, str] = {"int": "#,##0", "number": "#,##0.0#", "ratio": "0.0%",
                            "date": "dd/mm/yyyy", "datetime": "dd/mm/yyyy hh:mm:ss"}
 YES, NO = "Có", "Không"
 MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -63,20 +63,25 @@ def xlsx(sheets: Sequence[Sheet]) -> bytes:
     """The sheets as an .xlsx file. Written row by row (openpyxl's write-only mode): 5,000
     units' annex takes a fraction of a second and little memory."""
     book = Workbook(write_only=True)
+    taken: set[str] = set()
     for sheet in sheets:
-        _write(book.create_sheet(_title(sheet.title)), sheet)
+        _write(book.create_sheet(_title(sheet.title, taken)), sheet)
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
 
 
-def _title(title: str) -> str:
+def _title(title: str, taken: set[str]) -> str:
     """A sheet's name as Excel allows it: 31 characters, none of []:*?/\\, no `'` at
-    either end, not empty, not `History` (Excel's own); openpyxl numbers a repeated one."""
-    shown = re.sub(r"[\[\]:*?/\\]", "-", _clean(title))[:31].strip("'").strip()
-    if shown.casefold() == "history":
-        return f"{shown} (1)"
-    return shown or "Bảng"
+    either end, not empty, not `History` (Excel's own), none twice (Excel compares them
+    without case): a repeated one is numbered within the 31."""
+    shown = re.sub(r"[\[\]:*?/\\]", "-", _clean(title))[:31].strip("'").strip() or "Bảng"
+    found, number = shown, 1
+    while found.casefold() in taken or found.casefold() == "history":
+        number += 1
+        found = f"{shown[:31 - len(str(number)) - 3].rstrip()} ({number})"
+    taken.add(found.casefold())
+    return found
 
 
 def _write(target: Worksheet, sheet: Sheet) -> None:
@@ -84,7 +89,13 @@ def _write(target: Worksheet, sheet: Sheet) -> None:
     for number, column in enumerate(columns, 1):
         target.column_dimensions[get_column_letter(number)].width = column.shown_width()
     top = 1 if sheet.heading is None else 2
-    target.freeze_panes = f"A{top + 2}"  # before the first row: write-only mode streams
+    # Set before the first row: write-only mode writes what comes before the rows first.
+    target.freeze_panes = f"A{top + 2}"
+    # Printed or made a PDF: across the page, as wide as the page, the headers on each one.
+    target.page_setup.orientation = "landscape"
+    target.page_setup.fitToWidth, target.page_setup.fitToHeight = 1, 0
+    target.sheet_properties.pageSetUpPr.fitToPage = True
+    target.print_title_rows = f"{top}:{top + 1}"
     if sheet.heading is not None:
         cell = WriteOnlyCell(target, value=_clean(sheet.heading))
         cell.font = _TITLE

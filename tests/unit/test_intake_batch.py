@@ -164,6 +164,7 @@ def test_reports_stored_before_the_upgrade_keep_their_first_arrival(tmp_path: Pa
 
 def test_a_campaign_can_be_closed_on_sqlite(tmp_path: Path) -> None:
     from services.registry import service as registry
+    from services.registry.audit import SEED as BY_SEED
     from services.registry.migrations import MIGRATIONS as REGISTRY
 
     engine = database.make_engine(f"sqlite:///{tmp_path / 'registry.db'}")
@@ -171,7 +172,7 @@ def test_a_campaign_can_be_closed_on_sqlite(tmp_path: Path) -> None:
     data = CampaignCreate.model_validate(json.loads(SEED.read_text()) | {
         "code": "dong", "closes_on": "2026-03-31"})
     with Session(engine) as session:
-        assert registry.create_campaign(session, data).closes_on == date(2026, 3, 31)
+        assert registry.create_campaign(session, data, by=BY_SEED).closes_on == date(2026, 3, 31)
     engine.dispose()
 
 

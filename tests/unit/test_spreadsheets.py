@@ -107,7 +107,7 @@ class TestXlsx:
         titles = ["Kỳ 2026/W04: [tạm]?", "'Trích'", "", "History", "x" * 40, "X" * 40]
         content = xlsx([Sheet(t, COLUMNS[:1], []) for t in titles])
         names = load_workbook(io.BytesIO(content)).sheetnames
-        assert names[:4] == ["Kỳ 2026-W04- -tạm--", "Trích", "Bảng", "History (1)"]
+        assert names[:4] == ["Kỳ 2026-W04- -tạm--", "Trích", "Bảng", "History (2)"]
         assert len(names[4]) == 31 and len(set(map(str.casefold, names))) == len(names)
 
 
