@@ -1,6 +1,7 @@
 """The services the portal calls, as any client would: over HTTP, with the token of the
 person signed in."""
 
+import json
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -139,6 +140,17 @@ class Download:
     def __init__(self, response: httpx.Response) -> None:
         self._response = response
         self.status = response.status_code
+        self.headers = response.headers
+
+    async def problems(self) -> list[dict[str, str]]:
+        """A refusal's fields with their rules (as Answer's), the answer read and closed."""
+        try:
+            body = json.loads(await self._response.aread())
+        except ValueError:
+            body = None
+        finally:
+            await self._response.aclose()
+        return Answer(self.status, body).problems()
 
     async def chunks(self) -> AsyncIterator[bytes]:
         try:

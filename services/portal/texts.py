@@ -94,6 +94,24 @@ TEXTS: dict[str, tuple[str, str]] = {
     "below_target": ("Đơn vị dưới chỉ tiêu loa", "Units below a loudspeaker target"),
     "download_csv": ("Tải CSV (.csv)", "Download CSV (.csv)"),
     "download_xlsx": ("Tải Excel (.xlsx)", "Download Excel (.xlsx)"),
+    "download_docx": ("Tải Word (.docx)", "Download Word (.docx)"),
+    "compiled_report": ("Báo cáo tổng hợp gửi UBND thành phố",
+                        "The compiled report for the City People's Committee"),
+    "compiled_report_lead": (
+        "Báo cáo theo thể thức văn bản hành chính (Nghị định 30/2020/NĐ-CP) tổng hợp kết quả "
+        "báo cáo của các đơn vị trong khoảng ngày đã chọn; bản Excel gồm các bảng số liệu "
+        "giống bản Word, mỗi bảng một trang tính.",
+        "An administrative report (Decree 30/2020/ND-CP) compiling the units' reports over "
+        "the days chosen; the Excel file holds the same tables, one sheet each."),
+    "from_day": ("Từ ngày", "From"),
+    "to_day": ("Đến ngày", "To"),
+    "as_of": ("Số liệu tính đến", "Figures as of"),
+    "as_of_help": ("Để trống: tính đến lúc tải. Chọn lại cùng thời điểm luôn cho cùng số "
+                   "liệu, kể cả khi đơn vị gửi thêm hoặc sửa báo cáo sau đó (giờ Hải Phòng).",
+                   "Empty: as of the download. The same time always gives the same figures, "
+                   "even after units send or revise reports (Hai Phong time)."),
+    "compiled_report_link": ("Báo cáo tổng hợp (Word, Excel)",
+                             "Compiled report (Word, Excel)"),
     "missing_units": ("Đơn vị chưa nộp", "Units that have not reported"),
     "contacts": ("Liên hệ", "Contacts"),
     "all_missing_csv": ("Tải toàn bộ danh sách chưa nộp (CSV)",
@@ -263,6 +281,13 @@ RULES: dict[str, tuple[str, str]] = {
     "received_in_future": ("Thời điểm nhận chưa tới.", "That moment is still to come."),
     "received_before_period": ("Thời điểm nhận trước ngày bắt đầu kỳ báo cáo.",
                                "That moment is before the period began."),
+    "as_of_in_future": ("Thời điểm này chưa tới: chỉ tổng hợp được số liệu đến một thời "
+                        "điểm đã qua.", "That time is still to come: a report can only stand "
+                        "at a time that has passed."),
+    "outside_campaign": ("Khoảng ngày nằm ngoài thời gian của đợt tuyên truyền.",
+                         "Those days are outside the campaign."),
+    "to_before_from": ("Ngày kết thúc trước ngày bắt đầu.", "The last day is before the first."),
+    "datetime_parsing": ("Thời điểm không hợp lệ.", "Not a valid time."),
     "received_before_latest": ("Đơn vị đã có báo cáo kỳ này nhận sau thời điểm này: bản nhận "
                                "trước không thay được bản nhận sau.",
                                "The unit has a report for this period received after that "

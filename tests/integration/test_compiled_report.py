@@ -10,6 +10,7 @@ TEST_OUTPUT (default test-output/) for a person to look at.
 
 import io
 import os
+import re
 import subprocess
 import time
 import uuid
@@ -270,3 +271,40 @@ def test_libreoffice_converts_both_files_and_page_one_is_kept_as_an_image(
                     str(tmp_path / "bao-cao-docx.pdf"), str(OUTPUT / "compiled-report-page1")],
                    check=True, timeout=60)
     assert (OUTPUT / "compiled-report-page1.png").stat().st_size > 10_000
+
+
+def test_the_portal_gives_the_leadership_both_files_and_shows_a_refusal_beside_its_input(
+        city, module_services) -> None:
+    portal = module_services("portal", registry_url=city.registry.url,
+                             reporting_url=city.reporting.url,
+                             aggregator_url=city.aggregator.url, campaign=city.campaign)
+    browser = httpx.Client(base_url=portal.url, timeout=60, follow_redirects=True)
+    page = browser.get("/dang-nhap").text
+    signed = browser.post("/dang-nhap", data={"csrf": _value(page, "csrf"),
+                                              "token": city.leader})
+    assert signed.status_code == 200 and "Báo cáo tổng hợp" in signed.text
+    form = browser.get("/lanh-dao/bao-cao-tong-hop")
+    assert form.status_code == 200
+    assert _value(form.text, "tu-ngay") == city.periods[0]["period_start"]
+
+    as_of = city.compiled("xlsx").headers["x-as-of"]
+    local = periods.local_moment(datetime.fromisoformat(as_of)).strftime("%Y-%m-%dT%H:%M:%S")
+    word = browser.get("/lanh-dao/bao-cao-tong-hop.docx", params={"tinh-den": local})
+    assert word.status_code == 200 and word.headers["x-as-of"] == as_of
+    assert word_tables(word) == word_tables(city.compiled("docx", as_of))
+    book = browser.get("/lanh-dao/bao-cao-tong-hop.xlsx", params={"tinh-den": local})
+    assert sheet(workbook(book), "Phụ lục theo đơn vị") == sheet(
+        workbook(city.compiled("xlsx", as_of)), "Phụ lục theo đơn vị")
+
+    later = (periods.local_moment(datetime.now(periods.LOCAL_ZONE)) + timedelta(days=1))
+    refused = browser.get("/lanh-dao/bao-cao-tong-hop.docx", params={
+        "tinh-den": later.strftime("%Y-%m-%dT%H:%M:%S")})
+    assert refused.status_code == 422
+    assert 'id="tinh-den-error"' in refused.text and "chưa tới" in refused.text
+
+
+def _value(page: str, name: str) -> str:
+    """An input's value, as the page gives it."""
+    found = re.search(rf'name="{name}" value="([^"]*)"', page)
+    assert found, f"no {name} in the page"
+    return found[1]

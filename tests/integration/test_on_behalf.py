@@ -81,7 +81,8 @@ def test_paper_reports_count_by_their_stated_reception_and_name_who_entered_them
     until(lambda: (feed(stack) or {}).get("city", {}).get("reported") == 2,
           what=lambda: f"the period's progress: {feed(stack)}")
     city = feed(stack)["city"]
-    assert (city["expected"], city["reported"], city["on_time"]) == (2, 2, 1)
+    # (other modules' communes, on the same broker, are expected too: they sent nothing)
+    assert (city["reported"], city["on_time"]) == (2, 1) and city["expected"] >= 2
     rows = {row["code"]: row for row in feed(stack, "/units")["items"]}
     assert (rows[on_time]["on_time"], rows[late]["on_time"]) == (True, False)
     assert rows[on_time]["entered_by"] == rows[late]["entered_by"] == LABEL
