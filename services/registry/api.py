@@ -10,8 +10,6 @@ from fastapi import APIRouter, BackgroundTasks, Depends, Header, Query, Request,
 from fastapi import Path as PathParam
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
-from pydantic import AfterValidator, AwareDatetime
-from pydantic_core import PydanticCustomError
 
 from services import periods, webhooks
 from services.callers import Caller
@@ -47,7 +45,7 @@ from services.web.auth import AdminDep, CallerDep, ReaderDep
 from services.web.db import SessionDep
 from services.web.downloads import HeaderRows, table_download
 from services.web.errors import ErrorBody, documented
-from services.web.schemas import OffsetQuery, Page
+from services.web.schemas import Instant, OffsetQuery, Page
 from services.web.spreadsheets import MEDIA_TYPE, Column, Sheet
 
 # An import streams to disk and runs in chunks (see importing), so memory does not bound the
@@ -332,19 +330,6 @@ def revoke_credential(credential_id: str, session: SessionDep,
 def republish(session: SessionDep, _: AdminDep) -> dict[str, int]:
     """Publish every snapshot again (after the broker lost its topics)."""
     return service.republish_all(session)
-
-
-def _in_utc(moment: datetime) -> datetime:
-    """An instant in UTC, as the trail stores it; one that UTC cannot hold (year 9999 at
-    -23:59) is refused rather than overflow."""
-    try:
-        return moment.astimezone(UTC)
-    except OverflowError:
-        raise PydanticCustomError("datetime_out_of_range", "the instant is out of range "
-                                  "once in UTC") from None
-
-
-Instant = Annotated[AwareDatetime, AfterValidator(_in_utc)]
 
 
 @router.get("/audit", tags=["audit"], response_model=Page[AuditEntryPublic],

@@ -1,13 +1,14 @@
 """The reporting HTTP routes: thin, each one a service call. They raise domain refusals
 (services.refusals); services.web.errors gives each its status."""
 
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import structlog
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from services.events import ReportSubmitted, UnitSnapshot
@@ -61,23 +62,38 @@ RECEIPTS: dict[int | str, dict[str, Any]] = {
                                     ref_template="#/components/schemas/{model}")}}}})
 async def submit_report(request: Request) -> Response:
     """Submit a unit's report for one period; answers with a receipt."""
+    async def check(raw: bytes, given: dict[bytes, bytes], key: str | None) -> service.Draft:
+        state = request.app.state
+        unit = service.reporting_unit(state.directory, await _caller(state, given))
+        return service.prepare(state.directory, unit, parse(raw, ReportIn), key,
+                               datetime.now(UTC))
+
+    return await receive(request, check, logged="report.accepted")
+
+
+Check = Callable[[bytes, dict[bytes, bytes], str | None], Awaitable[service.Draft]]
+
+
+async def receive(request: Request, check: Check, *, logged: str, **context: Any) -> Response:
+    """A report's one way in, whoever sends it: its body read (refused once over the limit,
+    before it is all read), `check`ed into a draft (given the body, the headers and the
+    idempotency key), submitted, and answered with its receipt (201, or 200 for a replay).
+    `logged` names the log event of a new report; `context` goes with it."""
     given = _headers(request)
     idempotency_key = _idempotency_key(given.get(b"idempotency-key"))
     state = request.app.state
     try:
         _require_media_type(given.get(b"content-type"), b"application/json")
         raw = await _body(request, state.settings.max_body_bytes, given.get(b"content-length"))
-        unit = service.reporting_unit(state.directory, await _caller(state, given))
-        body = _parse(raw)
-        draft = service.prepare(state.directory, unit, body, idempotency_key,
-                                datetime.now(UTC))
+        draft = await check(raw, given, idempotency_key)
         receipt, replayed = await state.writer.submit(draft)
     except Refusal as refusal:
         state.intake_metrics.rejected.labels(refusal.code).inc()
         raise
     _count(state.intake_metrics, receipt, replayed)
-    log.info("report.replayed" if replayed else "report.accepted", unit=receipt.unit,
-             report_id=receipt.report_id, period=receipt.period, version=receipt.version)
+    log.info("report.replayed" if replayed else logged, unit=receipt.unit,
+             report_id=receipt.report_id, period=receipt.period, version=receipt.version,
+             **context)
     headers = {"idempotent-replayed": "true"} if replayed else None
     return Response(receipt.model_dump_json(), status_code=200 if replayed else 201,
                     headers=headers, media_type="application/json")
@@ -133,13 +149,17 @@ async def _body(request: Request, limit: int, declared: bytes | None) -> bytes:
     return raw
 
 
-def _parse(raw: bytes) -> ReportIn:
+Body = TypeVar("Body", bound=BaseModel)
+
+
+def parse(raw: bytes, model: type[Body]) -> Body:
+    """A JSON body as `model`: 400 if it is not UTF-8 JSON, 422 naming each field at fault."""
     try:
         raw.decode("utf-8")
     except UnicodeDecodeError:
         raise Malformed("not_utf8", "the body must be UTF-8 encoded JSON") from None
     try:
-        return ReportIn.model_validate_json(raw)
+        return model.model_validate_json(raw)
     except ValidationError as exc:
         raise invalid_body(exc.errors(), "the report breaks a rule") from None
 

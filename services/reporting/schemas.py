@@ -1,16 +1,53 @@
 """Request and response bodies of the reporting HTTP API."""
 
-from datetime import date, datetime
+import re
+from datetime import date, datetime, time
 from typing import Annotated, Literal
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+)
+from pydantic_core import PydanticCustomError
 
+from services import periods
 from services.events import Activity, ReportSubmitted
 from services.events.registry import UtcDatetime
 from services.events.reports import EnteredBy
 from services.refusals import MAX_LISTED, MORE_PROBLEMS
+from services.web.schemas import in_utc
 
 ReportId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")]
+# Control characters but tab and the line ends (a form's text area sends CR LF): a NUL
+# cannot be stored in PostgreSQL's text, and the others show as nothing.
+CONTROLS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+def _without_controls(text: str) -> str:
+    found = CONTROLS.search(text)
+    if found:
+        raise PydanticCustomError("control_character", "văn bản chứa ký tự điều khiển "
+                                  "U+{code} (không hiển thị được): hãy gõ lại / the text holds "
+                                  "the control character U+{code}; type it again without it",
+                                  {"code": f"{ord(found[0]):04X}"})
+    return text
+
+
+def _stated(value: datetime | date) -> datetime:
+    """A stated reception as a UTC moment: a date alone is its first moment, a time without
+    an offset is Hai Phong's; one UTC cannot hold is refused (in_utc)."""
+    if not isinstance(value, datetime):
+        value = datetime.combine(value, time())
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=periods.LOCAL_ZONE)
+    return in_utc(value)
+
+
+StatedMoment = Annotated[datetime | date, AfterValidator(_stated)]
 
 
 class ReportIn(BaseModel):
@@ -73,15 +110,24 @@ class ReportOnBehalfIn(BaseModel):
     campaign: str = Field(max_length=64, description="Campaign code, e.g. dai-hoi-xiv.")
     period: str = Field(max_length=16, description="Period, e.g. 2026-W04 (ISO week).")
     activities: list[Activity] = Field(max_length=500, description="What was done.")
-    report_note: str | None = Field(None, max_length=4000, description="Free text the unit "
-                                    "wrote in its report.")
-    received_at: datetime | date = Field(
+    report_note: Annotated[str, StringConstraints(max_length=4000),
+                           AfterValidator(_without_controls)] | None = Field(
+        None, description="Free text the unit wrote in its report (no control characters but "
+        "tab and line ends).")
+    received_at: StatedMoment = Field(
         description="When the report reached the Department: a date (its first moment) or a "
         "date and time; Hai Phong time unless it names an offset. Not in the future, not "
-        "before the period began; timeliness is judged by it.")
-    note: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
-                                           max_length=500)] = Field(
-        description="How it arrived, e.g. `Nhận bản giấy ngày 09/02, công văn số 12/UBND`.")
+        "before the period began; timeliness is judged by it. Held in UTC: one that "
+        "UTC cannot hold (year 1, year 9999) is refused (`datetime_out_of_range`).")
+    note: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500),
+                    AfterValidator(_without_controls)] = Field(
+        description="How it arrived, e.g. `Nhận bản giấy ngày 09/02, công văn số 12/UBND` "
+        "(no control characters but tab and line ends).")
+
+    def received(self) -> datetime:
+        """When it reached the Department, in UTC (StatedMoment made a date one)."""
+        assert isinstance(self.received_at, datetime)
+        return self.received_at
 
     def report(self) -> ReportIn:
         """The report itself, as the unit would have sent it."""

@@ -6,7 +6,7 @@ Refusals are domain refusals (services.refusals); the HTTP edge gives them their
 import hashlib
 import os
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime, time
+from datetime import date, datetime
 
 from sqlalchemy import Engine
 
@@ -112,7 +112,7 @@ def prepare_on_behalf(directory: Directory, caller: Caller, body: ReportOnBehalf
     """Check a report the Department enters for a unit (received on paper or by email) as
     the unit's own would be, judged at the stated reception: neither in the future nor
     before the period began."""
-    received = stated_moment(body.received_at)
+    received = body.received()
     if received > now:
         raise Invalid.on("received_at", "received_in_future", f"thời điểm nhận "
                          f"{periods.written_moment(received)} chưa tới / the stated reception "
@@ -132,16 +132,6 @@ def prepare_on_behalf(directory: Directory, caller: Caller, body: ReportOnBehalf
     digest = hashlib.sha256(f"{draft.content_sha256}\n{received.isoformat()}\n"
                             f"{body.note}".encode()).hexdigest()
     return replace(draft, entered_by=entered, content_sha256=digest)
-
-
-def stated_moment(value: datetime | date) -> datetime:
-    """A stated reception as a UTC moment: a date alone is its first moment, a time without
-    an offset is Hai Phong's."""
-    if not isinstance(value, datetime):
-        value = datetime.combine(value, time())
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=periods.LOCAL_ZONE)
-    return value.astimezone(UTC)
 
 
 def _check_received_in_period(directory: Directory, body: ReportOnBehalfIn,

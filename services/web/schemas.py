@@ -1,10 +1,10 @@
 """Response shapes shared by every service's API."""
 
-from datetime import time
+from datetime import UTC, datetime, time
 from typing import Annotated, Generic, TypeVar
 
 from fastapi import Query
-from pydantic import AfterValidator, BaseModel, Field, WithJsonSchema
+from pydantic import AfterValidator, AwareDatetime, BaseModel, Field, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
 from services.events import PROVINCES
@@ -47,6 +47,21 @@ def _without_offset(at: time) -> time:
 LocalTime = Annotated[time, AfterValidator(_without_offset), WithJsonSchema({
     "type": "string", "pattern": r"^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]{1,6})?)?$",
     "examples": ["17:00"]})]
+
+
+def in_utc(moment: datetime) -> datetime:
+    """A moment in UTC, as the services store it; one that UTC cannot hold (year 1 at
+    +23:59, year 9999 at -23:59) is refused (`datetime_out_of_range`) rather than overflow
+    into a 500."""
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        raise PydanticCustomError("datetime_out_of_range", "the instant is out of range "
+                                  "once in UTC") from None
+
+
+Instant = Annotated[AwareDatetime, AfterValidator(in_utc)]
+"""An instant written with its offset (ISO 8601), held in UTC."""
 
 
 def _province(code: str) -> str:

@@ -109,9 +109,17 @@ class TestEntering:
         assert datetime.fromisoformat(receipt["received_at"]) == datetime(2026, 1, 26, 10, 30,
                                                                           tzinfo=UTC)
 
-    def test_a_stated_time_with_an_offset_is_taken_as_it_is(self, client) -> None:
-        _, receipt = enter(client, entry(received_at="2026-01-26T09:59:00Z"))
-        assert receipt["on_time"] is True  # one minute before 17:00 in Hai Phong
+    # The deadline is 17:00 on 26/01 in Hai Phong, 10:00 UTC. Each time below would fall on
+    # the other side of it if its offset were dropped and the time read as Hai Phong's.
+    @pytest.mark.parametrize(("stated", "utc", "on_time"), [
+        ("2026-01-26T10:30:00Z", datetime(2026, 1, 26, 10, 30, tzinfo=UTC), False),
+        ("2026-01-26T18:30:00+09:00", datetime(2026, 1, 26, 9, 30, tzinfo=UTC), True)])
+    def test_a_stated_time_with_an_offset_is_taken_as_it_is(self, client, stated, utc,
+                                                             on_time) -> None:
+        status, receipt = enter(client, entry(received_at=stated))
+        assert status == 201
+        assert datetime.fromisoformat(receipt["received_at"]) == utc
+        assert receipt["on_time"] is on_time
 
     def test_a_normal_receipt_has_no_one_entering_it(self, client) -> None:
         response = client.post("/v1/reports", headers=bearer("unit:xa-1"), json={
@@ -156,7 +164,55 @@ class TestRefusals:
         if note is None:
             del body["note"]
         status, answer = enter(client, body)
-        assert status == 422 and answer["error"]["fields"][0]["field"] == "body.note"
+        assert status == 422 and answer["error"]["fields"][0]["field"] == "note"
+
+    @pytest.mark.parametrize("stated", ["0001-01-01", "0001-01-01T00:00:00+23:59",
+                                        "9999-12-31T23:59:59-23:59"])
+    def test_a_reception_that_utc_cannot_hold_is_refused_naming_it(self, client,
+                                                                  stated) -> None:
+        status, body = enter(client, entry(received_at=stated))
+        assert (status, [(f["field"], f["rule"]) for f in body["error"]["fields"]]) == (
+            422, [("received_at", "datetime_out_of_range")])
+
+    @pytest.mark.parametrize("field", ["note", "report_note"])
+    @pytest.mark.parametrize("control", ["\x00", "\x1b", "\x7f"])
+    def test_a_control_character_in_a_note_is_refused_naming_the_note(
+            self, client, engine, field, control) -> None:
+        status, body = enter(client, entry(**{field: f"Công văn\tsố 12{control}/UBND"}))
+        assert (status, [(f["field"], f["rule"]) for f in body["error"]["fields"]]) == (
+            422, [(field, "control_character")])
+        assert stored_events(engine) == []
+
+    def test_tabs_and_line_ends_in_notes_are_kept(self, client) -> None:
+        note = "Công văn số 12/UBND\r\nnhận\tngày 23/01"
+        status, receipt = enter(client, entry(note=note, report_note=note))
+        shown = client.get(f"/v1/reports/{receipt['report_id']}", headers=bearer("lanh-dao"))
+        assert status == 201 and receipt["entered_by"]["note"] == note
+        assert shown.json()["note"] == note
+
+    def test_a_body_over_the_limit_is_refused_before_it_is_read(self, client,
+                                                                engine) -> None:
+        limit = client.app.state.settings.max_body_bytes
+        padded = b'{"unit": "xa-1"' + b" " * limit + b"}"
+        declared = client.post("/v1/reports/on-behalf", content=padded,
+                               headers=STAFF | {"content-type": "application/json"})
+        assert error(declared)[:2] == (413, "body_too_large")
+
+        def streamed() -> Any:  # no content-length: refused as the bytes come
+            yield b'{"unit": "xa-1"'
+            for _ in range(limit // 4096 + 1):
+                yield b" " * 4096
+            yield b"}"
+
+        chunked = client.post("/v1/reports/on-behalf", content=streamed(),
+                              headers=STAFF | {"content-type": "application/json"})
+        assert error(chunked)[:2] == (413, "body_too_large")
+        assert stored_events(engine) == []
+
+    def test_a_body_not_declared_as_json_is_unsupported(self, client) -> None:
+        answer = client.post("/v1/reports/on-behalf", content=b"unit=xa-1",
+                             headers=STAFF | {"content-type": "text/plain"})
+        assert error(answer)[:2] == (415, "unsupported_media_type")
 
     def test_an_unknown_unit_is_refused(self, client) -> None:
         status, body = enter(client, entry(unit="xa-khong-co"))
