@@ -40,7 +40,8 @@ def create_app(settings: AggregatorSettings) -> FastAPI:
         state.follower = follower(settings, directory, state.metrics)
         gauges = _GaugeRefresh(engine, directory, CampaignGauges(state.metrics),
                                settings.gauge_refresh_seconds)
-        fold = ReportFold(directory, metrics=metrics)
+        # each version recorded when received or, if later, folded (handlers.arrivals)
+        fold = ReportFold(directory, metrics=metrics, clock=lambda: datetime.now(UTC))
         state.consumer = Consumer(
             fold, KafkaSource(settings, fold.topics, group=fold.name,
                               session_timeout_ms=settings.kafka_session_timeout_ms),

@@ -4,12 +4,13 @@ by the same rules as the feeds (service.py), so that asking again for the same `
 gives the same figures however many reports and revisions came after, and the figures of a
 period equal its feeds' when nothing came after."""
 
+import dataclasses
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from pydantic import TypeAdapter
+from pydantic import TypeAdapter, ValidationError
 from sqlmodel import Session
 
 from services import periods
@@ -22,7 +23,7 @@ from services.aggregator.schemas import (
 )
 from services.bus.directory import Directory
 from services.events import COMMUNE_LEVEL, CampaignSnapshot, ReportSubmitted, UnitSnapshot
-from services.refusals import Invalid
+from services.refusals import Invalid, Unavailable
 
 _EVENT: TypeAdapter[ReportSubmitted] = TypeAdapter(ReportSubmitted)
 
@@ -74,7 +75,7 @@ class UnitLine:
     """A unit over the span: the annex table's line."""
 
     unit: UnitSnapshot
-    expected: int = 0
+    expected: int = 0  # periods due (reported, on_time and missing: of those)
     reported: int = 0
     on_time: int = 0
     activities: Counter[str] = field(default_factory=Counter)
@@ -97,7 +98,7 @@ class Compiled:
     end: date
     as_of: datetime
     periods: list[PeriodFigures]
-    city: RatioPublic  # over every period and expected unit: unit-periods
+    city: RatioPublic  # over the periods due and their expected units: unit-periods
     by_unit_kind: dict[str, RatioPublic]
     totals: TotalsPublic
     coverage: dict[str, CoveragePublic]
@@ -114,12 +115,13 @@ def compile_report(session: Session, directory: Directory, campaign: CampaignSna
     standing = _standing(session, campaign, as_of, {p.name for p in covered})
     figures = [_period(directory, campaign, p, standing.get(p.name, {}), as_of)
                for p in covered]
-    lines = _annex(directory, campaign, covered, standing, periods.local_day(as_of))
+    lines = _annex(directory, campaign, covered, standing, as_of)
     every = [c for by_unit in standing.values() for s in by_unit.values() for c in s.counts]
-    return Compiled(campaign, first, last, as_of, figures, _sum([f.ratios.city for f in figures]),
-                    {kind: _sum([f.ratios.by_unit_kind[kind] for f in figures
+    due = [f for f in figures if f.state == "due"]  # the obligations fallen due
+    return Compiled(campaign, first, last, as_of, figures, _sum([f.ratios.city for f in due]),
+                    {kind: _sum([f.ratios.by_unit_kind[kind] for f in due
                                  if kind in f.ratios.by_unit_kind])
-                     for kind in sorted({k for f in figures for k in f.ratios.by_unit_kind})},
+                     for kind in sorted({k for f in due for k in f.ratios.by_unit_kind})},
                     service.totals(every), service.coverage(every), lines)
 
 
@@ -138,10 +140,19 @@ def _span(campaign: CampaignSnapshot, start: date | None, end: date | None
 def _standing(session: Session, campaign: CampaignSnapshot, as_of: datetime,
               names: set[str]) -> dict[str, dict[str, Standing]]:
     """Per period and unit, the newest version recorded by `as_of`, judged."""
+    if store.versions_missing(session, campaign.code):
+        raise Unavailable("report_history_incomplete", "reports folded before this version "
+                          "kept every version are not in the history yet: run "
+                          "`python -m services.aggregator.rebuild` once")
     found: dict[str, dict[str, Standing]] = {}
     for period, unit, raw in store.versions_as_of(session, campaign.code, as_of):
-        if period in names:
-            found.setdefault(period, {})[unit] = _judged(campaign, _EVENT.validate_json(raw))
+        if period not in names or unit in found.setdefault(period, {}):
+            continue
+        try:
+            event = _EVENT.validate_json(raw)
+        except ValidationError:  # a dead letter of the fold's: the version before stands
+            continue
+        found[period][unit] = _judged(campaign, event)
     return found
 
 
@@ -161,13 +172,16 @@ def _period(directory: Directory, campaign: CampaignSnapshot, period: periods.Pe
             standing: dict[str, Standing], as_of: datetime) -> PeriodFigures:
     """A period's figures as its feed would have shown them at `as_of`."""
     view = service.Period(campaign, period.name, period.start, period.end)
-    expected = feeds.expected(directory, view)
     today = periods.local_day(as_of)
-    kept = dict.fromkeys(expected.per_kind, (0, 0))
+    expected = _expected(directory, view, today)
+    # As the feed counts (feeds.ratios): each report under the kind it was sent as, those
+    # of the units the period does not expect taken out.
+    outside = set(expected.outside)
+    kept: dict[str, tuple[int, int]] = {}
     for code, report in standing.items():
-        if code in expected.units:
-            reported, on_time = kept[expected.units[code].kind]
-            kept[expected.units[code].kind] = (reported + 1, on_time + report.on_time)
+        if code not in outside:
+            reported, on_time = kept.get(report.event.unit_kind, (0, 0))
+            kept[report.event.unit_kind] = (reported + 1, on_time + report.on_time)
     ratios = feeds.ratios_of(expected.per_kind, kept, {})
     below = [(code, s.below) for code, s in sorted(standing.items())
              if _fails(s.below.weekly_fails_on, today) or _fails(s.below.daily_fails_on, today)]
@@ -198,26 +212,46 @@ def _first(event: ReportSubmitted) -> datetime:
 
 
 def _annex(directory: Directory, campaign: CampaignSnapshot, covered: list[periods.Period],
-           standing: dict[str, dict[str, Standing]], today: date) -> list[UnitLine]:
-    """Every unit expected in some period of the span, with its periods' figures."""
+           standing: dict[str, dict[str, Standing]], as_of: datetime) -> list[UnitLine]:
+    """Every unit expected in some period of the span: what it owed in the periods due and
+    whether it reported, and what it did in every period (the one open included)."""
     lines: dict[str, UnitLine] = {}
+    today = periods.local_day(as_of)
     for period in covered:
         view = service.Period(campaign, period.name, period.start, period.end)
-        reports = standing.get(period.name, {})
-        for code, unit in feeds.expected(directory, view).units.items():
+        reports, due = standing.get(period.name, {}), period.deadline < as_of
+        for code, unit in _expected(directory, view, today).units.items():
             line = lines.setdefault(code, UnitLine(unit))
-            line.expected += 1
             report = reports.get(code)
-            if report is None:
-                line.missing.append(period.name)
-                continue
-            _add(line, report, today)
+            if due:
+                line.expected += 1
+                if report is None:
+                    line.missing.append(period.name)
+                else:
+                    line.reported += 1
+                    line.on_time += report.on_time
+            if report is not None:
+                _add(line, report, today)
     return sorted(lines.values(), key=lambda line: (line.unit.kind, line.unit.code))
 
 
+def _expected(directory: Directory, view: service.Period, today: date) -> feeds.Expected:
+    """The period's expected units as its feed has them, less those whose reporting began
+    after `today` (as_of's day): a unit added to the registry later, with its first day
+    after the stated time, was not yet expected then."""
+    found = feeds.expected(directory, view)
+    later = [code for code, u in found.units.items() if u.active_from > today]
+    if not later:
+        return found
+    units = {code: u for code, u in found.units.items() if code not in later}
+    return dataclasses.replace(
+        found, units=units, by_code=[c for c in found.by_code if c in units],
+        by_kind=[(k, c) for k, c in found.by_kind if c in units],
+        per_kind=dict(Counter(u.kind for u in units.values())),
+        outside=[*found.outside, *later])
+
+
 def _add(line: UnitLine, report: Standing, today: date) -> None:
-    line.reported += 1
-    line.on_time += report.on_time
     for count in report.counts:
         line.activities[count.kind] += count.count
     if report.loudspeaker is not None:

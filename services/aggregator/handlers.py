@@ -34,6 +34,7 @@ from services.events import (
     ProgressChanged,
     ReportSubmitted,
 )
+from services.events.registry import UtcDatetime
 
 Folded = tuple[list[ReportSubmitted], list[ProgressChanged]]
 
@@ -47,15 +48,18 @@ class ReportFold:
     topics = (REPORTS, UNITS)
 
     def __init__(self, directory: Directory, *, metrics: AggregatorMetrics | None = None,
-                 announce: bool = True) -> None:
+                 announce: bool = True, clock: Callable[[], datetime] | None = None) -> None:
         self._directory, self._metrics, self._announce = directory, metrics, announce
+        self._clock = clock
 
     def handle(self, session: Session | None, batch: Batch) -> Folded:
         assert session is not None
         with collector_paused():
             service.reparent(session, unit_records(batch))
             kept: list[tuple[Any, ...]] = []
-            applied = service.fold(session, arrivals(batch, kept), self._directory.campaigns)
+            folded_at = self._clock() if self._clock is not None else None
+            applied = service.fold(session, arrivals(batch, kept, folded_at),
+                                   self._directory.campaigns)
             store.keep_versions(raw_in(session), kept)
         if not applied or not self._announce:
             return applied, []
@@ -101,7 +105,7 @@ class ProgressTail:
 
 
 class _Entered(TypedDict):
-    entered_at: datetime
+    entered_at: UtcDatetime
 
 
 class ReportHead(TypedDict):
@@ -113,7 +117,7 @@ class ReportHead(TypedDict):
     period: str
     unit_code: str
     version: Annotated[int, Field(ge=1)]
-    received_at: datetime
+    received_at: UtcDatetime
     entered_by: NotRequired[_Entered | None]
 
 
@@ -146,11 +150,14 @@ def unit_records(batch: Batch) -> list[service.UnitRecord]:
     return found
 
 
-def arrivals(batch: Batch, kept: list[tuple[Any, ...]] | None = None
-             ) -> list[service.Arrival]:
+def arrivals(batch: Batch, kept: list[tuple[Any, ...]] | None = None,
+             folded_at: datetime | None = None) -> list[service.Arrival]:
     """The batch's report messages as the fold sees them; the unreadable ones buried. Each
-    is also added to `kept`, if given, as a row of store.VERSION_COLUMNS: recorded when
-    received, or when entered on the unit's behalf."""
+    is also added to `kept`, if given, as a row of store.VERSION_COLUMNS, recorded when
+    received (or entered on the unit's behalf) or, if later, `folded_at`: a report still on
+    its way (in the outbox, behind a broker outage) when a compiled report stood at some
+    time is not counted as of that time afterwards either. A rebuild, which reads the topic
+    long after, gives no `folded_at`."""
     found: list[service.Arrival] = []
     for message in batch.messages:
         if message.topic != REPORTS.name:
@@ -164,8 +171,9 @@ def arrivals(batch: Batch, kept: list[tuple[Any, ...]] | None = None
         found.append((key, head["version"], partial(_read, batch, message)))
         if kept is not None:
             entered = head.get("entered_by")
+            stated = entered["entered_at"] if entered else head["received_at"]
             kept.append((*key, head["version"],
-                         entered["entered_at"] if entered else head["received_at"],
+                         stated if folded_at is None else max(stated, folded_at),
                          (message.value or b"").decode()))
     return found
 

@@ -60,13 +60,18 @@ async def compiled_report(
 
 
 def _as_of(given: datetime | None) -> datetime:
-    """The stated time in UTC (now: to the second); a time still to come is refused (its
-    figures could still change)."""
+    """The stated time in UTC, to the second (what the document states, so asking again
+    with the time it printed gives the same figures); a time still to come is refused (its
+    figures could still change), as is one no calendar can hold."""
     now = datetime.now(UTC).replace(microsecond=0)
     if given is None:
         return now
-    moment = (given.replace(tzinfo=periods.LOCAL_ZONE) if given.tzinfo is None
-              else given).astimezone(UTC)
+    try:
+        moment = (given.replace(tzinfo=periods.LOCAL_ZONE) if given.tzinfo is None
+                  else given).astimezone(UTC).replace(microsecond=0)
+    except OverflowError:
+        raise Invalid.on("as_of", "datetime_out_of_range", "as_of is outside the years a "
+                         "report can stand at") from None
     if moment > now:
         raise Invalid.on("as_of", "as_of_in_future", "the report can only be compiled as of a "
                          "time that has passed")

@@ -130,17 +130,26 @@ def keep_versions(db: RawConnection, rows: list[tuple[Any, ...]]) -> None:
 
 def versions_as_of(session: Session, campaign: str, as_of: datetime
                    ) -> list[tuple[str, str, str]]:
-    """The newest version of each (period, unit) of a campaign recorded by `as_of`, as
-    (period, unit, event JSON)."""
+    """Every version of a campaign's reports recorded by `as_of`, as (period, unit, event
+    JSON), each (period, unit)'s newest first: the one that stands, unless it cannot be
+    read (then the one before it, as the fold has it)."""
     v = VERSIONS.c
-    newest = (sa.select(v.period, v.unit_code, sa.func.max(v.version).label("version"))
-              .where(v.campaign_code == campaign, v.recorded_at <= as_of)
-              .group_by(v.period, v.unit_code).subquery())
     rows = session.connection().execute(
-        sa.select(v.period, v.unit_code, v.event).join(newest, sa.and_(
-            v.period == newest.c.period, v.unit_code == newest.c.unit_code,
-            v.version == newest.c.version)).where(v.campaign_code == campaign))
+        sa.select(v.period, v.unit_code, v.event)
+        .where(v.campaign_code == campaign, v.recorded_at <= as_of)
+        .order_by(v.period, v.unit_code, v.version.desc()))
     return [(period, unit, event) for period, unit, event in rows]
+
+
+def versions_missing(session: Session, campaign: str) -> int:
+    """Standing reports of a campaign with no kept version: those folded before versions
+    were kept (aggregator migration 0007), until a rebuild reads them again."""
+    v, h = VERSIONS.c, HEADS.c
+    return session.connection().execute(
+        sa.select(sa.func.count()).select_from(HEADS).where(
+            h.campaign_code == campaign,
+            ~sa.exists().where(v.campaign_code == h.campaign_code, v.period == h.period,
+                               v.unit_code == h.unit_code))).scalar_one()
 
 
 def shift(db: RawConnection, figures: list[tuple[Any, ...]],

@@ -25,8 +25,9 @@ FORMATS: dict[str, str] = {"int": "#,##0", "number": "#,##0.0#", "ratio": "0.0%"
                            "date": "dd/mm/yyyy", "datetime": "dd/mm/yyyy hh:mm:ss"}
 YES, NO = "Có", "Không"
 MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-# What XML 1.0 cannot hold (openpyxl refuses a cell carrying one): dropped from text.
-_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")
+# What XML 1.0 cannot hold (openpyxl and Word refuse a file carrying one): control
+# characters, lone surrogates and the two non-characters; dropped from text (xml_text).
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 _HEADER = Font(bold=True)
 _CODE = Font(italic=True, color="666666", size=9)
 _FILL = PatternFill("solid", fgColor="DDEBF7")
@@ -50,7 +51,8 @@ class Column:
 @dataclass
 class Sheet:
     """A table: `rows` hold one value per column, in the columns' order; `heading` (what the
-    table is, as of when) goes above the headers when given."""
+    table is, as of when) and then `notes` (how to read it) go above the headers, so that
+    nothing but the table's rows comes under them."""
 
     title: str
     columns: Sequence[Column]
@@ -75,7 +77,7 @@ def _title(title: str, taken: set[str]) -> str:
     """A sheet's name as Excel allows it: 31 characters, none of []:*?/\\, no `'` at
     either end, not empty, not `History` (Excel's own), none twice (Excel compares them
     without case): a repeated one is numbered within the 31."""
-    shown = re.sub(r"[\[\]:*?/\\]", "-", _clean(title))[:31].strip("'").strip() or "Bảng"
+    shown = re.sub(r"[\[\]:*?/\\]", "-", xml_text(title))[:31].strip("'").strip() or "Bảng"
     found, number = shown, 1
     while found.casefold() in taken or found.casefold() == "history":
         number += 1
@@ -88,7 +90,8 @@ def _write(target: Worksheet, sheet: Sheet) -> None:
     columns = sheet.columns
     for number, column in enumerate(columns, 1):
         target.column_dimensions[get_column_letter(number)].width = column.shown_width()
-    top = 1 if sheet.heading is None else 2
+    above = [*([] if sheet.heading is None else [sheet.heading]), *sheet.notes]
+    top = 1 + len(above)  # the Vietnamese headers' row
     # Set before the first row: write-only mode writes what comes before the rows first.
     target.freeze_panes = f"A{top + 2}"
     # Printed or made a PDF: across the page, as wide as the page, the headers on each one.
@@ -96,9 +99,10 @@ def _write(target: Worksheet, sheet: Sheet) -> None:
     target.page_setup.fitToWidth, target.page_setup.fitToHeight = 1, 0
     target.sheet_properties.pageSetUpPr.fitToPage = True
     target.print_title_rows = f"{top}:{top + 1}"
-    if sheet.heading is not None:
-        cell = WriteOnlyCell(target, value=_clean(sheet.heading))
-        cell.font = _TITLE
+    for number, line in enumerate(above):
+        cell = WriteOnlyCell(target, value=xml_text(line))
+        if number == 0 and sheet.heading is not None:
+            cell.font = _TITLE
         target.append([_as_text(cell)])
     headers, codes = [], []
     for column in columns:
@@ -117,9 +121,6 @@ def _write(target: Worksheet, sheet: Sheet) -> None:
                                                                               strict=True)])
     last = get_column_letter(len(columns))
     target.auto_filter.ref = f"A{top + 1}:{last}{top + 1 + count}"
-    for note in sheet.notes:
-        target.append([])
-        target.append([_as_text(WriteOnlyCell(target, value=_clean(note)))])
 
 
 def _cell(target: Worksheet, column: Column, value: Any) -> WriteOnlyCell:
@@ -134,18 +135,26 @@ def _cell(target: Worksheet, column: Column, value: Any) -> WriteOnlyCell:
 
 def shown(value: Any, kind: Kind) -> Any:
     """A value as a workbook cell holds it: yes and no in words, a moment as the wall-clock
-    time in Hai Phong (a cell has no time zone), text without what XML cannot carry."""
+    time in Hai Phong (a cell has no time zone), text without what XML cannot carry and
+    within what a cell holds."""
     if value is None:
         return None
     if kind == "bool" or isinstance(value, bool):
         return YES if value else NO
     if isinstance(value, datetime):
         return periods.local_moment(value).replace(tzinfo=None)
-    if isinstance(value, str):
-        return _clean(value)
     if isinstance(value, date | int | float):
         return value
-    return _clean(str(value))
+    return _within_a_cell(xml_text(value if isinstance(value, str) else str(value)))
+
+
+# Excel holds 32,767 characters in a cell and calls a file with a longer one damaged.
+CELL_LIMIT = 32_767
+CUT = " … (đã cắt bớt / truncated)"
+
+
+def _within_a_cell(text: str) -> str:
+    return text if len(text) <= CELL_LIMIT else text[:CELL_LIMIT - len(CUT)] + CUT
 
 
 def _as_text(cell: WriteOnlyCell) -> WriteOnlyCell:
@@ -155,7 +164,8 @@ def _as_text(cell: WriteOnlyCell) -> WriteOnlyCell:
     return cell
 
 
-def _clean(text: str) -> str:
+def xml_text(text: str) -> str:
+    """Text as an XML file can hold it (a workbook's cells, a Word document's runs)."""
     return _NOT_XML.sub("", text)
 
 

@@ -107,17 +107,21 @@ class Aggregates:
             self.directory.apply(UNITS.name, u.code, u.model_dump_json().encode())
         self._units += units
 
-    def fold(self, *events: ReportSubmitted) -> list[ReportSubmitted]:
+    def fold(self, *events: ReportSubmitted | bytes,
+             clock: Callable[[], datetime] | None = None) -> list[ReportSubmitted]:
         """One batch, in this order (after the units added since the last), through the
-        runner (an in-memory source) and the aggregator's handler; the versions that became
-        standing."""
+        runner (an in-memory source) and the aggregator's handler (with `clock`, as the live
+        service has it); the versions that became standing. Bytes are a message as sent."""
         source = MemorySource()
         for u in self._units:
             source.put(UNITS, u.code, u.model_dump_json().encode())
         self._units = []
         for event in events:
-            source.put(REPORTS, event.unit_code, event.model_dump_json().encode())
-        handler = Recorder(ReportFold(self.directory))
+            if isinstance(event, bytes):
+                source.put(REPORTS, "raw", event)
+            else:
+                source.put(REPORTS, event.unit_code, event.model_dump_json().encode())
+        handler = Recorder(ReportFold(self.directory, clock=clock))
         run(handler, source, engine=self.engine, dead_letters=AGGREGATOR_DEAD_LETTERS)
         return [event for applied, _ in handler.results for event in applied]
 

@@ -4,19 +4,22 @@ read back with python-docx and openpyxl. Its figures are those of the feeds; the
 `as_of` gives the same figures after later reports and revisions."""
 
 import io
+import json
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import docx
 import openpyxl
 import pytest
+from fastapi.testclient import TestClient
 from sqlmodel import Session
 
 from services import periods
-from services.aggregator import compiled, documents, feeds
+from services.aggregator import compiled, documents, feeds, report_api
 from services.aggregator.migrations import MIGRATIONS
 from services.events import EnteredBy, ReportSubmitted
 from services.refusals import Invalid
+from tests.unit.apps import bearer, client
 from tests.unit.test_aggregator_rules import (
     EVERY_DAY,
     LATE,
@@ -175,3 +178,99 @@ def test_a_period_before_its_deadline_is_open_and_counts_only_what_was_recorded(
     assert report_.periods[1].ratios.city.reported == 0
     assert feeds.expected(aggregates.directory, aggregates.view("2026-W05")).per_kind == {
         kind: r.expected for kind, r in report_.periods[1].ratios.by_unit_kind.items()}
+
+
+def test_a_report_folded_after_the_stated_time_is_not_counted_as_of_it(aggregates) -> None:
+    """Received before `as_of` but still on its way (the outbox, a broker outage) when a
+    report stood at `as_of`: it is recorded when folded, so asking again changes nothing."""
+    before = compile_at(aggregates)
+    aggregates.fold(report("xa-3", at=AS_OF - timedelta(minutes=5),
+                           activities=broadcasts(EVERY_DAY)), clock=lambda: LATER)
+    assert compile_at(aggregates) == before
+    assert compile_at(aggregates, LATER).periods[0].ratios.city.reported == 6
+
+
+def test_an_unreadable_newest_version_leaves_the_one_before_standing(aggregates) -> None:
+    readable = report("xa-3", activities=[{"kind": "banner", "count": 2}])
+    aggregates.fold(readable)
+    broken = json.loads(report("xa-3", 2, at=LATE, first=ON_TIME).model_dump_json())
+    broken["activities"] = [{"kind": "banner", "count": -5}]  # its head reads, its body not
+    aggregates.fold(json.dumps(broken).encode())
+    figures = compile_at(aggregates, LATER).periods[0]
+    feed = aggregates.progress("2026-W04", today=periods.local_day(LATER))
+    assert figures.totals == feed.totals and figures.ratios.city == feed.city
+    assert figures.totals.by_activity_kind["banner"] == 2
+
+
+def test_a_unit_that_changed_kind_counts_as_its_feed_counts_it(aggregates) -> None:
+    aggregates.add(unit("xa-1", "ward", parent="31"))  # it reported as a commune
+    figures = compile_at(aggregates).periods[0]
+    feed = aggregates.progress("2026-W04", today=periods.local_day(AS_OF))
+    assert (figures.ratios.city, figures.ratios.by_unit_kind) == (feed.city,
+                                                                  feed.by_unit_kind)
+
+
+def test_user_text_xml_cannot_hold_is_dropped_from_both_files(aggregates) -> None:
+    aggregates.add(unit("xa-1", name="Xã\x01 Tân\ufffe Hưng\uffff <&>"))
+    report_ = compile_at(aggregates)
+    text = "\n".join(c.text for t in docx.Document(io.BytesIO(documents.docx(report_)))
+                     .tables for row in t.rows for c in row.cells)
+    assert "Xã Tân Hưng <&>" in text
+    book = openpyxl.load_workbook(io.BytesIO(documents.workbook(report_)))
+    names = [row[1] for row in book["Phụ lục theo đơn vị"].iter_rows(values_only=True)]
+    assert "Xã Tân Hưng <&>" in names
+
+
+def report_client(aggregates: Aggregates) -> TestClient:
+    from services.aggregator.settings import AggregatorSettings
+    return client(report_api.router, aggregates.engine, directory=aggregates.directory,
+                  settings=AggregatorSettings())
+
+
+def test_the_route_answers_both_files_at_the_second_it_states(aggregates) -> None:
+    http = report_client(aggregates)
+    answer = http.get("/v1/reports/compiled", headers=bearer("lanh-dao"), params={
+        "campaign": "dai-hoi-xiv", "as_of": "2026-02-03T15:30:00.900+07:00"})
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["x-as-of"] == "2026-02-03T08:30:00+00:00"
+    assert answer.headers["content-type"] == report_api.DOCX
+    text = "\n".join(p.text for p in docx.Document(io.BytesIO(answer.content)).paragraphs)
+    assert "Số liệu tính đến 15:30:00 ngày 03/02/2026" in text
+    book = http.get("/v1/reports/compiled", headers=bearer("lanh-dao"), params={
+        "campaign": "dai-hoi-xiv", "as_of": "2026-02-03T15:30:00", "format": "xlsx"})
+    assert book.headers["x-as-of"] == answer.headers["x-as-of"]
+    assert openpyxl.load_workbook(io.BytesIO(book.content)).sheetnames[0] == \
+        "Tình hình báo cáo"
+
+
+@pytest.mark.parametrize(("as_of", "rule"), [
+    ("2999-01-01T00:00:00+07:00", "as_of_in_future"),
+    ("0001-01-01T00:00:00", "datetime_out_of_range"),
+    ("hôm qua", "datetime_from_date_parsing")])
+def test_a_time_to_come_or_none_a_calendar_holds_is_refused_by_name(aggregates, as_of,
+                                                                    rule) -> None:
+    answer = report_client(aggregates).get("/v1/reports/compiled", headers=bearer(
+        "lanh-dao"), params={"campaign": "dai-hoi-xiv", "as_of": as_of})
+    assert answer.status_code == 422, answer.text
+    fields = answer.json()["error"]["fields"]
+    assert fields[0]["rule"] == rule and fields[0]["field"].endswith("as_of")
+
+
+def test_a_unit_token_may_not_read_the_report(aggregates) -> None:
+    answer = report_client(aggregates).get("/v1/reports/compiled", headers=bearer(
+        "unit:xa-1"), params={"campaign": "dai-hoi-xiv"})
+    assert answer.status_code == 403
+
+
+def test_an_open_period_and_a_unit_that_began_later_are_not_owed(aggregates) -> None:
+    """The city-wide figures count the periods due; a unit whose first day came after the
+    stated time (added to the registry since) was not expected then."""
+    aggregates.add(unit("xa-9", active_from="2026-02-04"))  # after AS_OF's day
+    early = datetime(2026, 2, 1, 12, 0, tzinfo=UTC)  # W05's deadline still to come
+    report_ = compile_at(aggregates, early)
+    w04, w05 = report_.periods
+    assert w05.state == "open" and report_.city == w04.ratios.city
+    assert "xa-9" not in {line.unit.code for line in report_.units}
+    assert "xa-9" not in {u.code for u in w04.missing}
+    owed = {line.unit.code: (line.expected, line.missing) for line in report_.units}
+    assert owed["xa-1"] == (1, [])  # W04 due; W05 open, its report counted as work only

