@@ -13,8 +13,10 @@ title and instructions) are skipped too. A CSV file is UTF-8 (with or without a 
 mark), its cells separated by commas, semicolons or tabs (whichever the first line uses
 most). Kinds, channels, platforms, formats and languages are given by code or by their
 Vietnamese names (services.labels); a day as 2026-02-09, 09/02/2026 or 9/2/2026 (day
-first, always) or an Excel date; a whole number may group its thousands with dots, commas
-or spaces (1.234): a count has no fraction, so that reading is the only one.
+first, always) or an Excel date; a whole number written as text may group its thousands
+with dots, commas or spaces (1.234): a count has no fraction, so that reading is the only
+one (a workbook's number cell with a fraction is refused). A CSV row is numbered as a
+spreadsheet shows it, however many lines its quoted cells span.
 """
 
 import csv
@@ -28,11 +30,11 @@ from datetime import date, datetime, time
 from typing import Any, Literal
 
 from openpyxl import load_workbook
-from openpyxl.utils.datetime import from_excel
+from openpyxl.utils.datetime import CALENDAR_WINDOWS_1900, from_excel
 from pydantic import TypeAdapter, ValidationError
 
-from services import labels
-from services.events import Activity
+from services import labels, periods
+from services.events import Activity, ReportingPeriod
 from services.refusals import (
     MAX_LISTED,
     MORE_PROBLEMS,
@@ -115,10 +117,13 @@ class Record:
 def read(raw: bytes, campaign: str, media: str = CSV) -> list[Group]:
     """Parse and check the file, one group per period; a file that cannot be read at all
     (not UTF-8, not CSV, not a workbook, a wrong header) is refused whole."""
-    rows = _workbook_rows(raw) if media == XLSX or raw.startswith(b"PK\x03\x04") \
-        else _csv_rows(_text(raw))
+    if media == XLSX or raw.startswith(b"PK\x03\x04"):
+        book = _workbook(raw)
+        rows, epoch = _workbook_rows(book), book.epoch
+    else:
+        rows, epoch = _csv_rows(_text(raw)), CALENDAR_WINDOWS_1900
     groups: dict[str, Group] = {}
-    for record in _records(rows):
+    for record in _records(rows, epoch):
         period = record.cells.get("period", "")
         group = groups.setdefault(period, Group(period))
         group.lines.append(record.line)
@@ -141,17 +146,15 @@ def _text(raw: bytes) -> str:
 
 
 def _csv_rows(text: str) -> Iterator[tuple[int, list[Any]]]:
-    """Each row with the line it starts on (a quoted cell may span several)."""
+    """Each row with its number as a spreadsheet shows it: a quoted cell spanning several
+    lines (the template's instructions) is still one row."""
     rows = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text))
-    start = 1
+    number = 0
     try:
-        for row in rows:
-            yield start, row
-            start = rows.line_num + 1
+        for number, row in enumerate(rows, 1):
+            yield number, row
     except csv.Error as exc:
-        # line_num is where the reader stopped, perhaps many lines into a quoted cell over
-        # the size limit: name the line the row starts on, as for every other problem
-        raise Invalid("bad_csv", f"line {start}: {exc}") from None
+        raise Invalid("bad_csv", f"line {number + 1}: {exc}") from None
 
 
 def _delimiter(text: str) -> str:
@@ -161,18 +164,32 @@ def _delimiter(text: str) -> str:
     return max((",", ";", "\t"), key=first.count)
 
 
-def _workbook_rows(raw: bytes) -> Iterator[tuple[int, list[Any]]]:
+def _workbook_rows(book: Any) -> Iterator[tuple[int, list[Any]]]:
     """The first visible sheet's rows, numbered as the sheet shows them; values as last
-    calculated (a formula never calculated, as a script writes one, reads as empty)."""
-    book = _workbook(raw)
+    calculated (a formula never calculated, as a script writes one, reads as empty). The
+    sheet is parsed as it is read: a damaged one is refused here, as at opening."""
     sheet = next((s for s in book.worksheets if s.sheet_state == "visible"), None)
     if sheet is None:
         raise Invalid("no_sheet", "Tệp không có trang tính nào / the workbook has no sheet")
-    for number, row in enumerate(sheet.iter_rows(min_row=1, max_col=MAX_COLUMNS), 1):
-        if number > MAX_ROWS:
-            raise TooLarge("too_many_rows", f"Bảng tính có hơn {MAX_ROWS} dòng / the sheet "
-                           f"has more than {MAX_ROWS} rows")
-        yield number, [_Error(c.value) if c.data_type == "e" else c.value for c in row]
+    # Read-only openpyxl stops at the sheet's declared <dimension>, which some tools write
+    # short: read every row (MAX_ROWS bounds them).
+    sheet.reset_dimensions()
+    try:
+        for number, row in enumerate(sheet.iter_rows(min_row=1, max_col=MAX_COLUMNS), 1):
+            if number > MAX_ROWS:
+                raise TooLarge("too_many_rows", f"Bảng tính có hơn {MAX_ROWS} dòng / the "
+                               f"sheet has more than {MAX_ROWS} rows")
+            yield number, [_Error(c.value) if c.data_type == "e" else c.value for c in row]
+    except Refusal:
+        raise
+    except Exception:  # XML cut short, a number cell of letters: whatever the parser raises
+        raise _not_xlsx() from None
+
+
+def _not_xlsx() -> Malformed:
+    return Malformed("not_xlsx", "Tệp không phải bảng tính Excel .xlsx hợp lệ (tệp .xls cũ: "
+                     "hãy lưu lại thành .xlsx) / the body is not a valid .xlsx workbook (an "
+                     "old .xls file: save it as .xlsx)")
 
 
 def _workbook(raw: bytes) -> Any:
@@ -187,9 +204,7 @@ def _workbook(raw: bytes) -> Any:
     except Refusal:
         raise
     except Exception:  # openpyxl raises what its parts raise: zip, XML, key and value errors
-        raise Malformed("not_xlsx", "Tệp không phải bảng tính Excel .xlsx hợp lệ (tệp .xls cũ: "
-                        "hãy lưu lại thành .xlsx) / the body is not a valid .xlsx workbook (an "
-                        "old .xls file: save it as .xlsx)") from None
+        raise _not_xlsx() from None
 
 
 @dataclass(frozen=True)
@@ -199,9 +214,10 @@ class _Error:
     value: Any
 
 
-def _records(rows: Iterator[tuple[int, list[Any]]]) -> Iterator[Record]:
+def _records(rows: Iterator[tuple[int, list[Any]]], epoch: datetime) -> Iterator[Record]:
     """The rows after the header (itself after any title or instructions), blank ones
-    skipped, and the row of codes under the header when there is one."""
+    skipped, and the row of codes under the header when there is one; a day's number is
+    counted from `epoch` (a workbook's own: 1900, or 1904 for some made on a Mac)."""
     columns = _check_header(_header(rows))
     first = True  # the first row after the header may repeat the codes, as the template's
     for line, row in rows:
@@ -211,7 +227,7 @@ def _records(rows: Iterator[tuple[int, list[Any]]]) -> Iterator[Record]:
             first = False
             continue
         first = False
-        yield _record(line, columns, row)
+        yield _record(line, columns, row, epoch)
 
 
 def _header(rows: Iterator[tuple[int, list[Any]]]) -> list[Any]:
@@ -253,7 +269,8 @@ def _is_codes_row(columns: Sequence[str | None], row: list[Any]) -> bool:
     return len(given) >= 2 and all(code == value for code, value in given)
 
 
-def _record(line: int, columns: Sequence[str | None], row: list[Any]) -> Record:
+def _record(line: int, columns: Sequence[str | None], row: list[Any],
+            epoch: datetime = CALENDAR_WINDOWS_1900) -> Record:
     """A row's cells by column, each as text the report's rules read."""
     cells: dict[str, str] = {}
     problems: list[FieldProblem] = []
@@ -263,7 +280,12 @@ def _record(line: int, columns: Sequence[str | None], row: list[Any]) -> Record:
         if isinstance(value, _Error):
             problems.append(FieldProblem(code, "formula_error", f"the cell holds the error "
                                          f"{value.value}"))
-        elif text := _cell(code, value):
+        elif code in WHOLE_NUMBERS and isinstance(value, float) and not value.is_integer():
+            # a number cell is a number: 1.234 there is not 1234 (only text groups thousands)
+            problems.append(FieldProblem(code, "int_from_float", f"a whole number is "
+                                         f"expected; the cell holds {value!r}, a number with "
+                                         "a fraction"))
+        elif text := _cell(code, value, epoch):
             cells[code] = text
     if any(_shown(value) for value in row[len(columns):]):
         problems.append(FieldProblem("row", "extra_cells", "more cells than columns; in a "
@@ -282,23 +304,25 @@ def _shown(value: Any) -> str:
     return str(value).strip()
 
 
-def _cell(code: str, value: Any) -> str:
+def _cell(code: str, value: Any, epoch: datetime = CALENDAR_WINDOWS_1900) -> str:
     """A cell as the rules read it: a choice by its code, a day in ISO form, a whole number
-    without its thousands separators; anything else as it is (for the rule to name)."""
+    written as text without its thousands separators; anything else as it is (for the rule
+    to name)."""
     if code == "day":
-        day = _day(value)
+        day = _day(value, epoch)
         return day.isoformat() if day is not None else _shown(value)
     text = _shown(value)
     if code in _CHOICE_OF:
         return _CHOICE_OF[code].get(_key(text), text)
-    if code in WHOLE_NUMBERS and _GROUPED.fullmatch(text):
+    if code in WHOLE_NUMBERS and isinstance(value, str) and _GROUPED.fullmatch(text):
         return re.sub(r"\D", "", text)
     return text
 
 
-def _day(value: Any) -> date | None:
+def _day(value: Any, epoch: datetime = CALENDAR_WINDOWS_1900) -> date | None:
     """A day written 2026-02-09, 09/02/2026 or 9/2/2026 (the day first: never the month),
-    or a workbook's date or serial number; None for anything else."""
+    or a workbook's date or serial number (counted from its epoch); None for anything
+    else."""
     if isinstance(value, datetime):
         return value.date()
     if isinstance(value, date):
@@ -310,28 +334,37 @@ def _day(value: Any) -> date | None:
         if match := _DAY_FIRST.fullmatch(text):
             return date(int(match[3]), int(match[2]), int(match[1]))
         if _SERIAL.fullmatch(text) and 0 < float(text) < 2_958_466:  # to 31/12/9999
-            found = from_excel(float(text))
+            found = from_excel(float(text), epoch)
             return found.date() if isinstance(found, datetime) else None
     except (ValueError, OverflowError):
         return None
     return None
 
 
+@dataclass
+class _Broadcasts:
+    """A period's loudspeaker rows, on their way to its one loudspeaker line: each day's
+    count (two rows of one day are added together), and the rows giving each day and each
+    evidence link, so that a problem is named on the rows that cause it."""
+
+    daily: dict[str, int] = field(default_factory=dict)
+    days: dict[str, list[int]] = field(default_factory=dict)  # a day's lines
+    links: list[tuple[int, str]] = field(default_factory=list)  # (line, evidence_url)
+
+
 def _report(group: Group, campaign: str) -> ReportIn | None:
     activities: list[Any] = []
-    daily: dict[str, int] = {}
-    loudspeaker_lines: list[int] = []
+    broadcasts = _Broadcasts()
     for line, cells in zip(group.lines, group.rows, strict=True):
         if line in group.errors:  # its cells could not be read: its rules would say no more
             continue
         if cells.get("kind") == "loudspeaker_broadcast":
-            _add_day(group, line, cells, daily)
-            loudspeaker_lines.append(line)
+            _add_day(group, line, cells, broadcasts)
         else:
             activities.append(_activity(group, line, cells))
-    if daily:
-        activities.append(_activity(group, loudspeaker_lines[0], {
-            "kind": "loudspeaker_broadcast", "daily_counts": daily}, raw=True))
+    _check_days(group, broadcasts)
+    if broadcasts.daily:
+        activities.append(_broadcast(group, broadcasts))
     report_id = _report_id(group)
     notes = [c["note"] for c in group.rows if "note" in c]
     if group.errors:
@@ -357,8 +390,9 @@ def _report_id(group: Group) -> str | None:
     return given[0][1] if given else None
 
 
-def _add_day(group: Group, line: int, cells: dict[str, str], daily: dict[str, int]) -> None:
-    """Add a loudspeaker row's count to its day; each row names one day."""
+def _add_day(group: Group, line: int, cells: dict[str, str], broadcasts: _Broadcasts) -> None:
+    """Add a loudspeaker row's count to its day; each row names one day, and is checked
+    alone as a loudspeaker line first (its day's limit, its link, no other kind's column)."""
     count = cells.get("count", "")
     if not (count.isascii() and count.isdigit()):
         _fail(group, line, "count", "whole_number", "a loudspeaker row needs its day's count, "
@@ -372,8 +406,80 @@ def _add_day(group: Group, line: int, cells: dict[str, str], daily: dict[str, in
         _fail(group, line, "day", "day_format", "write the day as dd/mm/yyyy (09/02/2026: "
               "the day first) or yyyy-mm-dd")
         return
-    if line not in group.errors:
-        daily[day] = daily.get(day, 0) + int(count)
+    if line in group.errors:
+        return
+    alone = _activity(group, line, cells | {"daily_counts": {day: count}})
+    if alone is None:
+        return
+    broadcasts.daily[day] = broadcasts.daily.get(day, 0) + alone.count
+    broadcasts.days.setdefault(day, []).append(line)
+    broadcasts.links += [(line, cells["evidence_url"])] if "evidence_url" in cells else []
+
+
+def _check_days(group: Group, broadcasts: _Broadcasts) -> None:
+    """Each day outside the period, on the rows giving it (the JSON intake refuses it
+    too, for the whole report); a day that is in the period once its day and month are
+    swapped (Excel set to read dates month first) is said to be so."""
+    try:
+        kind = ReportingPeriod.iso_week if "W" in group.period else ReportingPeriod.month
+        start, end = periods.bounds(group.period, kind)
+    except periods.PeriodError:
+        return  # the period itself is refused, for every row
+    for written, lines in broadcasts.days.items():
+        day = date.fromisoformat(written)
+        if start <= day <= end:
+            continue
+        said = (f"ngày {periods.written_day(day)} nằm ngoài kỳ báo cáo {group.period} "
+                f"({periods.written_day(start)} – {periods.written_day(end)})")
+        message = f"{day} is not in the period ({start} to {end})"
+        swapped = _swapped(day)
+        if swapped is not None and start <= swapped <= end:
+            said += "; có thể đã nhầm ngày và tháng"
+            message += f"; day and month may be swapped ({swapped})"
+        for line in lines:
+            _fail(group, line, "day", "day_outside_period", message, said)
+
+
+def _swapped(day: date) -> date | None:
+    try:
+        return date(day.year, day.day, day.month)
+    except ValueError:
+        return None
+
+
+def _broadcast(group: Group, broadcasts: _Broadcasts) -> Any:
+    """The period's one loudspeaker line; a problem of it goes to the rows of its day or
+    link (the sum of a day given on several rows over the day's limit), else to every
+    loudspeaker row."""
+    data: dict[str, Any] = {"kind": "loudspeaker_broadcast", "daily_counts": broadcasts.daily}
+    if broadcasts.links:
+        data["evidence_urls"] = [link for _, link in broadcasts.links]
+    try:
+        return _ACTIVITY.validate_python(data)
+    except ValidationError as exc:
+        for problem in field_errors(exc.errors()):
+            lines, said = _lines_of(broadcasts, problem.field), ""
+            message = problem.message
+            if problem.field.split(".")[-1] in broadcasts.days and len(lines) > 1:
+                listed = ", ".join(str(line) for line in lines)
+                message = f"lines {listed} give the same day, added together: {message}"
+                said = (f"các dòng {listed} cùng một ngày, được cộng lại: "
+                        f"{RULES_VI.get(problem.rule, problem.rule)}")
+            for line in lines:
+                _fail(group, line, problem.field, problem.rule, message, said)
+        return None
+
+
+def _lines_of(broadcasts: _Broadcasts, field_name: str) -> list[int]:
+    """The rows a problem of the period's loudspeaker line comes from."""
+    parts = field_name.split(".")
+    every = sorted({line for lines in broadcasts.days.values() for line in lines})
+    if "daily_counts" in parts and parts[-1] in broadcasts.days:
+        return broadcasts.days[parts[-1]]
+    if "evidence_urls" in parts and parts[-1].isdigit() \
+            and int(parts[-1]) < len(broadcasts.links):
+        return [broadcasts.links[int(parts[-1])][0]]
+    return every
 
 
 def _activity(group: Group, line: int, cells: dict[str, Any], *, raw: bool = False) -> Any:
@@ -389,8 +495,18 @@ def _activity(group: Group, line: int, cells: dict[str, Any], *, raw: bool = Fal
         return None
 
 
-def _fail(group: Group, line: int, field_name: str, rule: str, message: str) -> None:
-    group.errors.setdefault(line, []).append(FieldProblem(field_name, rule, message))
+def _fail(group: Group, line: int, field_name: str, rule: str, message: str,
+          said: str = "") -> None:
+    problem = _Said(field_name, rule, message, said) if said else \
+        FieldProblem(field_name, rule, message)
+    group.errors.setdefault(line, []).append(problem)
+
+
+@dataclass(frozen=True)
+class _Said(FieldProblem):
+    """A problem whose Vietnamese says more than its rule's words (the days it is about)."""
+
+    said: str = ""
 
 
 def rejected(group: Group, refusal: Refusal | None = None) -> list[RowResult]:
@@ -409,7 +525,8 @@ def problem_of(line: int, problem: FieldProblem) -> RowProblem:
     header = HEADERS.get(code, "")
     where = f", cột “{header}” ({code})" if code else ""
     where_en = f", column “{header}” ({code})" if code else ""
-    said = RULES_VI.get(problem.rule, f"không đúng quy tắc {problem.rule}")
+    said = problem.said if isinstance(problem, _Said) else \
+        RULES_VI.get(problem.rule, f"không đúng quy tắc {problem.rule}")
     return RowProblem(**problem.as_dict(), column=header, column_code=code, explanation=(
         f"Dòng {line}{where}: {said} / Line {line}{where_en}: {problem.message}"))
 

@@ -5,8 +5,8 @@ One sheet to fill in: the title, the instructions (Vietnamese, English beside), 
 Vietnamese headers over the codes the parser keys on, then the rows. The kind, channel,
 platform, format, language and period columns are drop-down lists of Vietnamese names
 (intake takes a name or a code); the lists themselves sit on a hidden sheet, since a list
-written into the validation cannot hold the commas of "Tin, bài". Days are formatted
-dd/mm/yyyy, numbers with their thousands grouped, codes and notes as text.
+written into the validation cannot hold the commas of "Tin, bài". Numbers are formatted
+with their thousands grouped; days (written dd/mm/yyyy), codes and notes as text.
 """
 
 import io
@@ -34,7 +34,10 @@ HEADER_ROW = 3  # the Vietnamese headers; the codes under them; the rows from FI
 FIRST_ROW = HEADER_ROW + 2
 ROWS = 5000  # rows given the lists and formats
 WIDTHS = {"kind": 42, "note": 40, "evidence_url": 36, "day": 16}
-FORMATS = {"day": "dd/mm/yyyy", "count": "#,##0", "people_mobilised": "#,##0",
+# The day column is text: Excel set to read dates month first (en-US) would otherwise turn a
+# typed 09/02/2026 into 2 September before intake sees it; intake reads text day first,
+# and a real date cell still.
+FORMATS = {"day": "@", "count": "#,##0", "people_mobilised": "#,##0",
            "shares": "#,##0", "period": "@", "report_id": "@", "note": "@",
            "evidence_url": "@"}
 # What each column holds, shown as its header's comment: (Vietnamese, English)

@@ -87,15 +87,39 @@ def test_two_report_ids_in_one_period_are_refused_on_the_row_that_differs() -> N
     assert groups["2026-W04"].body is not None and groups["2026-W04"].body.report_id == "w04"
 
 
-def test_errors_land_on_the_line_where_their_row_starts() -> None:
-    groups = read('2026-W03,banner,1,,,,,,"ghi chú\ntrên hai dòng"\n'  # lines 2 and 3
-                  "2026-W03,social_post,1,,myspace,video,,,\n"  # line 4
-                  "2026-W04,banner,-1,,,,,,\n"  # line 5
-                  "2026-W04,banner,1,,,,,,a,b\n")  # line 6: an unquoted comma
-    assert groups["2026-W03"].lines == [2, 4]
-    assert problems(groups["2026-W03"]) == {4: [("social_post.platform", "enum")]}
-    assert problems(groups["2026-W04"]) == {5: [("banner.count", "greater_than_equal")],
-                                            6: [("row", "extra_cells")]}
+def test_errors_land_on_the_row_a_spreadsheet_shows() -> None:
+    groups = read('2026-W03,banner,1,,,,,,"ghi chú\ntrên hai dòng"\n'  # row 2, on two lines
+                  "2026-W03,social_post,1,,myspace,video,,,\n"  # row 3
+                  "2026-W04,banner,-1,,,,,,\n"  # row 4
+                  "2026-W04,banner,1,,,,,,a,b\n")  # row 5: an unquoted comma
+    assert groups["2026-W03"].lines == [2, 3]
+    assert problems(groups["2026-W03"]) == {3: [("social_post.platform", "enum")]}
+    assert problems(groups["2026-W04"]) == {4: [("banner.count", "greater_than_equal")],
+                                            5: [("row", "extra_cells")]}
+
+
+def test_two_rows_of_one_day_are_added_and_their_sum_is_held_to_the_days_limit() -> None:
+    groups = read("2026-W03,loudspeaker_broadcast,60,2026-01-13,,,,,\n"
+                  "2026-W03,loudspeaker_broadcast,1,2026-01-14,,,,,\n"
+                  "2026-W03,loudspeaker_broadcast,60,2026-01-13,,,,,\n"
+                  "2026-W04,loudspeaker_broadcast,60,2026-01-20,,,,,\n"
+                  "2026-W04,loudspeaker_broadcast,40,2026-01-20,,,,,\n")
+    rule = ("loudspeaker_broadcast.daily_counts.2026-01-13", "less_than_equal")
+    assert problems(groups["2026-W03"]) == {2: [rule], 4: [rule]}
+    assert "lines 2, 4" in groups["2026-W03"].errors[2][0].message
+    w04 = groups["2026-W04"].body
+    assert w04 is not None and isinstance(w04.activities[0], LoudspeakerBroadcast)
+    assert w04.activities[0].daily_counts == {date(2026, 1, 20): 100}
+
+
+def test_days_outside_the_period_are_refused_on_the_rows_that_give_them() -> None:
+    groups = read("2026-W03,loudspeaker_broadcast,1,2026-01-12,,,,,\n"
+                  "2026-W03,loudspeaker_broadcast,1,2026-01-19,,,,,\n"
+                  "2026-W03,loudspeaker_broadcast,1,2026-01-13,,,,,\n"
+                  "2026-W03,loudspeaker_broadcast,1,2026-01-19,,,,,\n")
+    outside = [("day", "day_outside_period")]
+    assert problems(groups["2026-W03"]) == {3: outside, 5: outside}
+    assert "2026-01-12 to 2026-01-18" in groups["2026-W03"].errors[3][0].message
 
 
 def test_a_refused_period_reports_each_row_with_its_own_reasons() -> None:

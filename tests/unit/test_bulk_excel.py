@@ -3,7 +3,9 @@ names from the drop-downs, days as dd/mm/yyyy text or date cells), goes through;
 semicolon CSV files; a file in Windows-1258 is told how to save itself; a bad row is named
 by its line, its column's Vietnamese header and the rule."""
 
+import csv
 import io
+import re
 import unicodedata
 import zipfile
 from datetime import date
@@ -12,6 +14,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from openpyxl import Workbook, load_workbook
+from openpyxl.utils.datetime import CALENDAR_MAC_1904
 from openpyxl.worksheet.worksheet import Worksheet
 
 from services.bus.directory import Directory
@@ -92,7 +95,7 @@ class TestTemplate:
         assert tuple(c.value for c in sheet[template.HEADER_ROW + 1]) == bulk.COLUMNS
         assert "HƯỚNG DẪN" in str(sheet["A2"].value) and "INSTRUCTIONS" in str(
             sheet[f"{chr(ord('A') + len(bulk.COLUMNS) // 2)}2"].value)
-        assert sheet.column_dimensions["D"].number_format == "dd/mm/yyyy"
+        assert sheet.column_dimensions["D"].number_format == "@"  # text: no locale turns it
         assert "dd/mm/yyyy" in sheet.cell(template.HEADER_ROW, 4).comment.text
         kinds = choices(sheet, lists, "B")
         assert BROADCAST in kinds and "Tin, bài" in kinds and len(kinds) == 9
@@ -255,9 +258,9 @@ class TestCsv:
                 "period;kind;count;report_id\n;;;\n"
                 f"2026-W04;{FOREIGN};1;t\n")
         status, result = upload(client, text.encode(), bulk.CSV)
-        assert status == 422  # the item lacks its language and format: named on line 7
+        assert status == 422  # the item lacks its language and format: named on row 6
         assert [(r["line"], {e["column_code"] for e in r["errors"]}) for r in result["rows"]] \
-            == [(7, {"language", "format"})]
+            == [(6, {"language", "format"})]  # the instructions' two lines are one row
 
     def test_a_windows_1258_file_is_told_to_be_saved_as_csv_utf8(self, client) -> None:
         raw = cp1258("Kỳ báo cáo,Loại hoạt động,Số lượng,Ghi chú\n"
@@ -298,3 +301,151 @@ class TestCsv:
                             "dai-hoi-xiv")
         assert group.body is None
         assert [p.rule for p in group.errors[2]] == ["int_parsing"]
+
+
+def rewritten(raw: bytes, member: str, change: Any) -> bytes:
+    """The workbook with one of its parts changed as another tool (or a damaged copy) has it."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(raw)) as source, zipfile.ZipFile(out, "w") as copy:
+        for info in source.infolist():
+            data = source.read(info.filename)
+            copy.writestr(info, change(data) if info.filename == member else data)
+    return out.getvalue()
+
+
+def plain(rows: list[list[Any]], epoch: Any = None) -> bytes:
+    """A workbook of one sheet holding these rows, as a script writes it."""
+    book = Workbook()
+    if epoch is not None:
+        book.epoch = epoch
+    sheet = book.active
+    assert sheet is not None
+    for row in rows:
+        sheet.append(row)
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+SHEET = "xl/worksheets/sheet1.xml"
+
+
+class TestWorkbookAsWritten:
+    def test_rows_past_the_sheets_declared_dimension_are_all_read(self, client) -> None:
+        body = plain([["period", "kind", "count", "report_id"]]
+                     + [["2026-W04", "banner", 1, "dim"]] * 20)
+        short = rewritten(body, SHEET, lambda xml: re.sub(
+            rb'<dimension ref="[^"]*"/>', b'<dimension ref="A1:C5"/>', xml))
+        assert b'<dimension ref="A1:C5"/>' in zipfile.ZipFile(io.BytesIO(short)).read(SHEET)
+        status, result = upload(client, short)
+        assert status == 200, result
+        assert [r["line"] for r in result["rows"]] == list(range(2, 22))
+        assert sum(a["count"] for a in stored(client, "dim")["activities"]) == 20
+
+    @pytest.mark.parametrize("damage", [
+        lambda xml: xml[:len(xml) // 2],  # cut off halfway
+        lambda xml: xml.replace(b"<v>1</v>", b"<v>abc</v>", 1)])  # a number cell of letters
+    def test_a_damaged_sheet_is_refused_as_not_a_workbook(self, client, damage) -> None:
+        body = plain([["period", "kind", "count"], ["2026-W04", "banner", 1]])
+        status, answer = upload(client, rewritten(body, SHEET, damage))
+        assert (status, answer["error"]["code"]) == (400, "not_xlsx")
+
+    @pytest.mark.parametrize("number", [1.234, 0.001, 2.5])
+    def test_a_number_cell_with_a_fraction_is_no_count(self, client, number) -> None:
+        body = fill(download(client), [{"period": "2026-W04", "kind": "banner", "count": number},
+                                       {"period": "2026-W04", "kind": BROADCAST, "count": number,
+                                        "day": "19/01/2026"}])
+        status, result = upload(client, body)
+        assert status == 422, result
+        assert [[(e["column_code"], e["rule"]) for e in r["errors"]] for r in result["rows"]] \
+            == [[("count", "int_from_float")]] * 2
+        assert "không có phần lẻ" in result["rows"][0]["errors"][0]["explanation"]
+
+    def test_a_1904_workbook_reads_its_day_numbers_from_1904(self, client) -> None:
+        serial = (date(2026, 1, 21) - date(1904, 1, 1)).days
+        body = plain([["period", "kind", "count", "day", "report_id"],
+                      ["2026-W04", "loudspeaker_broadcast", 2, serial, "mac"],
+                      ["2026-W04", "loudspeaker_broadcast", 1, date(2026, 1, 22), "mac"]],
+                     epoch=CALENDAR_MAC_1904)
+        assert b'date1904="1"' in zipfile.ZipFile(io.BytesIO(body)).read("xl/workbook.xml")
+        status, result = upload(client, body)
+        assert status == 200, result
+        assert by_kind(stored(client, "mac"))["loudspeaker_broadcast"]["daily_counts"] == {
+            "2026-01-21": 2, "2026-01-22": 1}
+
+
+class TestLoudspeakerRows:
+    def test_a_day_over_the_limit_is_named_on_its_own_row(self, client) -> None:
+        body = fill(download(client), [
+            {"period": "2026-W04", "kind": BROADCAST, "count": 2, "day": "19/01/2026"},
+            {"period": "2026-W04", "kind": BROADCAST, "count": 1, "day": "20/01/2026"},
+            {"period": "2026-W04", "kind": BROADCAST, "count": 150, "day": "21/01/2026"}])
+        status, result = upload(client, body)
+        assert status == 422
+        assert {r["line"]: [(e["column_code"], e["rule"]) for e in r["errors"]]
+                for r in result["rows"]} == {5: [], 6: [], 7: [("count", "less_than_equal")]}
+
+    def test_a_day_outside_the_period_is_named_on_its_own_row(self, client) -> None:
+        body = fill(download(client), [
+            {"period": "2026-W04", "kind": BROADCAST, "count": 2, "day": "19/01/2026"},
+            {"period": "2026-W04", "kind": BROADCAST, "count": 1, "day": "27/01/2026"},
+            {"period": "2026-W04", "kind": "banner", "count": 1}])
+        status, result = upload(client, body)
+        assert status == 422
+        assert {r["line"]: [(e["column_code"], e["rule"]) for e in r["errors"]]
+                for r in result["rows"]} == {5: [], 6: [("day", "day_outside_period")], 7: []}
+        explanation = result["rows"][1]["errors"][0]["explanation"]
+        assert "27/01/2026" in explanation and "nhầm" not in explanation
+
+    def test_a_day_whose_day_and_month_swapped_fall_in_the_period_says_so(self, client) -> None:
+        # 05/02/2026 typed into Excel in an en-US locale: 2 May
+        body = fill(download(client), [
+            {"period": "2026-W06", "kind": BROADCAST, "count": 2, "day": date(2026, 5, 2)}])
+        status, result = upload(client, body)
+        assert status == 422
+        [problem] = result["rows"][0]["errors"]
+        assert (problem["column_code"], problem["rule"]) == ("day", "day_outside_period")
+        assert "có thể đã nhầm ngày và tháng" in problem["explanation"]
+        assert "day and month may be swapped" in problem["message"]
+        vietnamese, english = problem["explanation"].split(" / ", 1)
+        assert "nhầm" in vietnamese and "swapped" in english
+
+    def test_a_loudspeaker_rows_evidence_link_is_kept(self, client) -> None:
+        body = fill(download(client), [
+            {"period": "2026-W04", "kind": BROADCAST, "count": 2, "day": "19/01/2026",
+             "evidence_url": "https://xa-1.haiphong.gov.vn/loa-19", "report_id": "loa"},
+            {"period": "2026-W04", "kind": BROADCAST, "count": 1, "day": "20/01/2026",
+             "evidence_url": "https://xa-1.haiphong.gov.vn/loa-20"}])
+        assert upload(client, body)[0] == 200
+        assert by_kind(stored(client, "loa"))["loudspeaker_broadcast"]["evidence_urls"] == [
+            "https://xa-1.haiphong.gov.vn/loa-19", "https://xa-1.haiphong.gov.vn/loa-20"]
+
+    def test_a_bad_evidence_link_on_a_loudspeaker_row_is_named_on_it(self, client) -> None:
+        body = fill(download(client), [
+            {"period": "2026-W04", "kind": BROADCAST, "count": 2, "day": "19/01/2026"},
+            {"period": "2026-W04", "kind": BROADCAST, "count": 1, "day": "20/01/2026",
+             "evidence_url": "loa-20"}])
+        status, result = upload(client, body)
+        assert status == 422
+        assert [[e["column_code"] for e in r["errors"]] for r in result["rows"]] == [
+            [], ["evidence_url"]]
+
+
+class TestTemplateSavedAsCsv:
+    def test_a_bad_rows_line_is_the_row_the_spreadsheet_shows(self, client) -> None:
+        sheet = download(client).worksheets[0]
+        rows = [list(row) for row in sheet.iter_rows(values_only=True)]
+        assert any("\n" in str(cell) for cell in rows[1])  # the instructions span lines
+        blank: list[Any] = [None] * (len(bulk.COLUMNS) - 3)
+        good = ["2026-W04", "Băng rôn, khẩu hiệu, pano, áp phích", 1, *blank]
+        bad = ["2026-W04", "Tin, bài", 1, *blank]  # without its channel
+        text = io.StringIO()
+        writer = csv.writer(text, lineterminator="\n")  # as LibreOffice saves: quoted cells
+        for row in [*rows, good, bad]:
+            writer.writerow(["" if cell is None else cell for cell in row])
+        status, result = upload(client, text.getvalue().encode(), bulk.CSV)
+        assert status == 422, result
+        problems = {r["line"]: [e["column_code"] for e in r["errors"]] for r in result["rows"]}
+        assert problems == {template.FIRST_ROW: [], template.FIRST_ROW + 1: ["channel"]}
+        assert result["rows"][1]["errors"][0]["explanation"].startswith(
+            f"Dòng {template.FIRST_ROW + 1},")
