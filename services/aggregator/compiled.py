@@ -139,7 +139,7 @@ def _span(campaign: CampaignSnapshot, start: date | None, end: date | None
 
 def _standing(session: Session, campaign: CampaignSnapshot, as_of: datetime,
               names: set[str]) -> dict[str, dict[str, Standing]]:
-    """Per period and unit, the newest version recorded by `as_of`, judged."""
+    """Per period and unit, the newest readable version recorded by `as_of`, judged."""
     if store.versions_missing(session, campaign.code):
         raise Unavailable("report_history_incomplete", "reports folded before this version "
                           "kept every version are not in the history yet: run "

@@ -53,12 +53,12 @@ def rendered(template: Path, values: dict[str, Any]) -> bytes:
             data = source.read(item)
             if _PARTS.fullmatch(item.filename):
                 try:
-                    part = environment.from_string(cleaner.patch_xml(data.decode()))
-                except jinja2.TemplateSyntaxError as exc:
+                    data = environment.from_string(cleaner.patch_xml(data.decode())).render(
+                        values).encode()
+                except jinja2.TemplateError as exc:  # a broken field, or one the sandbox
                     raise Unavailable("report_template_invalid", f"the report template "
                                       f"{template.name} has a broken field in "
                                       f"{item.filename}: {exc.message}") from None
-                data = part.render(values).encode()
             target.writestr(item, data)
     return out.getvalue()
 

@@ -5,6 +5,7 @@ read back with python-docx and openpyxl. Its figures are those of the feeds; the
 
 import io
 import json
+import zipfile
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -18,7 +19,7 @@ from services import periods
 from services.aggregator import compiled, documents, feeds, report_api
 from services.aggregator.migrations import MIGRATIONS
 from services.events import EnteredBy, ReportSubmitted
-from services.refusals import Invalid
+from services.refusals import Invalid, Unavailable
 from tests.unit.apps import bearer, client
 from tests.unit.test_aggregator_rules import (
     EVERY_DAY,
@@ -274,3 +275,21 @@ def test_an_open_period_and_a_unit_that_began_later_are_not_owed(aggregates) -> 
     assert "xa-9" not in {u.code for u in w04.missing}
     owed = {line.unit.code: (line.expected, line.missing) for line in report_.units}
     assert owed["xa-1"] == (1, [])  # W04 due; W05 open, its report counted as work only
+
+
+@pytest.mark.parametrize("field", ["{{ ngay ", "{{ ngay.__class__.__mro__[1].__subclasses__() }}"])
+def test_a_template_with_a_broken_or_unsafe_field_is_refused_by_name(aggregates, tmp_path,
+                                                                      field) -> None:
+    """The Department edits the template: a field it broke, or one reaching into the
+    program, is refused naming the part, not run."""
+    edited = tmp_path / "mau.docx"
+    with zipfile.ZipFile(documents.TEMPLATE) as source, zipfile.ZipFile(edited, "w") as out:
+        for item in source.infolist():
+            data = source.read(item)
+            if item.filename == "word/document.xml":
+                data = data.replace(b"{{ ngay }}", field.encode())
+            out.writestr(item, data)
+    with pytest.raises(Unavailable) as refused:
+        documents.docx(compile_at(aggregates), edited)
+    assert refused.value.code == "report_template_invalid"
+    assert "word/document.xml" in refused.value.message
