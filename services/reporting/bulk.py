@@ -408,7 +408,10 @@ def _add_day(group: Group, line: int, cells: dict[str, str], broadcasts: _Broadc
         return
     if line in group.errors:
         return
-    alone = _activity(group, line, cells | {"daily_counts": {day: count}})
+    # a count past int's digits is left as text, for the rule to refuse
+    given = int(count) if len(count) <= 18 else count
+    alone = _activity(group, line, {k: v for k, v in cells.items() if k != "count"}
+                      | {"daily_counts": {day: given}})
     if alone is None:
         return
     broadcasts.daily[day] = broadcasts.daily.get(day, 0) + alone.count
@@ -580,6 +583,7 @@ RULES_VI: dict[str, str] = {
     "int_parsing": "phải là số nguyên (ví dụ 3 hoặc 1.234)",
     "int_type": "phải là số nguyên",
     "int_from_float": "phải là số nguyên, không có phần lẻ",
+    "int_parsing_size": "số quá lớn",
     "greater_than_equal": "không được là số âm",
     "less_than_equal": "lớn hơn mức cho phép",
     "enum": "không có trong danh sách: hãy chọn trong danh sách thả xuống",

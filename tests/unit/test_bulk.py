@@ -129,3 +129,9 @@ def test_a_refused_period_reports_each_row_with_its_own_reasons() -> None:
         (2, "rejected", []), (3, "rejected", ["banner.count"])]
     shared = bulk.rejected(group, Invalid.on("period", "period_format", "not a week"))
     assert [e.rule for e in shared[0].errors] == ["period_format"]
+
+
+def test_a_loudspeaker_row_is_held_to_the_loudspeaker_lines_columns() -> None:
+    group = read("2026-W03,loudspeaker_broadcast,2,2026-01-13,facebook,,,,\n"
+                 "2026-W03,loudspeaker_broadcast,1,2026-01-14,,,,https://xa.vn/loa,\n")["2026-W03"]
+    assert problems(group) == {2: [("loudspeaker_broadcast.platform", "extra_forbidden")]}
