@@ -42,13 +42,19 @@ def test_the_filled_template_is_accepted_and_counted_by_the_aggregator(module_se
     book = load_workbook(io.BytesIO(_template(reporting, token, code)))
     sheet = book.worksheets[0]
     period = periods.name_of(monday, ReportingPeriod.iso_week)
+    following = periods.name_of(monday + timedelta(days=7), ReportingPeriod.iso_week)
     rows: list[dict[str, Any]] = [
         {"period": period, "kind": "Buổi phát thanh trên loa truyền thanh cơ sở", "count": 2,
          "day": monday.strftime("%d/%m/%Y"), "report_id": "mau-1"},
         {"period": period, "kind": "Buổi phát thanh trên loa truyền thanh cơ sở", "count": 1,
          "day": monday + timedelta(days=1)},
         {"period": period, "kind": "Bài đăng mạng xã hội", "count": 3, "platform": "Zalo",
-         "format": "Video", "note": "Trang Zalo của xã"}]
+         "format": "Video", "note": "Trang Zalo của xã"},
+        # the next week's rows: one day of them is in this week, named on its own row
+        {"period": following, "kind": "loudspeaker_broadcast", "count": 1,
+         "day": (monday + timedelta(days=7)).strftime("%d/%m/%Y")},
+        {"period": following, "kind": "loudspeaker_broadcast", "count": 1,
+         "day": monday.strftime("%d/%m/%Y")}]
     for number, row in enumerate(rows, template.FIRST_ROW):
         for column, value in row.items():
             sheet.cell(number, bulk.COLUMNS.index(column) + 1, value)
@@ -60,8 +66,10 @@ def test_the_filled_template_is_accepted_and_counted_by_the_aggregator(module_se
                             "authorization": f"Bearer {token}", "content-type": bulk.XLSX})
     assert answer.status_code == 200, answer.text
     result = answer.json()
-    assert (result["accepted"], result["rejected"]) == (1, 0)
-    assert [r["line"] for r in result["rows"]] == [5, 6, 7]
+    assert (result["accepted"], result["rejected"]) == (1, 1)
+    assert [r["line"] for r in result["rows"]] == [5, 6, 7, 8, 9]
+    assert [[e["rule"] for e in r["errors"]] for r in result["rows"]] == [
+        [], [], [], [], ["day_outside_period"]]
     stored = reporting.client(token).get("/v1/reports/mau-1").json()
     kinds = {activity["kind"]: activity for activity in stored["activities"]}
     assert kinds["social_post"]["format"] == "video"
