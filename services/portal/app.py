@@ -16,7 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.config import load_settings
 from services.observability import ServiceMetrics
-from services.portal import on_behalf, pages, report
+from services.portal import bulk, on_behalf, pages, report
 from services.portal.backends import BackendDown, Backends
 from services.portal.sessions import Sessions
 from services.portal.settings import PortalSettings
@@ -59,6 +59,7 @@ def create_app(settings: PortalSettings | None = None) -> FastAPI:
     app.include_router(pages.router)
     app.include_router(on_behalf.router)
     app.include_router(report.router)
+    app.include_router(bulk.router)
     app.add_exception_handler(pages.SignInFirst, _sign_in_first)
     app.add_exception_handler(pages.PageRefused, _refused)
     app.add_exception_handler(BackendDown, _backend_down)

@@ -145,6 +145,26 @@ TEXTS: dict[str, tuple[str, str]] = {
     "unchanged": ("Không đổi", "Unchanged"),
     "rejected": ("Bị từ chối", "Rejected"),
     "line": ("Dòng", "Line"),
+    "bulk_title": ("Nộp báo cáo bằng tệp Excel", "Report with an Excel file"),
+    "bulk_lead": ("Tải mẫu của đợt, điền mỗi hoạt động một dòng (nhiều kỳ trong một tệp), rồi "
+                  "gửi lại tệp .xlsx, hoặc tệp đã lưu thành CSV UTF-8.",
+                  "Download the campaign's template, fill in one row per activity (several "
+                  "periods in one file), and send back the .xlsx file, or the file saved as "
+                  "CSV UTF-8."),
+    "bulk_template": ("Tải mẫu Excel (.xlsx)", "Download the Excel template (.xlsx)"),
+    "bulk_file": ("Tệp đã điền (.xlsx hoặc .csv)", "The filled file (.xlsx or .csv)"),
+    "bulk_send": ("Gửi tệp", "Send the file"),
+    "bulk_result": ("Kết quả nộp tệp", "The file's result"),
+    "bulk_counts": ("Được nhận: {accepted} kỳ; đã nhận trước đó: {replayed} kỳ; bị trả lại: "
+                    "{rejected} kỳ (một kỳ có dòng sai bị trả lại cả kỳ).",
+                    "Accepted: {accepted} periods; already received: {replayed}; sent back: "
+                    "{rejected} (a period with a bad row is sent back whole)."),
+    "bulk_accepted": ("Đã nhận", "Accepted"),
+    "bulk_replayed": ("Đã nhận trước đó", "Already received"),
+    "bulk_rejected": ("Bị trả lại", "Sent back"),
+    "bulk_problems": ("Các dòng cần sửa", "Rows to correct"),
+    "bulk_refused": ("Tệp không được nhận:", "The file was not taken:"),
+    "bulk_again": ("Nộp tệp khác", "Send another file"),
     "column": ("Cột", "Column"),
     "reason": ("Lý do", "Reason"),
     "saved": ("Đã lưu.", "Saved."),
@@ -271,6 +291,9 @@ RULES: dict[str, tuple[str, str]] = {
     "string_pattern_mismatch": ("Không đúng định dạng.", "Not in the expected form."),
     "date_from_datetime_parsing": ("Ngày không hợp lệ.", "Not a valid date."),
     "date_parsing": ("Ngày không hợp lệ.", "Not a valid date."),
+    "bulk_too_large": ("Tệp quá lớn (tối đa 5 MB).", "The file is too large (5 MB at most)."),
+    "not_xlsx": ("Tệp không phải bảng tính Excel .xlsx hợp lệ.", "Not a valid .xlsx workbook."),
+    "not_utf8": ("Tệp CSV không ở bảng mã UTF-8.", "The CSV file is not UTF-8."),
     "file_too_large": ("Tệp quá lớn để tải lên ở đây (tối đa 16 MB): hãy dùng API nhập đơn vị.",
                        "The file is too large to upload here (16 MB at most): use the import "
                        "API."),
