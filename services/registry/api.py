@@ -43,7 +43,7 @@ from services.registry.schemas import (
 from services.web import downloads
 from services.web.auth import AdminDep, CallerDep, ReaderDep
 from services.web.db import SessionDep
-from services.web.downloads import HeaderRows, table_download
+from services.web.downloads import HeaderQuery, table_download
 from services.web.errors import ErrorBody, documented
 from services.web.schemas import Instant, OffsetQuery, Page
 from services.web.spreadsheets import MEDIA_TYPE, Column, Sheet
@@ -282,26 +282,29 @@ TOKEN_COLUMNS = (Column("code", "Mã đơn vị", width=16), Column("name", "Tê
                  f"with `Accept: {MEDIA_TYPE}` the same table as XLSX."}})
 def issue_credentials(data: CredentialBatchCreate, session: SessionDep, by: AdminActorDep,
                       request: Request, response: Response,
-                      header: Annotated[HeaderRows, Query(description=(
-                          "The CSV's header rows: vi, the Vietnamese headers then the codes; "
-                          "code, the codes alone (for scripts)."))] = "vi") -> Any:
+                      header: HeaderQuery = "vi") -> Any:
     """Issue a unit token for each unit named, in one transaction (none if a code is
     unknown); `replace` revokes their earlier unit tokens in it."""
     response.headers["cache-control"] = "no-store"
-    issued = service.issue_unit_credentials(session, data, by=by)
     accept = request.headers.get("accept", "")
     form = "xlsx" if MEDIA_TYPE in accept else "csv" if "text/csv" in accept else None
-    if form is None:
-        return issued
-    names = {u.code: u.name for u in store.units_by_code(session, data.unit_codes).values()}
-    answer = table_download(form, "credentials", Sheet(
-        "Mã truy cập", TOKEN_COLUMNS, [(c.unit_code, names.get(c.unit_code or ""), c.id,
-                                        c.token) for c in issued.items],
-        heading=f"Mã truy cập cấp cho {len(issued.items)} đơn vị ({data.label}), lúc "
-        f"{periods.written_moment(datetime.now(UTC))}. Mỗi mã chỉ hiện một lần: giao cho "
-        "đúng đơn vị."), response, header=header)
-    answer.status_code = 201
-    return answer
+
+    def shown(issued: CredentialsIssued) -> Any:
+        """The answer, made whole before the tokens commit: if it cannot be made, none is
+        issued (and none replaced), rather than tokens issued that no one ever sees."""
+        if form is None:
+            return issued
+        names = {u.code: u.name for u in store.units_by_code(session, data.unit_codes).values()}
+        answer = table_download(form, "credentials", Sheet(
+            "Mã truy cập", TOKEN_COLUMNS, [(c.unit_code, names.get(c.unit_code or ""), c.id,
+                                            c.token) for c in issued.items],
+            heading=f"Mã truy cập cấp cho {len(issued.items)} đơn vị ({data.label}), lúc "
+            f"{periods.written_moment(datetime.now(UTC))}. Mỗi mã chỉ hiện một lần: giao cho "
+            "đúng đơn vị."), response, header=header, whole=True)
+        answer.status_code = 201
+        return answer
+
+    return service.issue_unit_credentials(session, data, by=by, shown=shown)
 
 
 @router.get("/credentials", tags=["credentials"], responses=documented(401, 403))
@@ -351,9 +354,7 @@ def list_audit(session: SessionDep, _: AdminDep, response: Response,
                limit: Annotated[int, Query(ge=1, le=1000)] = 100, offset: OffsetQuery = 0,
                format: Annotated[Literal["json", "csv", "xlsx"], Query(
                    description="json; csv or xlsx: every entry kept, for Excel.")] = "json",
-               header: Annotated[HeaderRows, Query(description=(
-                   "The CSV's header rows: vi, the Vietnamese headers then the codes; code, "
-                   "the codes alone (for scripts)."))] = "vi") -> Any:
+               header: HeaderQuery = "vi") -> Any:
     """The audit trail, newest first: every change in the registry (units, campaigns,
     credentials) and every report entered on a unit's behalf, with who, when and what
     changed; filtered by entity, entity id, actor and time."""

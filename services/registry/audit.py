@@ -17,14 +17,16 @@ from typing import Any
 
 import structlog
 from pydantic_core import to_jsonable_python
-from sqlalchemy import func
+from sqlalchemy import and_, func, or_
 from sqlmodel import Session, col, select
 
 from services.callers import Caller
 from services.database import insert_on_conflict
 from services.events import ReportSubmitted
+from services.events.registry import as_utc
 from services.registry.models import AuditEntry
 from services.registry.schemas import AuditActorPublic, AuditEntryPublic
+from services.web.schemas import CONTROL_CHARACTERS
 from services.web.spreadsheets import Column, Sheet
 
 # Fields that are never written into an entry, whatever the entity.
@@ -112,9 +114,16 @@ def row(by: Actor, entity: str, entity_id: str, action: str, changes: dict[str, 
         note: str | None = None, at: datetime | None = None) -> dict[str, Any]:
     """An entry's columns, for `record` or a bulk insert (an import's chunk)."""
     return {"at": at or datetime.now(UTC), "actor": by.id, "actor_scope": by.scope,
-            "actor_label": by.label, "entity": entity, "entity_id": entity_id,
+            "actor_label": _storable(by.label), "entity": entity, "entity_id": entity_id,
             "action": action, "changes": redact(changes), "request_id": by.request_id,
-            "note": note}
+            "note": _storable(note)}
+
+
+def _storable(text: str | None) -> str | None:
+    """Free text without control characters: intake refuses them, but a report from an
+    older intake may carry a NUL, which PostgreSQL refuses, and the consumer would retry it
+    for ever."""
+    return None if text is None else CONTROL_CHARACTERS.sub("", text)
 
 
 def report_key(event: ReportSubmitted) -> str:
@@ -172,11 +181,18 @@ def listing(session: Session, filters: Filters, *, limit: int,
 
 
 def every(session: Session, filters: Filters, chunk: int = 1000) -> Iterator[AuditEntry]:
-    """Every entry that passes, newest first, read a chunk at a time (a download)."""
-    query, offset = _filtered(filters), 0
-    while found := session.exec(query.limit(chunk).offset(offset)).all():
+    """Every entry that passes, newest first, read a chunk at a time (a download). Each
+    chunk starts after the last entry read (at, id), not at an offset: an entry added
+    meanwhile neither repeats one nor hides one."""
+    query = _filtered(filters)
+    found = session.exec(query.limit(chunk)).all()
+    while found:
         yield from found
-        offset += len(found)
+        last = found[-1]
+        found = session.exec(query.where(or_(
+            col(AuditEntry.at) < last.at,
+            and_(col(AuditEntry.at) == last.at, col(AuditEntry.id) < last.id))
+        ).limit(chunk)).all()
 
 
 def _filtered(filters: Filters) -> Any:
@@ -213,7 +229,7 @@ def sheet(entries: Iterable[AuditEntry]) -> Sheet:
 def _line(entry: AuditEntry) -> Sequence[Any]:
     """An entry as a spreadsheet line: the entity and the action in Vietnamese, their code
     beside them."""
-    return (_utc(entry.at), _who(entry), _named(ENTITIES, entry.entity), entry.entity_id,
+    return (as_utc(entry.at), _who(entry), _named(ENTITIES, entry.entity), entry.entity_id,
             _named(ACTIONS, entry.action),
             json.dumps(entry.changes, ensure_ascii=False, sort_keys=True), entry.note)
 
@@ -229,7 +245,3 @@ def _who(entry: AuditEntry) -> str:
 def _named(names: dict[str, tuple[str, str]], code: str) -> str:
     return f"{names[code][0]} ({code})" if code in names else code
 
-
-def _utc(moment: datetime) -> datetime:
-    """SQLite gives back a naive timestamp (stored in UTC)."""
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)

@@ -49,8 +49,15 @@ class OnBehalfReports:
 
 
 def _entered_by_someone(value: bytes | None) -> bool:
-    """Whether a message names who entered it (a cheap look: most reports do not)."""
+    """Whether a message names who entered it. A cheap look first, at the compact JSON the
+    reporting service writes, where the key comes once and unescaped (a quote inside a
+    note is escaped): most reports are a unit's own, `"entered_by":null`. JSON written
+    otherwise is parsed."""
     if not value or b'"entered_by"' not in value:
+        return False
+    if b'"entered_by":{' in value:
+        return True
+    if b'"entered_by":null' in value:
         return False
     try:
         found = json.loads(value)

@@ -8,7 +8,9 @@ Some characters show nothing: controls, format characters (zero-width space and 
 bidi overrides and isolates, the byte-order mark, the soft hyphen) and the other code points
 Unicode marks default-ignorable. A name holding one would display as another unit's; the
 schemas refuse them (`invisible`), and the key leaves them out, so names that display the
-same compare the same.
+same compare the same. Non-characters (U+FFFE, U+FFFF and the like) and lone surrogates
+are no text at all: no file can carry them (UTF-8 cannot encode a surrogate, XML neither),
+so they are refused too.
 """
 
 import re
@@ -26,10 +28,19 @@ def _shows_nothing(char: str) -> bool:
     return unicodedata.category(char) in ("Cc", "Cf") or _IGNORABLE.match(char) is not None
 
 
+def _no_text(char: str) -> bool:
+    """A lone surrogate, or one of the 66 non-characters: U+FDD0 to U+FDEF, and the last
+    two code points of each plane (U+FFFE, U+FFFF, U+1FFFE...)."""
+    point = ord(char)
+    return unicodedata.category(char) == "Cs" or 0xFDD0 <= point <= 0xFDEF or \
+        point & 0xFFFE == 0xFFFE
+
+
 def invisible(name: str) -> list[str]:
     """The characters of a name that cannot be seen, white-space controls (tab, new line)
-    included: what a name must not hold."""
-    return [char for char in name if _shows_nothing(char)]
+    included, and those that are no text (non-characters, lone surrogates): what a name
+    must not hold."""
+    return [char for char in name if _shows_nothing(char) or _no_text(char)]
 
 
 def clean(name: str) -> str:

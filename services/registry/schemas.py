@@ -52,6 +52,9 @@ def _visible(name: str) -> str:
 Code = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$", max_length=64)]
 Name = Annotated[str, AfterValidator(_visible), AfterValidator(clean),
                  StringConstraints(min_length=1, max_length=200)]
+# Who holds a credential, shown beside its token and in the audit trail: refused like a
+# name when it hides a character, kept as typed.
+Label = Annotated[str, StringConstraints(min_length=1, max_length=200), AfterValidator(_visible)]
 AdminCode = Annotated[str, StringConstraints(pattern=r"^[0-9A-Za-z.-]{1,32}$")]
 
 Phone = Annotated[str, StringConstraints(pattern=r"^\+?[0-9 ().-]{6,20}$")]
@@ -325,7 +328,7 @@ class CampaignPeriodsPublic(BaseModel):
 class CredentialCreate(_Body):
     scope: CredentialScope
     unit_code: Code | None = Field(None, description="Required for `unit`, absent otherwise.")
-    label: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    label: Label
 
     @model_validator(mode="after")
     def _unit_matches_scope(self) -> "CredentialCreate":
@@ -351,7 +354,7 @@ class CredentialBatchCreate(_Body):
     unit_codes: Annotated[list[Code], Field(min_length=1, max_length=MAX_BATCH_CREDENTIALS),
                           AfterValidator(_each_once)] = Field(
         description=f"The units, each once; at most {MAX_BATCH_CREDENTIALS:,}.")
-    label: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    label: Label
     replace: bool = Field(False, description="Revoke the units' earlier unit tokens in the "
                           "same transaction (a new hand-out replaces the old one).")
 

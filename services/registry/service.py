@@ -8,10 +8,10 @@ compacted topics always catch up with the database, and its entry to the audit t
 import hashlib
 import json
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import structlog
 from sqlalchemy.exc import IntegrityError
@@ -62,6 +62,7 @@ from services.registry.schemas import (
 )
 
 log = structlog.get_logger()
+T = TypeVar("T")
 CONTACT_FIELDS = tuple(Contacts.model_fields)
 CHANNEL_FIELDS = tuple(Channels.model_fields)
 
@@ -299,14 +300,19 @@ def create_campaign(session: Session, data: CampaignCreate, *, by: Actor) -> Cam
 
 def replace_campaign(session: Session, code: str, data: CampaignBody, *,
                      by: Actor) -> Campaign:
-    """Replace a campaign's calendar and targets."""
+    """Replace a campaign's calendar and targets; a body equal to what it holds changes
+    nothing: no revision, no entry, nothing published."""
     campaign = get_campaign_or_raise(session, code, for_update=True)
     before = _campaign_values(campaign)
     for field, value in _campaign_fields(data).items():
         setattr(campaign, field, value)
+    changes = audit.diff(before, _campaign_values(campaign))
+    if not changes:
+        session.rollback()  # let the row lock go
+        session.refresh(campaign)
+        return campaign
     campaign.revision += 1
-    audit.record(session, by, "campaign", code, "updated",
-                 audit.diff(before, _campaign_values(campaign)))
+    audit.record(session, by, "campaign", code, "updated", changes)
     _save_campaign(session, campaign)
     log.info("campaign.updated", campaign=code, revision=campaign.revision)
     return campaign
@@ -370,10 +376,12 @@ def issue_credential(session: Session, data: CredentialCreate, *,
     return issued
 
 
-def issue_unit_credentials(session: Session, data: CredentialBatchCreate, *,
-                           by: Actor) -> CredentialsIssued:
+def issue_unit_credentials(session: Session, data: CredentialBatchCreate, *, by: Actor,
+                           shown: Callable[[CredentialsIssued], T]) -> T:
     """A unit token for each unit named, in one transaction: all of them or, if a code is
-    unknown, none. With `replace`, the units' earlier unit tokens are revoked in it too."""
+    unknown, none. With `replace`, the units' earlier unit tokens are revoked in it too.
+    `shown` makes what the caller is given (the tokens as a file, say) before the commit:
+    if it fails, nothing is issued or revoked."""
     found = store.units_by_code(session, data.unit_codes)
     unknown = [FieldProblem(f"unit_codes.{at}", "unit_not_found", f"no unit with code {code!r}")
                for at, code in enumerate(data.unit_codes) if code not in found]
@@ -388,9 +396,14 @@ def issue_unit_credentials(session: Session, data: CredentialBatchCreate, *,
                 revoked += 1
     issued = [_issue(session, CredentialScope.unit, code, data.label, by=by)
               for code in data.unit_codes]
+    try:
+        answer = shown(CredentialsIssued(items=issued, total=len(issued), revoked=revoked))
+    except BaseException:
+        session.rollback()
+        raise
     commit(session)
     log.info("credential.issued_many", count=len(issued), revoked=revoked)
-    return CredentialsIssued(items=issued, total=len(issued), revoked=revoked)
+    return answer
 
 
 def _more(rest: Sequence[FieldProblem]) -> FieldProblem:
@@ -426,11 +439,13 @@ def revoke_credential(session: Session, credential_id: str, *, by: Actor) -> Cre
 
 def _revoke(session: Session, credential: Credential, *, by: Actor,
             note: str | None = None) -> None:
-    """Revoke in the caller's transaction; recorded if it was in force."""
+    """Revoke in the caller's transaction, and record it; one already revoked keeps the
+    time it was, and nothing is published or recorded again."""
+    if credential.revoked_at is not None:
+        return
     now = datetime.now(UTC)
-    if credential.revoked_at is None:
-        audit.record(session, by, "credential", credential.id, "revoked",
-                     audit.diff({"revoked_at": None}, {"revoked_at": now}), note=note)
+    audit.record(session, by, "credential", credential.id, "revoked",
+                 audit.diff({"revoked_at": None}, {"revoked_at": now}), note=note)
     credential.revoked_at = now
     session.add(credential)
     enqueue(session, CREDENTIALS, credential.id, credential_snapshot(credential))

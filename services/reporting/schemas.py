@@ -1,6 +1,5 @@
 """Request and response bodies of the reporting HTTP API."""
 
-import re
 from datetime import date, datetime, time
 from typing import Annotated, Literal
 
@@ -12,31 +11,15 @@ from pydantic import (
     Field,
     StringConstraints,
 )
-from pydantic_core import PydanticCustomError
 
 from services import periods
 from services.events import Activity, ReportSubmitted
 from services.events.registry import UtcDatetime
 from services.events.reports import EnteredBy
 from services.refusals import MAX_LISTED, MORE_PROBLEMS
-from services.web.schemas import in_utc
+from services.web.schemas import in_utc, without_controls
 
 ReportId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")]
-# Control characters but tab and the line ends (a form's text area sends CR LF): a NUL
-# cannot be stored in PostgreSQL's text, and the others show as nothing.
-CONTROLS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
-
-
-def _without_controls(text: str) -> str:
-    found = CONTROLS.search(text)
-    if found:
-        raise PydanticCustomError("control_character", "văn bản chứa ký tự điều khiển "
-                                  "U+{code} (không hiển thị được): hãy gõ lại / the text holds "
-                                  "the control character U+{code}; type it again without it",
-                                  {"code": f"{ord(found[0]):04X}"})
-    return text
-
-
 def _stated(value: datetime | date) -> datetime:
     """A stated reception as a UTC moment: a date alone is its first moment, a time without
     an offset is Hai Phong's; one UTC cannot hold is refused (in_utc)."""
@@ -111,7 +94,7 @@ class ReportOnBehalfIn(BaseModel):
     period: str = Field(max_length=16, description="Period, e.g. 2026-W04 (ISO week).")
     activities: list[Activity] = Field(max_length=500, description="What was done.")
     report_note: Annotated[str, StringConstraints(max_length=4000),
-                           AfterValidator(_without_controls)] | None = Field(
+                           AfterValidator(without_controls)] | None = Field(
         None, description="Free text the unit wrote in its report (no control characters but "
         "tab and line ends).")
     received_at: StatedMoment = Field(
@@ -120,7 +103,7 @@ class ReportOnBehalfIn(BaseModel):
         "before the period began; timeliness is judged by it. Held in UTC: one that "
         "UTC cannot hold (year 1, year 9999) is refused (`datetime_out_of_range`).")
     note: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500),
-                    AfterValidator(_without_controls)] = Field(
+                    AfterValidator(without_controls)] = Field(
         description="How it arrived, e.g. `Nhận bản giấy ngày 09/02, công văn số 12/UBND` "
         "(no control characters but tab and line ends).")
 

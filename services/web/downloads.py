@@ -10,15 +10,18 @@ import csv
 import io
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import Response
+from fastapi import Query, Response
 from fastapi.responses import StreamingResponse
 
 from services import periods
 from services.web.spreadsheets import MEDIA_TYPE, NO, YES, Column, Sheet, xlsx_download
 
 HeaderRows = Literal["vi", "code"]
+HeaderQuery = Annotated[HeaderRows, Query(description="The CSV's header rows: vi, the "
+                                          "Vietnamese headers then the codes; code, the "
+                                          "codes alone (for scripts).")]
 CSV_TYPE = "text/csv; charset=utf-8"
 
 
@@ -28,33 +31,45 @@ def csv_download(name: str, columns: Sequence[Column], rows: Iterable[Sequence[A
     """UTF-8 with a byte-order mark, so that Excel shows Vietnamese names correctly; every
     cell goes through `inert`. Streamed: lines go out as they are read. (`response`: the
     route's, whose headers, an ETag say, go with it.)"""
-    def lines() -> Iterator[bytes]:
-        out = io.StringIO()
-        writer = csv.writer(out)
-        out.write("\ufeff")
-        if header == "vi":
-            writer.writerow(inert(c.header) for c in columns)
-        writer.writerow(inert(c.code) for c in columns)
-        for count, row in enumerate(rows, 1):
-            writer.writerow(inert(csv_cell(value, column.kind))
-                            for column, value in zip(columns, row, strict=True))
-            if count % 500 == 0:
-                yield out.getvalue().encode("utf-8")
-                out.seek(0)
-                out.truncate()
-        yield out.getvalue().encode("utf-8")
+    return StreamingResponse(csv_lines(columns, rows, header), media_type=CSV_TYPE,
+                             headers=_csv_headers(name, response))
 
-    return StreamingResponse(lines(), media_type=CSV_TYPE, headers={
-        "content-disposition": f'attachment; filename="{name}.csv"',
-        **(response.headers if response is not None else {})})
+
+def csv_lines(columns: Sequence[Column], rows: Iterable[Sequence[Any]],
+              header: HeaderRows = "vi") -> Iterator[bytes]:
+    """The CSV file's bytes (see csv_download), some 500 lines at a time."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    out.write("\ufeff")
+    if header == "vi":
+        writer.writerow(inert(c.header) for c in columns)
+    writer.writerow(inert(c.code) for c in columns)
+    for count, row in enumerate(rows, 1):
+        writer.writerow(inert(csv_cell(value, column.kind))
+                        for column, value in zip(columns, row, strict=True))
+        if count % 500 == 0:
+            yield out.getvalue().encode("utf-8")
+            out.seek(0)
+            out.truncate()
+    yield out.getvalue().encode("utf-8")
+
+
+def _csv_headers(name: str, response: Response | None) -> dict[str, str]:
+    return {"content-disposition": f'attachment; filename="{name}.csv"',
+            **(response.headers if response is not None else {})}
 
 
 def table_download(form: str, name: str, sheet: Sheet, response: Response | None = None,
-                   *, header: HeaderRows = "vi") -> Response:
+                   *, header: HeaderRows = "vi", whole: bool = False) -> Response:
     """One table as the file `name`: XLSX when `form` is "xlsx", else CSV (the sheet's
-    title and heading go in the XLSX only: a CSV is the table alone)."""
+    title and heading go in the XLSX only: a CSV is the table alone). An XLSX is always
+    made whole; a CSV is streamed, or made whole when `whole`: then a failure is the
+    route's, before it commits (tokens shown once)."""
     if form == "xlsx":
         return xlsx_download(name, [sheet], response)
+    if whole:
+        return Response(b"".join(csv_lines(sheet.columns, sheet.rows, header)),
+                        media_type=CSV_TYPE, headers=_csv_headers(name, response))
     return csv_download(name, sheet.columns, sheet.rows, response, header=header)
 
 

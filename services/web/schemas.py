@@ -1,5 +1,7 @@
-"""Response shapes shared by every service's API."""
+"""Response shapes shared by every service's API, and the checks of what comes in that
+more than one service makes."""
 
+import re
 from datetime import UTC, datetime, time
 from typing import Annotated, Generic, TypeVar
 
@@ -62,6 +64,22 @@ def in_utc(moment: datetime) -> datetime:
 
 Instant = Annotated[AwareDatetime, AfterValidator(in_utc)]
 """An instant written with its offset (ISO 8601), held in UTC."""
+
+
+# Control characters but tab and the line ends (a form's text area sends CR LF): a NUL
+# cannot be stored in PostgreSQL's text, and the others show as nothing.
+CONTROL_CHARACTERS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+def without_controls(text: str) -> str:
+    """Refuse free text holding a control character (CONTROL_CHARACTERS), naming it."""
+    found = CONTROL_CHARACTERS.search(text)
+    if found:
+        raise PydanticCustomError("control_character", "văn bản chứa ký tự điều khiển "
+                                  "U+{code} (không hiển thị được): hãy gõ lại / the text holds "
+                                  "the control character U+{code}; type it again without it",
+                                  {"code": f"{ord(found[0]):04X}"})
+    return text
 
 
 def _province(code: str) -> str:

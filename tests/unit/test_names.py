@@ -2,7 +2,7 @@
 
 import unicodedata
 
-from services.registry.names import clean, name_key, slug, tone_slug
+from services.registry.names import clean, invisible, name_key, slug, tone_slug
 
 
 def test_old_and_new_tone_placement_name_the_same_unit() -> None:
@@ -24,3 +24,10 @@ def test_codes_are_ascii_and_keep_tones_when_needed() -> None:
     assert slug("Đặc khu Bạch Long Vĩ") == "dac-khu-bach-long-vi"
     assert slug("Xã Cẩm Giàng") == slug("Xã Cẩm Giang") == "xa-cam-giang"
     assert tone_slug("Xã Cẩm Giàng") != tone_slug("Xã Cẩm Giang")
+
+
+def test_non_characters_and_lone_surrogates_are_no_text_a_name_may_hold() -> None:
+    for char in ("\ufffe", "\uffff", "\ufdd0", "\ufdef", "\U0001fffe", "\U0010ffff",
+                 "\ud800", "\udfff"):
+        assert invisible(f"Xã An{char} Hưng") == [char], repr(char)
+    assert invisible("Xã An Hưng \ufdcf\ufdf0") == []  # beside them: ordinary letters

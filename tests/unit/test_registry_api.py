@@ -455,3 +455,54 @@ class TestCredentialBatch:
             answer = registry.post("/v1/credentials/batch", headers=bearer(token),
                                    json={"unit_codes": [code], "label": "Đợt 1"})
             assert answer.status_code == 403
+
+    @pytest.mark.parametrize(("accept", "where"), [("text/csv", "services.web.downloads.csv_cell"),
+                                                   (MEDIA_TYPE, "services.web.spreadsheets.shown")])
+    def test_a_file_that_cannot_be_made_issues_and_revokes_nothing(
+            self, migrated, monkeypatch, accept, where) -> None:
+        engine = migrated(MIGRATIONS)
+        registry = client(router, engine)
+        code = create(registry, "Xã An Hưng").json()["code"]
+        first = registry.post("/v1/credentials/batch", headers=ADMIN,
+                              json={"unit_codes": [code], "label": "Đợt 1"}).json()
+        trail = registry.get("/v1/audit", headers=ADMIN).json()["total"]
+
+        def broken(*_: Any) -> Any:
+            raise OSError("no space left on device")
+
+        monkeypatch.setattr(where, broken)
+        try:
+            failed = registry.post("/v1/credentials/batch", headers=ADMIN | {"accept": accept},
+                                   json={"unit_codes": [code], "label": "Đợt 2",
+                                         "replace": True})
+            assert failed.status_code == 500
+        except OSError:  # the file was streamed after the commit: the tokens were issued
+            pass
+        monkeypatch.undo()
+        listed = registry.get("/v1/credentials", headers=ADMIN).json()["items"]
+        assert [(c["id"], c["revoked_at"]) for c in listed] == [(first["items"][0]["id"], None)]
+        assert registry.get("/v1/audit", headers=ADMIN).json()["total"] == trail
+        with Session(engine) as session:
+            published = session.exec(select(OutboxMessage).where(
+                OutboxMessage.topic == CREDENTIALS.name)).all()
+        assert [m.key for m in published] == [first["items"][0]["id"]]
+
+
+class TestNoText:
+    """Non-characters and lone surrogates are no text: no file (UTF-8, XML) carries them."""
+
+    @pytest.mark.parametrize("char", ["\ufffe", "\uffff", "\ufdd0", "\U0010ffff"])
+    def test_a_unit_name_holding_a_non_character_is_refused(self, registry, char) -> None:
+        assert refused_fields(create(registry, f"Xã An{char} Hưng")) == {
+            ("body.name", "invisible_character")}
+
+    @pytest.mark.parametrize("char", ["\ufffe", "\uffff", "\x00", "\u200b"])
+    def test_a_credential_label_hiding_a_character_is_refused(self, registry, char) -> None:
+        code = create(registry, "Xã An Hưng").json()["code"]
+        one = registry.post("/v1/credentials", headers=ADMIN, json={
+            "scope": "unit", "unit_code": code, "label": f"Văn thư{char}"})
+        batch = registry.post("/v1/credentials/batch", headers=ADMIN, json={
+            "unit_codes": [code], "label": f"Đợt{char} 1"})
+        assert refused_fields(one) == refused_fields(batch) == {
+            ("body.label", "invisible_character")}
+        assert registry.get("/v1/credentials", headers=ADMIN).json()["total"] == 0

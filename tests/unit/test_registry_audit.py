@@ -11,13 +11,15 @@ from typing import Any
 import openpyxl
 import pytest
 from fastapi.testclient import TestClient
+from sqlmodel import Session
 
 from services.bus.consumer import MemorySource
-from services.events import REPORTS
+from services.events import REPORTS, UNITS, ReportSubmitted
+from services.registry import audit, handlers
 from services.registry.api import router
 from services.registry.handlers import OnBehalfReports
 from services.registry.migrations import MIGRATIONS
-from tests.handlers import run
+from tests.handlers import outbox, run
 from tests.unit.apps import bearer, client
 
 ADMIN = bearer("admin")
@@ -129,6 +131,35 @@ class TestWhatIsRecorded:
                                                    "after": "2031-06-30"}}
         assert created["changes"]["name"] == "Bầu cử"
 
+    def test_a_campaign_replaced_by_the_same_body_records_and_publishes_nothing(
+            self, engine, registry) -> None:
+        body = {"name": "Bầu cử", "starts_on": "2031-03-01", "ends_on": "2031-05-31",
+                "peak_windows": [{"starts_on": "2031-05-20", "ends_on": "2031-05-23"}],
+                "targets": {"commune": {}}}
+        created = registry.post("/v1/campaigns", headers=ADMIN, json=body | {"code": "bau-cu"})
+        published = len(outbox(engine))
+        again = registry.put("/v1/campaigns/bau-cu", headers=ADMIN, json=body)
+        assert again.status_code == 200, again.text
+        assert again.json()["revision"] == created.json()["revision"]
+        assert again.json()["ends_on"] == "2031-05-31"
+        assert [e["action"] for e in trail(registry, entity="campaign")] == ["created"]
+        assert len(outbox(engine)) == published
+
+    def test_deleting_a_unit_leaves_its_already_revoked_credentials_as_they_were(
+            self, engine, registry) -> None:
+        code = new_unit(registry)
+        issued = registry.post("/v1/credentials", headers=ADMIN, json={
+            "scope": "unit", "unit_code": code, "label": "Văn thư"}).json()
+        revoked = registry.post(f"/v1/credentials/{issued['id']}/revoke",
+                                headers=ADMIN).json()["revoked_at"]
+        published = len(outbox(engine))
+        registry.delete(f"/v1/units/{code}", headers=ADMIN).raise_for_status()
+        [credential] = registry.get("/v1/credentials", headers=ADMIN).json()["items"]
+        assert credential["revoked_at"] == revoked
+        assert [e["action"] for e in trail(registry, entity="credential")] == [
+            "revoked", "issued"]
+        assert [topic for topic, _, _ in outbox(engine)[published:]] == [UNITS.name]
+
     def test_an_import_records_each_unit_it_created_or_changed(self, registry) -> None:
         code = new_unit(registry)
         csv_body = f"code,kind,name\n{code},commune,Xã An Hưng Hai\n,ward,Phường Lê Lợi\n"
@@ -206,6 +237,19 @@ class TestReading:
         assert page.json()["total"] == 3
         assert [e["entity_id"] for e in page.json()["items"]] == ["xa-1", "xa-0"]
 
+    def test_a_download_read_in_chunks_neither_repeats_nor_skips_an_entry(
+            self, engine, registry) -> None:
+        for number in range(5):
+            new_unit(registry, code=f"xa-{number}", name=f"Xã Số {number}")
+        expected = [e["id"] for e in trail(registry)]
+        read: list[int] = []
+        with Session(engine) as session:
+            for entry in audit.every(session, audit.Filters(), chunk=2):
+                read.append(entry.id or 0)
+                if len(read) == 2:  # between the first chunk and the second
+                    new_unit(registry, code="xa-moi", name="Xã Mới")
+        assert read == expected
+
     def test_only_the_administrator_reads_the_trail(self, registry) -> None:
         assert registry.get("/v1/audit", headers=bearer("lanh-dao")).status_code == 403
         assert registry.get("/v1/audit", headers=bearer("unit:xa-a")).status_code == 403
@@ -275,6 +319,31 @@ class TestReportsEnteredOnBehalf:
         assert entry["at"] == "2026-02-10T03:00:00Z"
         assert entry["changes"]["activities"] == {"banner": 3}
         assert source.committed == {(REPORTS.name, 0): 3}
+
+    def test_a_note_with_a_control_character_from_an_older_intake_is_kept_without_it(
+            self, engine, registry) -> None:
+        source = MemorySource()
+        source.put(REPORTS, "xa-an-hung", on_behalf(1).replace(
+            b"12/UBND", b"12\\u0000/UBND\\u001b"))
+        run(OnBehalfReports(), source, engine=engine)
+        [entry] = trail(registry, entity="report")
+        assert entry["note"] == "Công văn số 12/UBND, nhận ngày 09/02/2026"
+
+    def test_the_reporting_services_own_json_is_read_as_it_comes(
+            self, engine, registry, monkeypatch) -> None:
+        """Compact, as the reporting service writes it: a unit's own report is skipped
+        without being parsed, one entered on its behalf is recorded."""
+        own, entered = (ReportSubmitted.model_validate_json(on_behalf(version, entered=e))
+                        .model_dump_json().encode() for version, e in ((1, False), (2, True)))
+        parsed: list[bytes] = []
+        monkeypatch.setattr(handlers.json, "loads", lambda value: parsed.append(value))
+        source = MemorySource()
+        for value in (own, entered):
+            source.put(REPORTS, "xa-an-hung", value)
+        run(OnBehalfReports(), source, engine=engine)
+        monkeypatch.undo()
+        assert parsed == []
+        assert [e["changes"]["version"] for e in trail(registry, entity="report")] == [2]
 
     def test_an_unreadable_report_naming_who_entered_it_is_set_aside(
             self, engine, registry) -> None:
