@@ -69,6 +69,15 @@ def feed(stack: dict[str, Any], path: str = "") -> Any:
     return answer.json() if answer.status_code == 200 else None
 
 
+def entered_on_behalf(stack: dict[str, Any]) -> list[dict[str, Any]]:
+    """The registry's audit entries of the campaign's reports entered on a unit's behalf,
+    newest first."""
+    answer = stack["registry"].admin().get("/v1/audit", params={"entity": "report"})
+    assert answer.status_code == 200, answer.text
+    return [e for e in answer.json()["items"] if e["action"] == "entered_on_behalf"
+            and e["entity_id"].startswith(f"{stack['campaign']}/")]
+
+
 def test_paper_reports_count_by_their_stated_reception_and_name_who_entered_them(
         stack) -> None:
     sunday: date = stack["monday"] + timedelta(days=6)
@@ -77,6 +86,14 @@ def test_paper_reports_count_by_their_stated_reception_and_name_who_entered_them
     assert enter(stack, on_time, f"{sunday}T10:00")["on_time"] is True
     receipt = enter(stack, late, f"{sunday + timedelta(days=1)}T17:30")
     assert receipt["on_time"] is False and receipt["entered_by"]["label"] == LABEL
+
+    until(lambda: len(entered_on_behalf(stack)) == 2,
+          what=lambda: f"the two paper reports in the audit trail: {entered_on_behalf(stack)}")
+    for entry, unit in zip(entered_on_behalf(stack), (late, on_time), strict=True):
+        assert entry["entity_id"] == f"{stack['campaign']}/{stack['period']}/{unit}"
+        assert entry["actor"] == entry["actor"] | {"scope": "department", "label": LABEL}
+        assert entry["note"] == "Nhận bản giấy, công văn số 12/UBND"
+    assert entry["changes"]["on_time"] is True and entry["changes"]["version"] == 1
 
     until(lambda: (feed(stack) or {}).get("city", {}).get("reported") == 2,
           what=lambda: f"the period's progress: {feed(stack)}")
