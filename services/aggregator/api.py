@@ -32,7 +32,7 @@ from services.refusals import Forbidden, NotFound
 from services.web import downloads
 from services.web.auth import Caller, CallerDep, ReaderDep
 from services.web.caching import Answers, etag, not_modified
-from services.web.downloads import HeaderRows, table_download
+from services.web.downloads import HeaderQuery, table_download
 from services.web.errors import documented
 from services.web.schemas import CursorQuery, LimitQuery, Province
 from services.web.spreadsheets import Column, Sheet
@@ -53,9 +53,6 @@ ParentQuery = Annotated[Province | None, Query(description="Only units of this p
                                              "province code of Decision 19/2025/QĐ-TTg.")]
 FormatQuery = Annotated[Literal["json", "csv", "xlsx"], Query(
     description="json; csv or xlsx: the whole table for Excel.")]
-HeaderQuery = Annotated[HeaderRows, Query(description="The CSV's header rows: vi, the "
-                                          "Vietnamese headers then the codes; code, the "
-                                          "codes alone (for scripts).")]
 NOT_MODIFIED: dict[str, Any] = {"description": "Not modified: the `ETag` given in "
                                 "`If-None-Match` still stands."}
 CSV = downloads.documented("with `format=csv` or `format=xlsx`")

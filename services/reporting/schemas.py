@@ -134,8 +134,9 @@ class RowProblem(BaseModel):
 class RowResult(BaseModel):
     """What became of one row of a bulk file."""
 
-    line: int = Field(description="The row number a person sees: the CSV file's line (the "
-                      "first being 1) or the workbook sheet's row, header rows counted.")
+    line: int = Field(description="The row number a person sees in a spreadsheet, header "
+                      "rows counted: the sheet's row, or the CSV file's record (the first "
+                      "being 1; a quoted cell's line breaks do not count).")
     period: str
     status: Literal["accepted", "replayed", "rejected"]
     report_id: str | None = None
