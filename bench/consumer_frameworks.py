@@ -46,10 +46,11 @@ from bench.aggregator import _produce, _topic
 from deploy.brokers import launch
 from services import database
 from services.aggregator import service
-from services.aggregator.handlers import arrivals, collector_paused
+from services.aggregator.handlers import arrivals
 from services.aggregator.migrations import MIGRATIONS
 from services.bus.consumer import Batch
 from services.events import REPORTS
+from services.memory import collector_paused
 
 MAX_BATCH = 10_000
 FETCH_MAX_WAIT_MS = 50

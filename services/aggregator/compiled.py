@@ -23,6 +23,7 @@ from services.aggregator.schemas import (
 )
 from services.bus.directory import Directory
 from services.events import COMMUNE_LEVEL, CampaignSnapshot, ReportSubmitted, UnitSnapshot
+from services.memory import collector_paused
 from services.refusals import Invalid, Unavailable
 
 _EVENT: TypeAdapter[ReportSubmitted] = TypeAdapter(ReportSubmitted)
@@ -112,10 +113,11 @@ def compile_report(session: Session, directory: Directory, campaign: CampaignSna
     first, last = _span(campaign, start, end)
     covered = [p for p in periods.of_campaign(campaign, first, last)
                if p.start <= periods.local_day(as_of)]
-    standing = _standing(session, campaign, as_of, {p.name for p in covered})
-    figures = [_period(directory, campaign, p, standing.get(p.name, {}), as_of)
-               for p in covered]
-    lines = _annex(directory, campaign, covered, standing, as_of)
+    with collector_paused():  # every version decoded and judged (services.memory)
+        standing = _standing(session, campaign, as_of, {p.name for p in covered})
+        figures = [_period(directory, campaign, p, standing.get(p.name, {}), as_of)
+                   for p in covered]
+        lines = _annex(directory, campaign, covered, standing, as_of)
     every = [c for by_unit in standing.values() for s in by_unit.values() for c in s.counts]
     due = [f for f in figures if f.state == "due"]  # the obligations fallen due
     return Compiled(campaign, first, last, as_of, figures, _sum([f.ratios.city for f in due]),

@@ -20,6 +20,7 @@ from services.aggregator.compiled import Compiled, PeriodFigures, UnitLine
 from services.aggregator.schemas import RatioPublic
 from services.events import COMMUNE_LEVEL, ReportingPeriod
 from services.labels import ACTIVITY_KINDS, LANGUAGES, PLATFORMS, UNIT_KINDS, vietnamese
+from services.memory import collector_paused
 from services.refusals import Unavailable
 from services.web.spreadsheets import Column, Sheet, xlsx, xml_text
 
@@ -31,7 +32,8 @@ RULES = {"weekly": "chỉ tiêu tuần", "peak_day": "chỉ tiêu ngày cao đi�
 
 def docx(report: Compiled, template: Path = TEMPLATE, issued_on: date | None = None) -> bytes:
     """The compiled report as a Word document from `template`, dated `issued_on` (today)."""
-    return rendered(template, context(report, issued_on or periods.today()))
+    with collector_paused():  # a row of fields per unit (services.memory)
+        return rendered(template, context(report, issued_on or periods.today()))
 
 
 _PARTS = re.compile(r"word/(document|header[0-9]*|footer[0-9]*)\.xml")

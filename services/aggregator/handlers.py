@@ -10,9 +10,7 @@ since nothing else in the batch can count. A unit record moves the unit's figure
 parent changed (service.reparent), in the same transaction as the reports, before them.
 An unreadable message is a dead letter."""
 
-import gc
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import datetime
 from functools import partial
 from typing import Annotated, Any, NotRequired
@@ -35,6 +33,7 @@ from services.events import (
     ReportSubmitted,
 )
 from services.events.registry import UtcDatetime
+from services.memory import collector_paused
 
 Folded = tuple[list[ReportSubmitted], list[ProgressChanged]]
 
@@ -184,16 +183,3 @@ def _read(batch: Batch, message: Message) -> ReportSubmitted | None:
     except ValidationError as exc:
         batch.bury(message, str(exc))
         return None
-
-
-@contextmanager
-def collector_paused() -> Iterator[None]:
-    """A batch allocates tens of thousands of short-lived objects without cycles; Python's
-    cyclic collector would walk them over and over (half the decoding time, measured)."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()

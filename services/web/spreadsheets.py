@@ -19,6 +19,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
 from services import periods
+from services.memory import collector_paused
 
 Kind = Literal["text", "int", "number", "ratio", "bool", "date", "datetime"]
 FORMATS: dict[str, str] = {"int": "#,##0", "number": "#,##0.0#", "ratio": "0.0%",
@@ -66,10 +67,11 @@ def xlsx(sheets: Sequence[Sheet]) -> bytes:
     units' annex takes a fraction of a second and little memory."""
     book = Workbook(write_only=True)
     taken: set[str] = set()
-    for sheet in sheets:
-        _write(book.create_sheet(_title(sheet.title, taken)), sheet)
     out = io.BytesIO()
-    book.save(out)
+    with collector_paused():  # a cell object per value (services.memory)
+        for sheet in sheets:
+            _write(book.create_sheet(_title(sheet.title, taken)), sheet)
+        book.save(out)
     return out.getvalue()
 
 
