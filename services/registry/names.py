@@ -40,6 +40,8 @@ def invisible(name: str) -> list[str]:
     """The characters of a name that cannot be seen, white-space controls (tab, new line)
     included, and those that are no text (non-characters, lone surrogates): what a name
     must not hold."""
+    if name.isprintable() and _IGNORABLE.search(name) is None:
+        return []  # the usual name, at C speed: printable means none is Cc, Cf, Cs or Cn
     return [char for char in name if _shows_nothing(char) or _no_text(char)]
 
 
