@@ -90,9 +90,12 @@ class ServiceProcess:
             time.sleep(0.1)
         raise TimeoutError(f"{self.service.name} not ready:\n{self.logs()[-3000:]}")
 
-    def stop(self, sig: int = signal.SIGTERM, timeout: float = 45) -> int:
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 90) -> int:
         """Stop the process; SIGTERM lets it drain: its relay flushes (up to 6 s, longer while
-        a new topic's leader is elected), each runner closes (up to 10 s each)."""
+        a new topic's leader is elected), each runner closes (its Kafka clients up to 10 s
+        each). The aggregator has three runners on Kafka, two clients each at most: 66 s in
+        the worst case, which a fold still catching up with a leg's whole report topic came
+        near once (the 45 s allowed before ran out)."""
         if self.process is None or self.process.poll() is not None:
             return self.process.returncode if self.process else 0
         self.process.send_signal(sig)
