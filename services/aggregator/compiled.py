@@ -67,8 +67,17 @@ class PeriodFigures:
     loudspeaker: LoudspeakerPublic
     missing: list[UnitSnapshot]  # expected, no report
     late: list[tuple[UnitSnapshot, datetime]]  # expected, first report after the deadline
-    below: list[tuple[str, service.Verdict]]  # unit code, below a target as of as_of
+    below: list["Below"]  # the reported units below a target as of as_of, by code
     entered: int  # standing reports entered on the unit's behalf
+
+
+@dataclass(frozen=True)
+class Below:
+    """A unit below a loudspeaker target in a period, judged on the days up to as_of."""
+
+    code: str
+    weekly: bool  # a whole week under the weekly target
+    peak_day: bool  # a peak day under the daily target
 
 
 @dataclass
@@ -113,11 +122,13 @@ def compile_report(session: Session, directory: Directory, campaign: CampaignSna
     first, last = _span(campaign, start, end)
     covered = [p for p in periods.of_campaign(campaign, first, last)
                if p.start <= periods.local_day(as_of)]
+    expected = {p.name: _expected(directory, campaign, p, periods.local_day(as_of))
+                for p in covered}
     with collector_paused():  # every version decoded and judged (services.memory)
-        standing = _standing(session, campaign, as_of, {p.name for p in covered})
-        figures = [_period(directory, campaign, p, standing.get(p.name, {}), as_of)
+        standing = _standing(session, campaign, as_of, set(expected))
+        figures = [_period(p, expected[p.name], standing.get(p.name, {}), as_of)
                    for p in covered]
-        lines = _annex(directory, campaign, covered, standing, as_of)
+        lines = _annex(figures, expected, standing, periods.local_day(as_of))
     every = [c for by_unit in standing.values() for s in by_unit.values() for c in s.counts]
     due = [f for f in figures if f.state == "due"]  # the obligations fallen due
     return Compiled(campaign, first, last, as_of, figures, _sum([f.ratios.city for f in due]),
@@ -170,12 +181,10 @@ def _judged(campaign: CampaignSnapshot, event: ReportSubmitted) -> Standing:
                                     event.period_end))
 
 
-def _period(directory: Directory, campaign: CampaignSnapshot, period: periods.Period,
-            standing: dict[str, Standing], as_of: datetime) -> PeriodFigures:
+def _period(period: periods.Period, expected: feeds.Expected, standing: dict[str, Standing],
+            as_of: datetime) -> PeriodFigures:
     """A period's figures as its feed would have shown them at `as_of`."""
-    view = service.Period(campaign, period.name, period.start, period.end)
     today = periods.local_day(as_of)
-    expected = _expected(directory, view, today)
     # As the feed counts (feeds.ratios): each report under the kind it was sent as, those
     # of the units the period does not expect taken out.
     outside = set(expected.outside)
@@ -185,8 +194,9 @@ def _period(directory: Directory, campaign: CampaignSnapshot, period: periods.Pe
             reported, on_time = kept.get(report.event.unit_kind, (0, 0))
             kept[report.event.unit_kind] = (reported + 1, on_time + report.on_time)
     ratios = feeds.ratios_of(expected.per_kind, kept, {})
-    below = [(code, s.below) for code, s in sorted(standing.items())
-             if _fails(s.below.weekly_fails_on, today) or _fails(s.below.daily_fails_on, today)]
+    judged = (Below(code, _fails(s.below.weekly_fails_on, today),
+                    _fails(s.below.daily_fails_on, today)) for code, s in sorted(standing.items()))
+    below = [b for b in judged if b.weekly or b.peak_day]
     rows = [c for s in standing.values() for c in s.counts]
     return PeriodFigures(
         period=period,
@@ -197,8 +207,8 @@ def _period(directory: Directory, campaign: CampaignSnapshot, period: periods.Pe
             units_checked=sum(r.reported for kind, r in ratios.by_unit_kind.items()
                               if kind in COMMUNE_LEVEL),
             units_failing=len(below),
-            units_below_weekly=sum(_fails(v.weekly_fails_on, today) for _, v in below),
-            units_below_daily=sum(_fails(v.daily_fails_on, today) for _, v in below)),
+            units_below_weekly=sum(b.weekly for b in below),
+            units_below_daily=sum(b.peak_day for b in below)),
         missing=[expected.units[c] for c in expected.by_code if c not in standing],
         late=[(expected.units[c], _first(standing[c].event)) for c in expected.by_code
               if c in standing and not standing[c].on_time],
@@ -213,22 +223,21 @@ def _first(event: ReportSubmitted) -> datetime:
     return event.first_received_at or event.received_at
 
 
-def _annex(directory: Directory, campaign: CampaignSnapshot, covered: list[periods.Period],
-           standing: dict[str, dict[str, Standing]], as_of: datetime) -> list[UnitLine]:
+def _annex(figures: list[PeriodFigures], expected: dict[str, feeds.Expected],
+           standing: dict[str, dict[str, Standing]], today: date) -> list[UnitLine]:
     """Every unit expected in some period of the span: what it owed in the periods due and
     whether it reported, and what it did in every period (the one open included)."""
     lines: dict[str, UnitLine] = {}
-    today = periods.local_day(as_of)
-    for period in covered:
-        view = service.Period(campaign, period.name, period.start, period.end)
-        reports, due = standing.get(period.name, {}), period.deadline < as_of
-        for code, unit in _expected(directory, view, today).units.items():
+    for period in figures:
+        name = period.period.name
+        reports = standing.get(name, {})
+        for code, unit in expected[name].units.items():
             line = lines.setdefault(code, UnitLine(unit))
             report = reports.get(code)
-            if due:
+            if period.state == "due":
                 line.expected += 1
                 if report is None:
-                    line.missing.append(period.name)
+                    line.missing.append(name)
                 else:
                     line.reported += 1
                     line.on_time += report.on_time
@@ -237,12 +246,14 @@ def _annex(directory: Directory, campaign: CampaignSnapshot, covered: list[perio
     return sorted(lines.values(), key=lambda line: (line.unit.kind, line.unit.code))
 
 
-def _expected(directory: Directory, view: service.Period, today: date) -> feeds.Expected:
+def _expected(directory: Directory, campaign: CampaignSnapshot, period: periods.Period,
+              today: date) -> feeds.Expected:
     """The period's expected units as its feed has them, less those whose reporting began
     after `today` (as_of's day): a unit added to the registry later, with its first day
     after the stated time, was not yet expected then."""
-    found = feeds.expected(directory, view)
-    later = [code for code, u in found.units.items() if u.active_from > today]
+    found = feeds.expected(directory, service.Period(campaign, period.name, period.start,
+                                                     period.end))
+    later = {code for code, u in found.units.items() if u.active_from > today}
     if not later:
         return found
     units = {code: u for code, u in found.units.items() if code not in later}

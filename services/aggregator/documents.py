@@ -6,7 +6,7 @@ may use are listed in docs/compiled-report.md."""
 import io
 import re
 import zipfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -68,8 +68,7 @@ def rendered(template: Path, values: dict[str, Any]) -> bytes:
 def context(report: Compiled, issued_on: date) -> dict[str, Any]:
     """What the template's fields are filled with (docs/compiled-report.md)."""
     due = [p for p in report.periods if p.state == "due"]
-    missing = [line for line in report.units
-               if line.late or any(p in _names(due) for p in line.missing)]
+    missing = [line for line in report.units if line.late or line.missing]  # periods due
     return {
         "ngay": f"{issued_on.day:02d}", "thang": f"{issued_on.month:02d}",
         "nam": issued_on.year, "chien_dich": _text(report.campaign.name),
@@ -100,7 +99,7 @@ def context(report: Compiled, issued_on: date) -> dict[str, Any]:
         "so_don_vi_thieu": len(missing),
         "thieu": [{"no": n, "name": _text(line.unit.name),
                    "kind": vietnamese(UNIT_KINDS, line.unit.kind),
-                   "missing": ", ".join(p for p in line.missing if p in _names(due)) or "-",
+                   "missing": ", ".join(line.missing) or "-",
                    "late": line.late} for n, line in enumerate(missing, 1)],
         "dien_bien": [_trend_row(p) for p in report.periods],
         "phu_luc": [_annex_row(n, line) for n, line in enumerate(report.units, 1)],
@@ -115,10 +114,6 @@ def _last_day(report: Compiled) -> date:
 def _open_periods(report: Compiled) -> str:
     names = [p.period.name for p in report.periods if p.state != "due"]
     return ("kỳ " if len(names) == 1 else "các kỳ ") + ", ".join(names)
-
-
-def _names(figures: Sequence[PeriodFigures]) -> set[str]:
-    return {p.period.name for p in figures}
 
 
 def _text(value: str) -> str:
@@ -136,10 +131,9 @@ def _percent(value: float | None) -> str:
 
 
 def _ratio_row(name: str, ratio: RatioPublic) -> dict[str, Any]:
-    return {"name": name, "expected": _n(ratio.expected), "reported": _n(ratio.reported),
-            "on_time": _n(ratio.on_time), "late": _n(ratio.reported - ratio.on_time),
-            "missing": _n(ratio.expected - ratio.reported),
-            "completeness": _percent(ratio.completeness), "timeliness": _percent(ratio.timeliness)}
+    """The workbook's ratio cells (RATIO_COLUMNS), written for the document."""
+    return {"name": name, **{c.code: _percent(v) if c.kind == "ratio" else _n(v)
+                             for c, v in zip(RATIO_COLUMNS, _ratio_cells(ratio), strict=True)}}
 
 
 def _deadline_rule(report: Compiled) -> str:
@@ -168,12 +162,11 @@ def _loudspeaker_row(figures: PeriodFigures) -> dict[str, Any]:
 def _below(report: Compiled) -> Iterator[dict[str, Any]]:
     names = {line.unit.code: line.unit.name for line in report.units}
     for figures in report.periods:
-        for code, verdict in figures.below:
-            rules = [RULES[r] for r, day in (("weekly", verdict.weekly_fails_on),
-                                             ("peak_day", verdict.daily_fails_on))
-                     if day is not None and day <= periods.local_day(report.as_of)]
-            yield {"name": _text(names.get(code, code)), "period": figures.period.name,
-                   "rule": ", ".join(rules)}
+        for below in figures.below:
+            rules = [RULES[rule] for rule, fails in (("weekly", below.weekly),
+                                                     ("peak_day", below.peak_day)) if fails]
+            yield {"name": _text(names.get(below.code, below.code)),
+                   "period": figures.period.name, "rule": ", ".join(rules)}
 
 
 def _coverage_rows(report: Compiled) -> list[dict[str, Any]]:
@@ -303,12 +296,10 @@ def _details(report: Compiled) -> list[tuple[Any, ...]]:
 
 def _below_cells(report: Compiled) -> Iterator[tuple[Any, ...]]:
     names = {line.unit.code: line.unit.name for line in report.units}
-    today = periods.local_day(report.as_of)
     for figures in report.periods:
-        for code, verdict in figures.below:
-            yield (figures.period.name, code, names.get(code, code),
-                   verdict.weekly_fails_on is not None and verdict.weekly_fails_on <= today,
-                   verdict.daily_fails_on is not None and verdict.daily_fails_on <= today)
+        for below in figures.below:
+            yield (figures.period.name, below.code, names.get(below.code, below.code),
+                   below.weekly, below.peak_day)
 
 
 def _coverage_cells(report: Compiled) -> list[tuple[Any, ...]]:

@@ -13,6 +13,7 @@ from services.aggregator import compiled, documents, service
 from services.refusals import Invalid
 from services.web.auth import ReaderDep
 from services.web.errors import documented
+from services.web.schemas import LocalInstant
 
 router = APIRouter(prefix="/v1/reports", tags=["compiled report"])
 
@@ -33,7 +34,7 @@ async def compiled_report(
                                             "(default: the campaign's first).")] = None,
         end: Annotated[date | None, Query(alias="to", description="Last day covered "
                                           "(default: the campaign's last).")] = None,
-        as_of: Annotated[datetime | None, Query(description="Count the reports recorded up "
+        as_of: Annotated[LocalInstant | None, Query(description="Count the reports recorded up "
                                                 "to this time (default: now); without a zone, "
                                                 "Hai Phong time. The same `as_of` always "
                                                 "gives the same figures.")] = None,
@@ -60,19 +61,13 @@ async def compiled_report(
 
 
 def _as_of(given: datetime | None) -> datetime:
-    """The stated time in UTC, to the second (what the document states, so asking again
-    with the time it printed gives the same figures); a time still to come is refused (its
-    figures could still change), as is one no calendar can hold."""
+    """The stated time (UTC, LocalInstant) to the second: what the document states, so
+    asking again with the time it printed gives the same figures. A time still to come is
+    refused: its figures could still change."""
     now = datetime.now(UTC).replace(microsecond=0)
     if given is None:
         return now
-    try:
-        moment = (given.replace(tzinfo=periods.LOCAL_ZONE) if given.tzinfo is None
-                  else given).astimezone(UTC).replace(microsecond=0)
-    except OverflowError:
-        raise Invalid.on("as_of", "datetime_out_of_range", "as_of is outside the years a "
-                         "report can stand at") from None
-    if moment > now:
+    if (moment := given.replace(microsecond=0)) > now:
         raise Invalid.on("as_of", "as_of_in_future", "the report can only be compiled as of a "
                          "time that has passed")
     return moment

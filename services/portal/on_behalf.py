@@ -2,8 +2,6 @@
 form, with the unit, when the report arrived and how, sent to the reporting service's
 POST /v1/reports/on-behalf under the staff member's own token."""
 
-import uuid
-from datetime import date
 from typing import Any
 from urllib.parse import quote
 
@@ -15,18 +13,19 @@ from services.portal import forms
 from services.portal.backends import BackendDown
 from services.portal.pages import (
     _calendar,
-    _check_csrf,
     _day,
     _form,
     _local,
     _must,
     _period_of,
     _state,
+    attempt_key,
     language,
     need,
+    posted_report,
+    problems_on_inputs,
     render,
 )
-from services.portal.texts import rule_message
 
 router = APIRouter(include_in_schema=False)
 # the inputs of the entry's own fields, by the field a refusal names
@@ -58,14 +57,7 @@ async def entry_form(request: Request, period: str) -> Response:
 async def enter(request: Request, period: str) -> Response:
     """Send the entry; its receipt, or the form again with what to fix."""
     session = need(request, "department")
-    form = await request.form()
-    _check_csrf(session, form)
-    _, backends, settings = _state(request)
-    found = await _period_of(backends, session, settings.campaign, period)
-    values = {k: str(v) for k, v in form.items() if isinstance(v, str)}
-    filled = forms.read(values, settings.campaign, period,
-                        date.fromisoformat(found["starts_on"]),
-                        date.fromisoformat(found["ends_on"]))
+    found, values, filled = await posted_report(request, session, period)
     body = entry_body(values, filled)
     for name, given in (("don-vi", body["unit"]), ("ngay-nhan", body["received_at"]),
                         ("ghi-chu-nhan", body["note"])):
@@ -74,16 +66,15 @@ async def enter(request: Request, period: str) -> Response:
     if filled.errors:
         return await _form(request, session, found, values, filled.errors, [], status=422,
                            **_entry(period))
-    attempt = values.get("lan-gui", "")  # one key a form shown: a double click sends once
-    if not (attempt.isascii() and attempt.isalnum() and len(attempt) <= 64):
-        attempt = uuid.uuid4().hex
-    answer = await backends.post("reporting", "/v1/reports/on-behalf", session.token, body,
-                                 headers={"idempotency-key": f"portal-{attempt}"})
+    answer = await _state(request)[1].post("reporting", "/v1/reports/on-behalf",
+                                           session.token, body,
+                                           headers={"idempotency-key": attempt_key(values)})
     if answer.ok:
         return render(request, "receipt.html", report=answer.body, code=body["unit"],
                       local=_local, back=f"/so/nhap-thay/{quote(period)}")
     if answer.status in (401, 403, 409, 413, 422):
-        errors, general = _problems(answer.problems(), filled.origin, language(request))
+        errors, general = problems_on_inputs(answer.problems(), filled.origin,
+                                             language(request), INPUTS)
         return await _form(request, session, found, values, errors, general, status=422,
                            **_entry(period))
     raise BackendDown(f"intake answered {answer.status}")
@@ -99,21 +90,6 @@ def entry_body(values: dict[str, str], filled: forms.Filled) -> dict[str, Any]:
     return body | {"unit": values.get("don-vi", "").strip(),
                    "received_at": f"{day}T{at}" if day and at else day,
                    "note": values.get("ghi-chu-nhan", "").strip()}
-
-
-def _problems(problems: list[dict[str, str]], origin: list[str], lang: str
-              ) -> tuple[dict[str, str], list[str]]:
-    """Each problem on its input, where the form has one; the rest said above the form."""
-    errors: dict[str, str] = {}
-    general: list[str] = []
-    for problem in problems:
-        path = problem.get("field", "").removeprefix("body.")
-        target = INPUTS.get(path.split(".", 1)[0]) or forms.input_of(path, origin)
-        if target is not None:
-            errors.setdefault(target, problem.get("rule", ""))
-        else:
-            general.append(rule_message(problem.get("rule", ""), lang))
-    return errors, general
 
 
 def _entry(period: str) -> dict[str, Any]:

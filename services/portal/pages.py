@@ -334,35 +334,59 @@ async def _form(request: Request, session: PortalSession, period: dict[str, Any]
 @router.post("/don-vi/{code}/bao-cao/{period}", response_class=HTMLResponse)
 async def submit_report(request: Request, code: str, period: str) -> Response:
     session = need(request, "unit", unit=code)
+    found, values, filled = await posted_report(request, session, period)
+    if filled.errors:
+        return await _form(request, session, found, values, filled.errors, [], status=422)
+    answer = await _state(request)[1].post(
+        "reporting", "/v1/reports", session.token, filled.body,
+        headers={"idempotency-key": attempt_key(values)})
+    if answer.ok:
+        return RedirectResponse(f"/don-vi/{quote(code)}/bien-nhan/"
+                                f"{quote(answer.body['report_id'])}", 303)
+    if answer.status in (401, 403, 409, 413, 422):
+        errors, general = problems_on_inputs(answer.problems(), filled.origin,
+                                             language(request))
+        return await _form(request, session, found, values, errors, general, status=422)
+    raise BackendDown(f"intake answered {answer.status}")
+
+
+async def posted_report(request: Request, session: PortalSession, period: str
+                        ) -> tuple[dict[str, Any], dict[str, str], forms.Filled]:
+    """A posted report form, its CSRF token checked: the period, the form's values and
+    the report they make (with what to fix)."""
     form = await request.form()
     _check_csrf(session, form)
     _, backends, settings = _state(request)
     found = await _period_of(backends, session, settings.campaign, period)
     values = {k: str(v) for k, v in form.items() if isinstance(v, str)}
-    filled = forms.read(values, settings.campaign, period,
-                        date.fromisoformat(found["starts_on"]),
-                        date.fromisoformat(found["ends_on"]))
-    if filled.errors:
-        return await _form(request, session, found, values, filled.errors, [], status=422)
-    attempt = values.get("lan-gui", "")  # one key a form shown: a double click sends once
+    return found, values, forms.read(values, settings.campaign, period,
+                                     date.fromisoformat(found["starts_on"]),
+                                     date.fromisoformat(found["ends_on"]))
+
+
+def attempt_key(values: dict[str, str]) -> str:
+    """The idempotency key of a form shown once: a double click sends the report once."""
+    attempt = values.get("lan-gui", "")
     if not (attempt.isascii() and attempt.isalnum() and len(attempt) <= 64):
         attempt = uuid.uuid4().hex
-    answer = await backends.post("reporting", "/v1/reports", session.token, filled.body,
-                                 headers={"idempotency-key": f"portal-{attempt}"})
-    if answer.ok:
-        return RedirectResponse(f"/don-vi/{quote(code)}/bien-nhan/"
-                                f"{quote(answer.body['report_id'])}", 303)
-    if answer.status in (401, 403, 409, 413, 422):
-        errors: dict[str, str] = {}
-        general: list[str] = []
-        for problem in answer.problems():
-            target = forms.input_of(problem.get("field", ""), filled.origin)
-            if target is not None:
-                errors.setdefault(target, problem.get("rule", ""))
-            else:
-                general.append(rule_message(problem.get("rule", ""), language(request)))
-        return await _form(request, session, found, values, errors, general, status=422)
-    raise BackendDown(f"intake answered {answer.status}")
+    return f"portal-{attempt}"
+
+
+def problems_on_inputs(problems: list[dict[str, str]], origin: list[str], lang: str,
+                       inputs: dict[str, str] | None = None
+                       ) -> tuple[dict[str, str], list[str]]:
+    """Each problem an API named on the form's input (`inputs`: fields of the form's own
+    beyond the report's), its rule; the rest, said above the form."""
+    errors: dict[str, str] = {}
+    general: list[str] = []
+    for problem in problems:
+        path = problem.get("field", "").removeprefix("body.")
+        target = (inputs or {}).get(path.split(".", 1)[0]) or forms.input_of(path, origin)
+        if target is not None:
+            errors.setdefault(target, problem.get("rule", ""))
+        else:
+            general.append(rule_message(problem.get("rule", ""), lang))
+    return errors, general
 
 
 @router.get("/don-vi/{code}/bien-nhan/{report_id}", response_class=HTMLResponse)

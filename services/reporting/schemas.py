@@ -12,22 +12,19 @@ from pydantic import (
     StringConstraints,
 )
 
-from services import periods
 from services.events import Activity, ReportSubmitted
 from services.events.registry import UtcDatetime
 from services.events.reports import EnteredBy
 from services.refusals import MAX_LISTED, MORE_PROBLEMS
-from services.web.schemas import in_utc, without_controls
+from services.web.schemas import local_in_utc, without_controls
 
 ReportId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")]
+
+
 def _stated(value: datetime | date) -> datetime:
-    """A stated reception as a UTC moment: a date alone is its first moment, a time without
-    an offset is Hai Phong's; one UTC cannot hold is refused (in_utc)."""
-    if not isinstance(value, datetime):
-        value = datetime.combine(value, time())
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=periods.LOCAL_ZONE)
-    return in_utc(value)
+    """A stated reception as a UTC moment: a date alone is its first moment (Hai Phong
+    time), a time as services.web.schemas.local_in_utc reads it."""
+    return local_in_utc(value if isinstance(value, datetime) else datetime.combine(value, time()))
 
 
 StatedMoment = Annotated[datetime | date, AfterValidator(_stated)]

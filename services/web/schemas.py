@@ -9,6 +9,7 @@ from fastapi import Query
 from pydantic import AfterValidator, AwareDatetime, BaseModel, Field, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
+from services import periods
 from services.events import PROVINCES
 
 T = TypeVar("T")
@@ -64,6 +65,18 @@ def in_utc(moment: datetime) -> datetime:
 
 Instant = Annotated[AwareDatetime, AfterValidator(in_utc)]
 """An instant written with its offset (ISO 8601), held in UTC."""
+
+
+def local_in_utc(moment: datetime) -> datetime:
+    """A moment as a person in Hai Phong states it (without an offset: Hai Phong time), in
+    UTC (in_utc)."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=periods.LOCAL_ZONE)
+    return in_utc(moment)
+
+
+LocalInstant = Annotated[datetime, AfterValidator(local_in_utc)]
+"""A moment with or without its offset (Hai Phong time then), held in UTC."""
 
 
 # Control characters but tab and the line ends (a form's text area sends CR LF): a NUL

@@ -87,7 +87,10 @@ def test_each_period_has_the_figures_of_its_feed(aggregates) -> None:
     w04 = report_.periods[0]
     assert w04.ratios.city.expected == 6 and w04.ratios.city.reported == 5
     assert [u.code for u, _ in w04.late] == ["xa-2"]  # xa-1's late revision stays on time
-    assert [code for code, _ in w04.below] == ["ph-1", "xa-2"]
+    assert [(b.code, b.weekly, b.peak_day) for b in w04.below] == [
+        (u.code, bool(u.weeks_below), bool(u.days_below))
+        for u in aggregates.below("2026-W04", today=periods.local_day(AS_OF))]
+    assert [b.code for b in w04.below] == ["ph-1", "xa-2"]
     # the retired xa-2 is not expected in W05
     assert [u.code for u in report_.periods[1].missing] == ["bao-1", "ph-1", "so-1", "xa-3"]
 
